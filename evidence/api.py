@@ -1,0 +1,163 @@
+"""JSON API v1 (api-v1.md): thin views that parse input, call one service and present the result."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .api_errors import error_response
+from .models import Case, Incident, Provenance, Source
+from .serializers import CaseSerializer, EvidenceSerializer, IncidentSerializer, IncidentUpdateSerializer
+from .uploads import upload_too_large
+
+
+class OwnerAPIView(APIView):
+    """Answers in the user's time zone and language once the token has named the user."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        timezone.activate(services.profile_for(request.user).tz)
+
+    def get_serializer_context(self) -> dict:
+        return {"request": self.request, "violations": violations_finder()}
+
+
+def violations_finder():
+    """The rule engine's per-incident violations, when the complaints app provides one."""
+    try:
+        from complaints.rules import violations_for_incident
+    except ImportError:
+        return None
+    return violations_for_incident
+
+
+def _uploaded_file(request):
+    """The multipart field `file`, or an error response (413 over the limit, 400 when missing)."""
+    if upload_too_large(request):
+        return None, error_response("file_too_large", _("The file is larger than the upload limit."),
+                                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    upload = request.FILES.get("file")
+    if upload_too_large(request):
+        return None, error_response("file_too_large", _("The file is larger than the upload limit."),
+                                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if upload is None:
+        return None, error_response("invalid", _("Send the file as the multipart field 'file'."), 400,
+                                    {"file": [_("This field is required.")]})
+    return upload, None
+
+
+class CaseListCreate(OwnerAPIView):
+    def get(self, request):
+        cases = Case.objects.for_owner(request.user).order_by("-created_at")
+        return Response({"results": CaseSerializer(cases, many=True).data})
+
+    def post(self, request):
+        serializer = CaseSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case = services.case_create(owner=request.user, **serializer.validated_data)
+        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetail(OwnerAPIView):
+    def get(self, request, pk: int):
+        return Response(CaseSerializer(selectors.case_for(request.user, pk)).data)
+
+
+def _case_from_body(request, value):
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return selectors.case_for(request.user, pk)
+
+
+class IncidentListCreate(OwnerAPIView):
+    def get(self, request):
+        incidents = Incident.objects.for_owner(request.user)
+        if "case" in request.query_params:
+            case = _case_from_body(request, request.query_params["case"])
+            if case is None:
+                return error_response("invalid", _("'case' must be a case id."), 400,
+                                      {"case": [_("A valid integer is required.")]})
+            incidents = incidents.filter(case=case)
+        incidents = selectors.incidents_with_evidence(incidents.order_by("occurred_at", "id"))
+        data = IncidentSerializer(incidents, many=True, context=self.get_serializer_context()).data
+        return Response({"results": data})
+
+    def post(self, request):
+        serializer = IncidentSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        case = _case_from_body(request, fields.pop("case_id"))
+        incident = services.incident_create(case=case, source=Source.API, **fields)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class IncidentDetail(OwnerAPIView):
+    def get(self, request, pk: int):
+        incident = get_object_or_404(selectors.incidents_with_evidence(Incident.objects.for_owner(request.user)),
+                                     pk=pk)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+
+    def patch(self, request, pk: int):
+        incident = selectors.incident_for(request.user, pk)
+        serializer = IncidentUpdateSerializer(incident, data=request.data, partial=True,
+                                              context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        incident = services.incident_update(incident=incident, **serializer.validated_data)
+        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
+
+
+class IncidentEvidenceCreate(OwnerAPIView):
+    def post(self, request, pk: int):
+        incident = selectors.incident_for(request.user, pk)
+        upload, problem = _uploaded_file(request)
+        if problem:
+            return problem
+        evidence = services.evidence_store(incident=incident, upload=upload, provenance=Provenance.UPLOADED)
+        return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+
+class EvidenceAutofile(OwnerAPIView):
+    """One-tap upload for phone automation: the server finds or creates the incident."""
+
+    def post(self, request):
+        upload, problem = _uploaded_file(request)
+        if problem:
+            return problem
+        case = _case_from_body(request, request.data.get("case"))
+        if case is None:
+            return error_response("invalid", _("'case' must be a case id."), 400,
+                                  {"case": [_("A valid integer is required.")]})
+        evidence = services.evidence_autofile(case=case, upload=upload)
+        return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+
+class EvidenceDetail(OwnerAPIView):
+    def get(self, request, pk: int):
+        return Response(EvidenceSerializer(selectors.evidence_for(request.user, pk)).data)
+
+
+class EvidenceDownload(OwnerAPIView):
+    def get(self, request, pk: int):
+        evidence = selectors.evidence_for(request.user, pk)
+        return evidence_file_response(evidence, as_attachment=True)
+
+
+def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
+    """The stored bytes, streamed through the storage API, never from a public URL."""
+    from django.core.files.storage import default_storage
+
+    response = FileResponse(default_storage.open(evidence.storage_name, "rb"), as_attachment=as_attachment,
+                            filename=evidence.original_name, content_type=evidence.content_type)
+    response["Content-Length"] = str(evidence.size)
+    response["X-Content-SHA256"] = evidence.sha256
+    response["Cache-Control"] = "private, no-store"
+    return response

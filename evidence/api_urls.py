@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("cases/", api.CaseListCreate.as_view(), name="api_cases"),
+    path("cases/<int:pk>/", api.CaseDetail.as_view(), name="api_case"),
+    path("incidents/", api.IncidentListCreate.as_view(), name="api_incidents"),
+    path("incidents/<int:pk>/", api.IncidentDetail.as_view(), name="api_incident"),
+    path("incidents/<int:pk>/evidence/", api.IncidentEvidenceCreate.as_view(), name="api_incident_evidence"),
+    path("evidence/", api.EvidenceAutofile.as_view(), name="api_evidence_autofile"),
+    path("evidence/<int:pk>/", api.EvidenceDetail.as_view(), name="api_evidence"),
+    path("evidence/<int:pk>/download", api.EvidenceDownload.as_view(), name="api_evidence_download"),
+]

@@ -1,0 +1,157 @@
+"""Forms for people. clean_<field> returns domain types, so views get clean data."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UserCreationForm
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import Case, Contacted, Flag, Incident, IncidentKind, Profile, time_zone_choices
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(label=_("E-mail (for password reset)"), required=False)
+
+    class Meta(UserCreationForm.Meta):
+        model = get_user_model()
+        fields = ("username", "email")
+
+
+class ProfileForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(label=_("time zone"), choices=time_zone_choices)
+
+    class Meta:
+        model = Profile
+        fields = ["display_name", "phone", "id_number", "time_zone", "language"]
+
+
+class CaseForm(forms.ModelForm):
+    class Meta:
+        model = Case
+        fields = ["title", "creditor", "lender_name", "account_hint", "collectors", "notes"]
+        widgets = {"collectors": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
+
+
+# Which fields each kind of incident asks for, and which "what they did" flags make sense for it.
+# Data, not branches: a new kind is a new entry here.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    IncidentKind.CALL: ("occurred_at", "duration", "answered", "counterpart_number", "counterpart_name",
+                        "agency", "contacted", "flags", "description"),
+    IncidentKind.SMS: ("occurred_at", "counterpart_number", "counterpart_name", "agency", "contacted",
+                       "flags", "description"),
+    IncidentKind.VISIT: ("occurred_at", "duration", "visitors", "counterpart_name", "agency", "contacted",
+                         "flags", "description"),
+    IncidentKind.THIRD_PARTY: ("occurred_at", "contacted", "counterpart_number", "counterpart_name",
+                               "agency", "flags", "description"),
+    IncidentKind.LETTER: ("occurred_at", "counterpart_name", "agency", "flags", "description"),
+    IncidentKind.APP_MESSAGE: ("occurred_at", "counterpart_name", "agency", "contacted", "flags",
+                               "description"),
+    IncidentKind.OTHER: ("occurred_at", "duration", "counterpart_number", "counterpart_name", "agency",
+                         "contacted", "flags", "description"),
+}
+KIND_FLAGS: dict[str, tuple[str, ...]] = {
+    IncidentKind.VISIT: tuple(Flag.values),
+}
+DEFAULT_FLAGS = tuple(f for f in Flag.values if f not in (Flag.ENTERED_HOME,))
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>[0-5]?\d)$")
+
+
+class IncidentForm(forms.Form):
+    occurred_at = forms.DateTimeField(
+        label=_("When"), widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        input_formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
+        help_text=_("Your local time."))
+    duration = forms.CharField(label=_("How long"), required=False, max_length=12,
+                               help_text=_("Seconds, or minutes:seconds such as 3:25."),
+                               widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "3:25"}))
+    answered = forms.NullBooleanField(label=_("Did you answer?"), required=False,
+                                      widget=forms.NullBooleanSelect)
+    visitors = forms.IntegerField(label=_("How many people came"), required=False, min_value=0, max_value=99)
+    counterpart_number = forms.CharField(label=_("Their number"), required=False, max_length=64,
+                                         widget=forms.TextInput(attrs={"inputmode": "tel"}))
+    counterpart_name = forms.CharField(label=_("Name they gave"), required=False, max_length=100)
+    agency = forms.CharField(label=_("Agency or company"), required=False, max_length=200)
+    contacted = forms.MultipleChoiceField(label=_("Who was contacted"), required=False,
+                                          choices=Contacted.choices, widget=forms.CheckboxSelectMultiple)
+    flags = forms.MultipleChoiceField(label=_("What they did"), required=False, choices=Flag.choices,
+                                      widget=forms.CheckboxSelectMultiple)
+    description = forms.CharField(label=_("What happened"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 4}),
+                                  help_text=_("Their words as exactly as you remember them."))
+
+    def __init__(self, *args, kind: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+        wanted = KIND_FIELDS[kind]
+        for name in list(self.fields):
+            if name not in wanted:
+                del self.fields[name]
+        if "flags" in self.fields:
+            allowed = KIND_FLAGS.get(kind, DEFAULT_FLAGS)
+            self.fields["flags"].choices = [(v, label) for v, label in Flag.choices if v in allowed]
+        if "answered" in self.fields:
+            self.fields["answered"].widget.choices = [
+                ("unknown", _("Not stated")), ("true", _("Answered")), ("false", _("Not answered"))]
+        if kind == IncidentKind.THIRD_PARTY:
+            self.fields["contacted"].label = _("Whom did they contact")
+        self.order_fields(wanted)
+
+    def clean_occurred_at(self):
+        value = self.cleaned_data["occurred_at"]
+        if value > timezone.now() + timedelta(minutes=10):
+            raise forms.ValidationError(_("This time is in the future."))
+        if value.year < 2000:
+            raise forms.ValidationError(_("This date is too far in the past to be a collection call."))
+        return value
+
+    def clean_duration(self) -> int | None:
+        raw = (self.cleaned_data.get("duration") or "").strip()
+        if not raw:
+            return None
+        if raw.isdigit():
+            return int(raw)
+        match = _DURATION.match(raw)
+        if not match:
+            raise forms.ValidationError(_("Write seconds (95) or minutes:seconds (1:35)."))
+        return int(match["h"] or 0) * 3600 + int(match["m"]) * 60 + int(match["s"])
+
+    def incident_fields(self) -> dict:
+        """Cleaned data named as the Incident model names it."""
+        data = dict(self.cleaned_data)
+        if "duration" in data:
+            data["duration_seconds"] = data.pop("duration")
+        return data
+
+    @classmethod
+    def initial_from(cls, incident: Incident) -> dict:
+        data = {name: getattr(incident, name) for name in
+                ("occurred_at", "answered", "visitors", "counterpart_number", "counterpart_name", "agency",
+                 "contacted", "flags", "description")}
+        data["occurred_at"] = timezone.localtime(incident.occurred_at).replace(tzinfo=None)
+        data["duration"] = str(incident.duration_seconds) if incident.duration_seconds is not None else ""
+        return data
+
+
+class TimelineFilterForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), required=False,
+                             choices=[("", _("All kinds"))] + list(IncidentKind.choices))
+    date_from = forms.DateField(label=_("From"), required=False,
+                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise forms.ValidationError(_("The start date is after the end date."))
+        return data
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100,
+                           help_text=_("Where you will use it, e.g. “Android HTTP Shortcuts”."))

@@ -1,0 +1,345 @@
+"""The evidence store: who is harassed, over which debt, what happened, and the files that show it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zoneinfo
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def canonical_json(value) -> bytes:
+    """Canonical JSON bytes: sorted keys, UTF-8, fixed separators. Hashes are taken over these."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def time_zone_choices():
+    preferred = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo",
+                 "Europe/London", "America/New_York", "America/Los_Angeles", "UTC"]
+    rest = sorted(zoneinfo.available_timezones() - set(preferred))
+    return [(name, name) for name in preferred + rest]
+
+
+def validate_time_zone(value: str) -> None:
+    # Not a choices list on the field: the zone database differs between machines and would make
+    # migrations differ too.
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}) from None
+
+
+class Language(models.TextChoices):
+    ZH_HANS = "zh-hans", "简体中文"
+    EN = "en", "English"
+
+
+class Profile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    id_number = models.CharField(
+        _("ID number"), max_length=40, blank=True,
+        help_text=_("Only shown masked in a complaint, e.g. 1101**********1234."),
+    )
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai",
+                                 validators=[validate_time_zone])
+    language = models.CharField(_("language"), max_length=10, choices=Language.choices,
+                                default=Language.ZH_HANS)
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self) -> str:
+        return self.display_name or self.user.get_username()
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API. Only a SHA-256 digest of the secret is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100)
+    # The first characters let a user tell tokens apart without the secret being stored.
+    prefix = models.CharField(max_length=12)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Creditor(models.TextChoices):
+    HUABEI = "huabei", _("Huabei (Alipay)")
+    JIEBEI = "jiebei", _("Jiebei (Alipay)")
+    BAITIAO = "baitiao", _("JD Baitiao")
+    MEITUAN = "meituan", _("Meituan Yuefu")
+    BANK_CARD = "bank_card", _("Bank card")
+    OTHER = "other", _("Other")
+
+
+# The lender behind each product, suggested when a case is created. Data, not code paths.
+DEFAULT_LENDERS = {
+    Creditor.HUABEI: "重庆蚂蚁消费金融有限公司",
+    Creditor.JIEBEI: "重庆蚂蚁消费金融有限公司",
+}
+
+
+class CaseQuerySet(models.QuerySet):
+    def for_owner(self, user):
+        return self.filter(owner=user)
+
+
+class Case(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cases")
+    title = models.CharField(_("title"), max_length=200)
+    creditor = models.CharField(_("creditor"), max_length=20, choices=Creditor.choices)
+    lender_name = models.CharField(_("lender's legal name"), max_length=200, blank=True,
+                                   help_text=_("For Huabei and Jiebei: 重庆蚂蚁消费金融有限公司."))
+    account_hint = models.CharField(_("account hint"), max_length=40, blank=True,
+                                    help_text=_("Last digits only, never the full number."))
+    collectors = models.TextField(_("collectors seen"), blank=True,
+                                  help_text=_("Agency names and phone numbers, one per line."))
+    notes = models.TextField(_("notes"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def snapshot(self) -> dict:
+        return {f: getattr(self, f) for f in ("title", "creditor", "lender_name", "account_hint",
+                                              "collectors", "notes")}
+
+
+class IncidentKind(models.TextChoices):
+    CALL = "call", _("Call")
+    SMS = "sms", _("SMS")
+    VISIT = "visit", _("Home visit")
+    THIRD_PARTY = "third_party", _("Third-party contact")
+    LETTER = "letter", _("Letter")
+    APP_MESSAGE = "app_message", _("App message")
+    OTHER = "other", _("Other")
+
+
+class Contacted(models.TextChoices):
+    SELF = "self", _("Me")
+    FAMILY = "family", _("Family")
+    EMPLOYER = "employer", _("Employer")
+    COLLEAGUE = "colleague", _("Colleague")
+    FRIEND = "friend", _("Friend")
+    CONTACTS_LIST = "contacts_list", _("Phone contacts list")
+
+
+class Flag(models.TextChoices):
+    THREAT = "threat", _("Threat")
+    INSULT = "insult", _("Insult")
+    IMPERSONATION = "impersonation", _("Posed as police, court or lawyer")
+    FAKE_LEGAL_DOCUMENT = "fake_legal_document", _("Fake legal document")
+    DISCLOSURE = "disclosure", _("Told others about the debt")
+    VIOLENCE = "violence", _("Violence")
+    ENTERED_HOME = "entered_home", _("Entered the home")
+    POSTED_NOTICE = "posted_notice", _("Posted notices")
+
+
+class Source(models.TextChoices):
+    MANUAL = "manual", _("Entered by hand")
+    IMPORT = "import", _("Imported from the phone")
+    API = "api", _("Sent by phone automation")
+
+
+class IncidentQuerySet(models.QuerySet):
+    def for_owner(self, user):
+        return self.filter(case__owner=user)
+
+
+class Incident(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(_("kind"), max_length=20, choices=IncidentKind.choices)
+    occurred_at = models.DateTimeField(_("occurred at"))
+    duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True)
+    answered = models.BooleanField(_("answered"), null=True, blank=True)
+    counterpart_number = models.CharField(_("their number"), max_length=64, blank=True)
+    counterpart_name = models.CharField(_("their name"), max_length=100, blank=True)
+    agency = models.CharField(_("agency"), max_length=200, blank=True)
+    contacted = models.JSONField(_("who was contacted"), default=list, blank=True)
+    flags = models.JSONField(_("what they did"), default=list, blank=True)
+    visitors = models.PositiveSmallIntegerField(_("number of visitors"), null=True, blank=True)
+    description = models.TextField(_("what happened"), blank=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
+    # Server time of the first entry; never editable, so "logged N minutes after" is trustworthy.
+    logged_at = models.DateTimeField(_("logged at"), default=timezone.now, editable=False)
+    amended_at = models.DateTimeField(_("last amended"), null=True, blank=True, editable=False)
+
+    objects = IncidentQuerySet.as_manager()
+
+    # The fields a user states about an incident; amendments record these before and after.
+    STATED_FIELDS = ("kind", "occurred_at", "duration_seconds", "answered", "counterpart_number",
+                     "counterpart_name", "agency", "contacted", "flags", "visitors", "description")
+
+    class Meta:
+        verbose_name = _("incident")
+        verbose_name_plural = _("incidents")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            # The case timeline: newest first, filtered by kind and date range.
+            models.Index(fields=["case", "occurred_at"], name="incident_case_time"),
+            models.Index(fields=["case", "kind", "occurred_at"], name="incident_case_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ended_at(self):
+        if self.duration_seconds:
+            return self.occurred_at + timedelta(seconds=self.duration_seconds)
+        return None
+
+    @property
+    def logged_delay(self) -> timedelta:
+        return max(self.logged_at - self.occurred_at, timedelta(0))
+
+    def snapshot(self) -> dict:
+        data = {f: getattr(self, f) for f in self.STATED_FIELDS}
+        data["occurred_at"] = self.occurred_at.isoformat() if self.occurred_at else None
+        return data
+
+    def contacted_labels(self) -> list[str]:
+        return [str(Contacted(c).label) for c in self.contacted if c in Contacted.values]
+
+    def flag_labels(self) -> list[str]:
+        return [str(Flag(f).label) for f in self.flags if f in Flag.values]
+
+
+class Provenance(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded")
+    IMPORTED = "imported", _("Imported")
+    RECORDED = "recorded", _("Recorded in this app")
+
+
+class EvidenceQuerySet(models.QuerySet):
+    def for_owner(self, user):
+        return self.filter(owner=user)
+
+
+class EvidenceFile(models.Model):
+    # The owner is kept on the row too: blob names are per owner and ownership checks stay one hop.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="evidence")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="evidence")
+    storage_name = models.CharField(max_length=255)
+    original_name = models.CharField(_("original file name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size (bytes)"))
+    sha256 = models.CharField("SHA-256", max_length=64, db_index=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now, editable=False)
+    metadata = models.JSONField(_("extracted metadata"), default=dict, blank=True)
+    provenance = models.CharField(_("provenance"), max_length=10, choices=Provenance.choices,
+                                  default=Provenance.UPLOADED)
+
+    objects = EvidenceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/") or self.content_type == "video/webm"
+
+    @property
+    def duration_seconds(self):
+        return self.metadata.get("duration_seconds")
+
+    def snapshot(self) -> dict:
+        return {"incident": self.incident_id, "original_name": self.original_name,
+                "content_type": self.content_type, "size": self.size, "sha256": self.sha256,
+                "storage_name": self.storage_name, "received_at": self.received_at.isoformat()}
+
+
+class AuditHead(models.Model):
+    """The newest link of one owner's chain. Appends lock this row, so the chain never forks."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_head")
+    seq = models.PositiveBigIntegerField(default=0)
+    hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class AuditEvent(models.Model):
+    """One link of a per-owner append-only hash chain.
+
+    hash = sha256(prev_hash || canonical_json(event)), where the event holds seq, action, subject,
+    the digest of the payload and the time. The payload (before/after values) is kept so that the
+    digest can be checked too.
+    """
+
+    GENESIS = "0" * 64
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events")
+    seq = models.PositiveBigIntegerField()
+    action = models.CharField(max_length=40)
+    subject_type = models.CharField(max_length=40)
+    subject_id = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict)
+    payload_digest = models.CharField(max_length=64)
+    at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["owner_id", "seq"]
+        constraints = [
+            # A second event with the same number would be a fork; the database refuses it.
+            models.UniqueConstraint(fields=["owner", "seq"], name="audit_event_unique_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} {self.subject_type}:{self.subject_id}"
+
+    def event_body(self) -> dict:
+        return {"seq": self.seq, "action": self.action,
+                "subject": f"{self.subject_type}:{self.subject_id}",
+                "payload_digest": self.payload_digest, "at": self.at.isoformat()}
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.prev_hash.encode("ascii") + canonical_json(self.event_body())).hexdigest()

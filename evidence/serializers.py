@@ -1,0 +1,64 @@
+"""API shapes of api-v1.md. Serializers validate and present; services do the writing."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework import serializers
+
+from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    creditor = serializers.ChoiceField(choices=Creditor.choices)
+
+    class Meta:
+        model = Case
+        fields = ["id", "title", "creditor", "lender_name", "account_hint", "collectors", "notes",
+                  "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    incident = serializers.IntegerField(source="incident_id", read_only=True)
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EvidenceFile
+        fields = ["id", "incident", "original_name", "content_type", "size", "sha256", "received_at",
+                  "metadata", "provenance", "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, obj) -> str:
+        return reverse("api_evidence_download", args=[obj.pk])
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    case = serializers.IntegerField(source="case_id")
+    kind = serializers.ChoiceField(choices=IncidentKind.choices)
+    contacted = serializers.ListField(child=serializers.ChoiceField(choices=Contacted.choices),
+                                      required=False)
+    flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
+    evidence = EvidenceSerializer(many=True, read_only=True)
+    violations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = ["id", "case", "kind", "occurred_at", "duration_seconds", "answered",
+                  "counterpart_number", "counterpart_name", "agency", "description", "contacted", "flags",
+                  "visitors", "source", "logged_at", "amended_at", "evidence", "violations"]
+        read_only_fields = ["id", "source", "logged_at", "amended_at", "evidence", "violations"]
+
+    def validate_occurred_at(self, value):
+        # A time sent without an offset is read in the user's own time zone (the one active now).
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return value
+
+    def get_violations(self, obj) -> list[dict]:
+        finder = self.context.get("violations")
+        return finder(obj) if finder else []
+
+
+class IncidentUpdateSerializer(IncidentSerializer):
+    case = serializers.IntegerField(source="case_id", read_only=True)

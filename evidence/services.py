@@ -1,0 +1,337 @@
+"""Every write to the evidence store. Keyword-only, typed, each in one transaction with its audit link."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+from datetime import datetime, timedelta
+from typing import IO
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import metadata as meta
+from .audit import audit_append
+from .models import (
+    ApiToken,
+    Case,
+    EvidenceFile,
+    Incident,
+    IncidentKind,
+    Profile,
+    Provenance,
+    Source,
+)
+from .sniffing import ACCEPTED_DESCRIPTION, sniff
+
+
+class EvidenceRejected(Exception):
+    """An upload that is refused; carries the HTTP status and a short code for the API."""
+
+    def __init__(self, *, code: str, message: str, status: int):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+def profile_for(user) -> Profile:
+    profile, _created = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, profile: Profile, **fields) -> Profile:
+    before = {k: getattr(profile, k) for k in fields}
+    for key, value in fields.items():
+        setattr(profile, key, value)
+    profile.full_clean()
+    profile.save()
+    audit_append(owner=profile.user, action="profile.update", subject=profile,
+                 payload={"before": before, "after": fields})
+    return profile
+
+
+@transaction.atomic
+def token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """Make a token and return it with its secret; only the secret's digest is stored."""
+    secret = "cel_" + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name.strip() or "token", prefix=secret[:10],
+                     digest=ApiToken.digest_of(secret))
+    token.full_clean()
+    token.save()
+    audit_append(owner=user, action="token.create", subject=token, payload={"name": token.name,
+                                                                            "prefix": token.prefix})
+    return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_append(owner=token.user, action="token.revoke", subject=token, payload={"prefix": token.prefix})
+    return token
+
+
+# --- cases ---------------------------------------------------------------------------------------
+
+@transaction.atomic
+def case_create(*, owner, title: str, creditor: str, lender_name: str = "", account_hint: str = "",
+                collectors: str = "", notes: str = "") -> Case:
+    case = Case(owner=owner, title=title, creditor=creditor, lender_name=lender_name,
+                account_hint=account_hint, collectors=collectors, notes=notes)
+    case.full_clean()
+    case.save()
+    audit_append(owner=owner, action="case.create", subject=case, payload={"after": case.snapshot()})
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: Case, **fields) -> Case:
+    before = case.snapshot()
+    for key, value in fields.items():
+        setattr(case, key, value)
+    case.full_clean()
+    case.save()
+    audit_append(owner=case.owner, action="case.update", subject=case,
+                 payload={"before": before, "after": case.snapshot()})
+    return case
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+def _check_occurred_at(value: datetime) -> None:
+    if value is None:
+        raise ValidationError({"occurred_at": [_("Enter when it happened.")]})
+    if timezone.is_naive(value):
+        raise ValidationError({"occurred_at": [_("The time needs a time zone.")]})
+    if value > timezone.now() + timedelta(minutes=10):
+        raise ValidationError({"occurred_at": [_("This time is in the future.")]})
+    if value.year < 2000:
+        raise ValidationError({"occurred_at": [_("This date is too far in the past to be a collection call.")]})
+
+
+def _clean_incident(incident: Incident) -> None:
+    _check_occurred_at(incident.occurred_at)
+    from .models import Contacted, Flag
+
+    errors: dict[str, list[str]] = {}
+    for field_name, allowed in (("contacted", Contacted.values), ("flags", Flag.values)):
+        value = getattr(incident, field_name)
+        if not isinstance(value, list) or any(item not in allowed for item in value):
+            errors[field_name] = [_("Choose from: %(choices)s.") % {"choices": ", ".join(allowed)}]
+        else:
+            # Keep lists canonical: no repeats, a stable order, so hashes do not depend on clicks.
+            setattr(incident, field_name, [item for item in allowed if item in value])
+    if errors:
+        raise ValidationError(errors)
+    incident.full_clean()
+
+
+@transaction.atomic
+def incident_create(*, case: Case, kind: str, occurred_at: datetime, source: str = Source.MANUAL,
+                    **fields) -> Incident:
+    incident = Incident(case=case, kind=kind, occurred_at=occurred_at, source=source, **fields)
+    _clean_incident(incident)
+    incident.save()
+    audit_append(owner=case.owner, action="incident.create", subject=incident,
+                 payload={"case": case.pk, "after": incident.snapshot()})
+    return incident
+
+
+@transaction.atomic
+def incident_update(*, incident: Incident, **changes) -> Incident:
+    """Amend an incident. The chain keeps before and after; logged_at never changes."""
+    before = incident.snapshot()
+    for key, value in changes.items():
+        if key not in Incident.STATED_FIELDS:
+            raise ValueError(f"{key} cannot be amended")
+        setattr(incident, key, value)
+    _clean_incident(incident)
+    after = incident.snapshot()
+    if after == before:
+        return incident
+    incident.amended_at = timezone.now()
+    incident.save()
+    changed = sorted(k for k in after if after[k] != before[k])
+    audit_append(owner=incident.case.owner, action="incident.amend", subject=incident,
+                 payload={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}})
+    return incident
+
+
+@transaction.atomic
+def incident_delete(*, incident: Incident) -> None:
+    owner = incident.case.owner
+    files = list(incident.evidence.all())
+    snapshot = {"case": incident.case_id, "before": incident.snapshot(),
+                "evidence": [f.snapshot() for f in files]}
+    audit_append(owner=owner, action="incident.delete", subject=incident, payload=snapshot)
+    names = [f.storage_name for f in files]
+    incident.delete()
+    transaction.on_commit(lambda: _delete_unreferenced_blobs(names))
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def sanitise_file_name(name: str) -> str:
+    """The user's file name without any path, control characters or excessive length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE_NAME.sub("_", name).strip().lstrip(".") or "file"
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = (stem[: 190] + dot + ext[:9]) if dot else name[:200]
+    return name
+
+
+def content_address(*, owner_id: int, sha256: str, extension: str) -> str:
+    """The blob's name states what it must hash to; one blob per owner and content."""
+    return f"evidence/{owner_id}/{sha256[:2]}/{sha256}.{extension}"
+
+
+def _hash_file(fileobj: IO[bytes]) -> tuple[str, int]:
+    hasher = hashlib.sha256()
+    size = 0
+    fileobj.seek(0)
+    while chunk := fileobj.read(1 << 20):
+        hasher.update(chunk)
+        size += len(chunk)
+    fileobj.seek(0)
+    return hasher.hexdigest(), size
+
+
+def _delete_unreferenced_blobs(names: list[str]) -> None:
+    for name in set(names):
+        if not EvidenceFile.objects.filter(storage_name=name).exists():
+            default_storage.delete(name)
+
+
+def evidence_inspect(*, upload, tz) -> dict:
+    """Check an upload and read what it says, before anything is stored.
+
+    Raises EvidenceRejected (400 empty, 413 too large, 415 not an accepted type).
+    """
+    name = sanitise_file_name(getattr(upload, "name", "") or "file")
+    sha256 = getattr(upload, "sha256", None)
+    size = upload.size
+    if sha256 is None:
+        sha256, size = _hash_file(upload)
+    if size == 0:
+        raise EvidenceRejected(code="empty_file", status=400,
+                               message=_("“%(name)s” is empty: there is nothing to keep.") % {"name": name})
+    limit = settings.EVIDENCE_MAX_UPLOAD_BYTES
+    if size > limit:
+        raise EvidenceRejected(code="file_too_large", status=413, message=_(
+            "“%(name)s” is larger than the limit of %(limit)d MB.") % {"name": name, "limit": limit // (1 << 20)})
+    upload.seek(0)
+    head = upload.read(64)
+    upload.seek(0)
+    sniffed = sniff(head)
+    if sniffed is None:
+        raise EvidenceRejected(code="unsupported_type", status=415, message=_(
+            "“%(name)s” is not a file type that can be kept as evidence. Accepted: %(accepted)s.")
+            % {"name": name, "accepted": ACCEPTED_DESCRIPTION})
+    extracted = meta.extract(upload, content_type=sniffed.content_type, extension=sniffed.extension,
+                             original_name=name, tz=tz)
+    return {"name": name, "sha256": sha256, "size": size, "content_type": sniffed.content_type,
+            "extension": sniffed.extension, "metadata": extracted}
+
+
+def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.UPLOADED,
+                   inspected: dict | None = None) -> EvidenceFile:
+    """Keep one uploaded file as evidence of an incident.
+
+    The blob is written through the storage API under its content address, then the row and its
+    audit link are written in one transaction. If that fails, a blob this call wrote is removed
+    again, so there is never a row without a file nor a file this call left behind.
+    """
+    owner = incident.case.owner
+    info = inspected or evidence_inspect(upload=upload, tz=profile_for(owner).tz)
+    name = content_address(owner_id=owner.pk, sha256=info["sha256"], extension=info["extension"])
+    wrote_blob = False
+    if default_storage.exists(name):
+        stored_name = name
+    else:
+        upload.seek(0)
+        stored_name = default_storage.save(name, upload)
+        wrote_blob = True
+    try:
+        with transaction.atomic():
+            evidence = EvidenceFile(owner=owner, incident=incident, storage_name=stored_name,
+                                    original_name=info["name"], content_type=info["content_type"],
+                                    size=info["size"], sha256=info["sha256"], metadata=info["metadata"],
+                                    provenance=provenance)
+            evidence.full_clean()
+            evidence.save()
+            audit_append(owner=owner, action="evidence.store", subject=evidence,
+                         payload={"after": evidence.snapshot()})
+    except BaseException:
+        if wrote_blob:
+            _delete_unreferenced_blobs([stored_name])
+        raise
+    return evidence
+
+
+@transaction.atomic
+def evidence_delete(*, evidence: EvidenceFile) -> None:
+    audit_append(owner=evidence.owner, action="evidence.delete", subject=evidence,
+                 payload={"before": evidence.snapshot()})
+    name = evidence.storage_name
+    evidence.delete()
+    transaction.on_commit(lambda: _delete_unreferenced_blobs([name]))
+
+
+# How far a recording's start may lie before a logged call and still belong to it: phone clocks
+# and the moment recording starts differ by a few seconds.
+MATCH_SLACK = timedelta(seconds=90)
+
+
+def incident_matching(*, case: Case, start: datetime, number: str = "") -> Incident | None:
+    """The call incident whose span contains a recording's start (phone-formats.md)."""
+    candidates = case.incidents.filter(kind=IncidentKind.CALL, occurred_at__lte=start + MATCH_SLACK,
+                                       occurred_at__gte=start - timedelta(hours=6)).order_by("-occurred_at")
+    wanted = meta.normalise_number(number)[-8:] if number else ""
+    for incident in candidates:
+        end = incident.occurred_at + timedelta(seconds=incident.duration_seconds or 0) + MATCH_SLACK
+        if not (incident.occurred_at - MATCH_SLACK <= start <= end):
+            continue
+        have = meta.normalise_number(incident.counterpart_number)[-8:]
+        if wanted and have and wanted != have:
+            continue
+        return incident
+    return None
+
+
+def evidence_autofile(*, case: Case, upload, provenance: str = Provenance.UPLOADED,
+                      source: str = Source.API) -> EvidenceFile:
+    """File an upload under the incident it belongs to, or a new one, from what the file says."""
+    tz = profile_for(case.owner).tz
+    info = evidence_inspect(upload=upload, tz=tz)
+    data = info["metadata"]
+    named = data.get("from_name") or {}
+    start = meta.suggested_time(data)
+    number = named.get("number", "")
+    with transaction.atomic():
+        incident = incident_matching(case=case, start=start, number=number) if start else None
+        if incident is None:
+            is_audio = info["content_type"].startswith("audio/")
+            kind = IncidentKind.CALL if is_audio else (
+                IncidentKind.LETTER if info["content_type"] == "application/pdf" else IncidentKind.OTHER)
+            duration = data.get("duration_seconds")
+            description = _("Filed automatically from “%(name)s”.") % {"name": info["name"]}
+            incident = incident_create(
+                case=case, kind=kind, occurred_at=start or timezone.now(), source=source,
+                counterpart_number=number, counterpart_name=named.get("name", "")[:100],
+                duration_seconds=int(round(duration)) if (duration and is_audio) else None,
+                description=description)
+        return evidence_store(incident=incident, upload=upload, provenance=provenance, inspected=info)

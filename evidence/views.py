@@ -1,0 +1,281 @@
+"""Pages for people. Each view opens with an ownership-checked lookup, calls a service, renders."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .api import evidence_file_response
+from .forms import CaseForm, IncidentForm, ProfileForm, SignupForm, TimelineFilterForm, TokenForm
+from .models import DEFAULT_LENDERS, ApiToken, AuditEvent, Case, IncidentKind
+from .sniffing import ACCEPTED_DESCRIPTION
+from .uploads import upload_too_large
+
+TIMELINE_PAGE_SIZE = 50
+ACCEPT_ATTRIBUTE = "audio/*,image/*,application/pdf,.amr,.awb,.3gp,.m4a,.mp3,.opus,.ogg,.wav,.webm,.heic,.pdf"
+
+
+def home(request):
+    if request.user.is_authenticated:
+        return redirect("case_list")
+    return render(request, "evidence/home.html")
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("case_list")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        language = request.COOKIES.get("django_language")
+        if language in ("zh-hans", "en"):
+            services.profile_update(profile=services.profile_for(user), language=language)
+        login(request, user)
+        messages.success(request, _("Welcome. Start by creating a case for the debt being collected."))
+        return redirect("case_create")
+    return render(request, "evidence/form.html", {"form": form, "title": _("Sign up"),
+                                                  "submit": _("Create account")})
+
+
+@login_required
+def profile_edit(request):
+    profile = services.profile_for(request.user)
+    form = ProfileForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(profile=profile, **{k: form.cleaned_data[k] for k in form.changed_data})
+        messages.success(request, _("Profile saved."))
+        return redirect("profile")
+    return render(request, "evidence/form.html", {
+        "form": form, "title": _("Profile"), "submit": _("Save"),
+        "intro": _("Your name, phone and ID number appear in complaints you generate; the ID number "
+                   "only masked.")})
+
+
+@require_POST
+def language_switch(request):
+    language = request.POST.get("language")
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if language in ("zh-hans", "en"):
+        response.set_cookie("django_language", language, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=request.is_secure())
+        if request.user.is_authenticated:
+            services.profile_update(profile=services.profile_for(request.user), language=language)
+    return response
+
+
+@login_required
+def token_list(request):
+    form = TokenForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_secret = services.token_create(user=request.user, name=form.cleaned_data["name"])
+        form = TokenForm()
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "evidence/tokens.html", {"form": form, "tokens": tokens, "new_secret": new_secret})
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk: int):
+    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404
+    services.token_revoke(token=token)
+    messages.success(request, _("Token revoked: programs using it can no longer send evidence."))
+    return redirect("token_list")
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+@login_required
+def case_list(request):
+    cases = Case.objects.for_owner(request.user).annotate(incident_count=Count("incidents"))
+    return render(request, "evidence/case_list.html", {"cases": cases})
+
+
+@login_required
+def case_create(request):
+    form = CaseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        if not data.get("lender_name"):
+            data["lender_name"] = DEFAULT_LENDERS.get(data["creditor"], "")
+        case = services.case_create(owner=request.user, **data)
+        messages.success(request, _("Case created. Log what happened, newest first."))
+        return redirect("case_detail", pk=case.pk)
+    return render(request, "evidence/form.html", {"form": form, "title": _("New case"), "submit": _("Create")})
+
+
+@login_required
+def case_edit(request, pk: int):
+    case = selectors.case_for(request.user, pk)
+    form = CaseForm(request.POST or None, instance=case)
+    if request.method == "POST" and form.is_valid():
+        # The form wrote onto the instance; the service validates, saves and records before/after.
+        case.refresh_from_db()
+        services.case_update(case=case, **form.cleaned_data)
+        messages.success(request, _("Case saved."))
+        return redirect("case_detail", pk=case.pk)
+    return render(request, "evidence/form.html", {"form": form, "title": _("Edit case"), "submit": _("Save")})
+
+
+@login_required
+def case_detail(request, pk: int):
+    """The case timeline: newest first, filtered by kind and dates, paginated, counts per kind."""
+    case = selectors.case_for(request.user, pk)
+    filters = TimelineFilterForm(request.GET or None)
+    criteria = filters.cleaned_data if filters.is_valid() else {}
+    incidents = selectors.incident_timeline(case=case, kind=criteria.get("kind", ""),
+                                            date_from=criteria.get("date_from"),
+                                            date_to=criteria.get("date_to"),
+                                            tz=timezone.get_current_timezone())
+    page = Paginator(incidents, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "evidence/case_detail.html", {
+        "case": case, "page": page, "filters": filters, "counts": selectors.kind_counts(case=case),
+        "kinds": IncidentKind.choices, "query": query.urlencode()})
+
+
+# --- incidents ---------------------------------------------------------------------------------
+
+@login_required
+def incident_create(request, pk: int, kind: str):
+    case = selectors.case_for(request.user, pk)
+    if kind not in IncidentKind.values:
+        raise Http404
+    initial = {"occurred_at": timezone.localtime().replace(microsecond=0, tzinfo=None)}
+    form = IncidentForm(request.POST or None, kind=kind, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            incident = services.incident_create(case=case, kind=kind, **form.incident_fields())
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Logged. Add recordings or screenshots below."))
+            return redirect("incident_detail", pk=incident.pk)
+    return render(request, "evidence/incident_form.html", {
+        "form": form, "case": case, "kind": kind, "kind_label": IncidentKind(kind).label,
+        "kinds": IncidentKind.choices})
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+def incident_detail(request, pk: int):
+    incident = selectors.incident_for(request.user, pk)
+    amendments = AuditEvent.objects.filter(owner=request.user, subject_type="incident",
+                                           subject_id=str(incident.pk), action="incident.amend").order_by("seq")
+    return render(request, "evidence/incident_detail.html", {
+        "incident": incident, "case": incident.case, "evidence": incident.evidence.all(),
+        "amendments": amendments, "accept": ACCEPT_ATTRIBUTE, "accepted": ACCEPTED_DESCRIPTION})
+
+
+@login_required
+def incident_edit(request, pk: int):
+    incident = selectors.incident_for(request.user, pk)
+    form = IncidentForm(request.POST or None, kind=incident.kind, initial=IncidentForm.initial_from(incident))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.incident_update(incident=incident, **form.incident_fields())
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Saved. The earlier version stays in the audit history."))
+            return redirect("incident_detail", pk=incident.pk)
+    return render(request, "evidence/incident_form.html", {
+        "form": form, "case": incident.case, "incident": incident, "kind": incident.kind,
+        "kind_label": incident.get_kind_display()})
+
+
+@login_required
+@require_POST
+def incident_delete(request, pk: int):
+    incident = selectors.incident_for(request.user, pk)
+    case_pk = incident.case_id
+    services.incident_delete(incident=incident)
+    messages.success(request, _("Incident deleted. The audit history keeps a record of it."))
+    return redirect("case_detail", pk=case_pk)
+
+
+# --- evidence ----------------------------------------------------------------------------------
+
+@login_required
+@require_POST
+def evidence_upload(request, pk: int):
+    """Several files at once. The page's script sends one file per request to show progress;
+    without script the form posts them all and comes back here."""
+    incident = selectors.incident_for(request.user, pk)
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    results, status = [], 201
+    if upload_too_large(request):
+        results.append({"ok": False, "code": "file_too_large",
+                        "message": _("The file is larger than the upload limit.")})
+        status = 413
+    else:
+        uploads = request.FILES.getlist("files")
+        if upload_too_large(request):
+            results.append({"ok": False, "code": "file_too_large",
+                            "message": _("The file is larger than the upload limit.")})
+            status = 413
+        elif not uploads:
+            results.append({"ok": False, "code": "no_file", "message": _("Choose at least one file.")})
+            status = 400
+        for upload in uploads:
+            try:
+                evidence = services.evidence_store(incident=incident, upload=upload)
+            except services.EvidenceRejected as exc:
+                results.append({"ok": False, "name": upload.name, "code": exc.code, "message": exc.message})
+                status = exc.status if len(uploads) == 1 else 207
+            else:
+                results.append({"ok": True, "id": evidence.pk, "name": evidence.original_name,
+                                "sha256": evidence.sha256, "size": evidence.size,
+                                "content_type": evidence.content_type})
+    if wants_json:
+        return JsonResponse({"results": results}, status=status)
+    for result in results:
+        if result["ok"]:
+            messages.success(request, _("Kept “%(name)s”, SHA-256 %(sha)s.") % {
+                "name": result["name"], "sha": result["sha256"]})
+        else:
+            messages.error(request, result["message"])
+    return redirect(reverse("incident_detail", args=[incident.pk]) + "#evidence")
+
+
+@login_required
+def evidence_download(request, pk: int):
+    return evidence_file_response(selectors.evidence_for(request.user, pk), as_attachment=True)
+
+
+@login_required
+def evidence_inline(request, pk: int):
+    """The file itself for the page's thumbnail or player; same owner check as the download."""
+    return evidence_file_response(selectors.evidence_for(request.user, pk), as_attachment=False)
+
+
+@login_required
+@require_POST
+def evidence_delete(request, pk: int):
+    evidence = selectors.evidence_for(request.user, pk)
+    incident_pk = evidence.incident_id
+    services.evidence_delete(evidence=evidence)
+    messages.success(request, _("File removed. The audit history keeps its hash."))
+    return redirect("incident_detail", pk=incident_pk)

@@ -1,0 +1,115 @@
+// Page behaviour without inline script (the CSP forbids it). Everything here is an enhancement:
+// without JavaScript the forms still post and the server answers.
+(function () {
+  "use strict";
+
+  function csrfToken(form) {
+    var input = form.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  function humanSize(bytes) {
+    if (bytes < 1024) return bytes + " B";
+    if (bytes < 1048576) return (bytes / 1024).toFixed(1) + " KB";
+    return (bytes / 1048576).toFixed(1) + " MB";
+  }
+
+  // One request per file, so each file gets its own progress bar and its own answer.
+  function uploadOne(form, file, list) {
+    var item = document.createElement("li");
+    var label = document.createElement("span");
+    label.className = "name";
+    label.textContent = file.name + " (" + humanSize(file.size) + ")";
+    var bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = 0;
+    var status = document.createElement("span");
+    status.className = "status";
+    item.appendChild(label);
+    item.appendChild(bar);
+    item.appendChild(status);
+    list.appendChild(item);
+
+    return new Promise(function (resolve) {
+      var data = new FormData();
+      data.append("files", file, file.name);
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-CSRFToken", csrfToken(form));
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) bar.value = Math.round((event.loaded / event.total) * 100);
+      });
+      xhr.addEventListener("load", function () {
+        var result = null;
+        try { result = JSON.parse(xhr.responseText).results[0]; } catch (e) { result = null; }
+        if (result && result.ok) {
+          bar.value = 100;
+          item.className = "ok";
+          status.textContent = "SHA-256 " + result.sha256;
+        } else {
+          item.className = "error";
+          status.textContent = result ? result.message : (form.dataset.failed || "Upload failed") + " (" + xhr.status + ")";
+        }
+        resolve(result && result.ok);
+      });
+      xhr.addEventListener("error", function () {
+        item.className = "error";
+        status.textContent = form.dataset.networkError || "Network error";
+        resolve(false);
+      });
+      xhr.send(data);
+    });
+  }
+
+  function setUpUpload(form) {
+    var input = form.querySelector("input[type=file]");
+    var list = form.querySelector(".progress-list");
+    var zone = form.querySelector(".dropzone");
+    var button = form.querySelector("button[type=submit]");
+
+    function send(files) {
+      if (!files.length) return;
+      button.disabled = true;
+      var pending = Array.prototype.map.call(files, function (file) { return uploadOne(form, file, list); });
+      Promise.all(pending).then(function (outcomes) {
+        button.disabled = false;
+        input.value = "";
+        if (outcomes.some(Boolean)) {
+          // Reload after a moment so the list shows the stored files with players and thumbnails.
+          window.setTimeout(function () { window.location.reload(); }, 1200);
+        }
+      });
+    }
+
+    input.addEventListener("change", function () { send(input.files); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      send(input.files);
+    });
+    ["dragenter", "dragover"].forEach(function (name) {
+      zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.add("over"); });
+    });
+    ["dragleave", "drop"].forEach(function (name) {
+      zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.remove("over"); });
+    });
+    zone.addEventListener("drop", function (event) { send(event.dataTransfer.files); });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("upload-form");
+    if (form && window.FormData && window.XMLHttpRequest) setUpUpload(form);
+
+    document.querySelectorAll("form.confirm").forEach(function (f) {
+      f.addEventListener("submit", function (event) {
+        if (!window.confirm(f.dataset.confirm)) event.preventDefault();
+      });
+    });
+    document.querySelectorAll("button.copy").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var target = document.querySelector(b.dataset.copy);
+        if (target && navigator.clipboard) navigator.clipboard.writeText(target.textContent.trim());
+      });
+    });
+  });
+})();
