@@ -86,7 +86,12 @@ def parse_file_name(name: str, tz: zoneinfo.ZoneInfo) -> dict:
             continue
         result: dict = {"pattern": pattern_name, "time": moment.isoformat()}
         if groups.get("num"):
-            result.update(_who(groups["num"]))
+            # MIUI's parentheses may hold a label (未知号码) rather than a number.
+            who = _who(groups["num"])
+            if "number" in who:
+                result["number"] = who["number"]
+            elif who:
+                result["label"] = who["name"]
         if groups.get("name") and groups["name"].strip():
             result.setdefault("name", groups["name"].strip())
         if groups.get("who"):
@@ -112,6 +117,10 @@ def image_metadata(fileobj: IO[bytes], tz: zoneinfo.ZoneInfo) -> dict:
         with Image.open(fileobj) as image:
             result["width"], result["height"] = image.size
             exif = image.getexif()
+            if not exif and image.format == "PNG":
+                # A PNG may carry its eXIf chunk after the image data; it is read on load.
+                image.load()
+                exif = image.getexif()
             sub = exif.get_ifd(_EXIF_IFD)
             raw = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
             offset = sub.get(_OFFSET_TIME_ORIGINAL)

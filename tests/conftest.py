@@ -1,0 +1,135 @@
+"""Shared fixtures: two named users (alice, bob), their API clients, evidence storage in a temp folder,
+and small real sample files built in code."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import wave
+
+import pytest
+from rest_framework.test import APIClient
+
+# Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def private_storage(tmp_path, settings):
+    """Each test stores evidence in its own temporary folder."""
+    location = tmp_path / "evidence-store"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                    "OPTIONS": {"location": str(location), "base_url": None}},
+    }
+    settings.MEDIA_ROOT = str(location)
+    # Django's setting_changed handler drops the cached default storage, so the new folder applies.
+    yield location
+
+
+@pytest.fixture
+def alice(db, django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def bob(db, django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password-1")
+
+
+def api_client_for(user) -> APIClient:
+    from evidence.services import token_create
+
+    _token, secret = token_create(user=user, name="tests")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def alice_api(alice):
+    return api_client_for(alice)
+
+
+@pytest.fixture
+def bob_api(bob):
+    return api_client_for(bob)
+
+
+@pytest.fixture
+def alice_case(alice):
+    from evidence.services import case_create
+
+    return case_create(owner=alice, title="花呗催收", creditor="huabei", lender_name="重庆蚂蚁消费金融有限公司")
+
+
+@pytest.fixture
+def alice_incident(alice_case):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from evidence.services import incident_create
+
+    return incident_create(case=alice_case, kind="call",
+                           occurred_at=datetime(2024, 3, 15, 23, 5, tzinfo=ZoneInfo("Asia/Shanghai")),
+                           counterpart_number="17012345678", duration_seconds=120, answered=True,
+                           description="深夜催收电话")
+
+
+# --- sample files, built in code ----------------------------------------------------------------
+
+def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(i / 5))) for i in range(int(rate * seconds))))
+    return buffer.getvalue()
+
+
+def amr_bytes(frames: int = 250, frame_type: int = 7) -> bytes:
+    """A raw AMR-NB file: header, then frames of one type (7 = 12.2 kbit/s, 32 bytes each)."""
+    sizes = [13, 14, 16, 18, 20, 21, 27, 32, 6]
+    header = bytes([(frame_type << 3) | 0x04])
+    return b"#!AMR\n" + (header + bytes(sizes[frame_type] - 1)) * frames
+
+
+def png_bytes(size=(60, 40), exif_time: str | None = None, offset: str | None = None) -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", size, (200, 30, 30))
+    buffer = io.BytesIO()
+    kwargs = {}
+    if exif_time:
+        exif = Image.Exif()
+        sub = exif.get_ifd(0x8769)
+        sub[0x9003] = exif_time
+        if offset:
+            sub[0x9011] = offset
+        kwargs["exif"] = exif.tobytes()
+    image.save(buffer, "PNG", **kwargs)
+    return buffer.getvalue()
+
+
+def jpeg_bytes(exif_time: str | None = None, offset: str | None = None) -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (40, 30), (10, 90, 200))
+    buffer = io.BytesIO()
+    kwargs = {}
+    if exif_time:
+        exif = Image.Exif()
+        sub = exif.get_ifd(0x8769)
+        sub[0x9003] = exif_time
+        if offset:
+            sub[0x9011] = offset
+        kwargs["exif"] = exif.tobytes()
+    image.save(buffer, "JPEG", **kwargs)
+    return buffer.getvalue()
+
+
+ELF_EXECUTABLE = b"\x7fELF\x02\x01\x01\x00" + bytes(56) + b"\x00" * 200
