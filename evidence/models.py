@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zoneinfo
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -234,7 +234,8 @@ class Incident(models.Model):
 
     def snapshot(self) -> dict:
         data = {f: getattr(self, f) for f in self.STATED_FIELDS}
-        data["occurred_at"] = self.occurred_at.isoformat() if self.occurred_at else None
+        # Always in UTC, so the same instant gives the same text whichever zone it was entered in.
+        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
         return data
 
     def contacted_labels(self) -> list[str]:

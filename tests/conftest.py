@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import struct
 import wave
 
 import pytest
 from rest_framework.test import APIClient
 
-# Playwright's sync API runs an event loop in the test thread; Django's ORM must still be usable.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)

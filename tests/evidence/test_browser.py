@@ -1,0 +1,85 @@
+"""A new user on a phone-sized screen, in Debian's Chromium driven by Playwright: sign up, create a
+case, log a night call with a recording, see its SHA-256, download it and get the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.conftest import amr_bytes
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium package is not installed")]
+
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture
+def page(live_server, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread; the ORM calls below are still safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
+        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                      accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_a_new_user_logs_a_night_call_with_a_recording_and_downloads_it(page, live_server, tmp_path):
+    recording = amr_bytes(frames=750)
+    source = tmp_path / "通话录音@催收(17012345678)_20240315233000.amr"
+    source.write_bytes(recording)
+
+    page.goto(f"{live_server.url}/accounts/signup/")
+    assert "注册" in page.content()
+    page.fill("#id_username", "newcomer")
+    page.fill("#id_password1", "a-long-pass-phrase-42")
+    page.fill("#id_password2", "a-long-pass-phrase-42")
+    page.click("button[type=submit].primary")
+
+    page.wait_for_url("**/cases/new/")
+    page.fill("#id_title", "花呗催收")
+    page.select_option("#id_creditor", "huabei")
+    page.click("button[type=submit].primary")
+
+    page.wait_for_url("**/cases/*/")
+    page.click("a.kind-call")
+    night = (timezone.localtime() - timedelta(days=1)).replace(hour=23, minute=30, second=0)
+    page.fill("#id_occurred_at", night.strftime("%Y-%m-%dT%H:%M:%S"))
+    page.fill("#id_duration", "0:15")
+    page.select_option("#id_answered", "true")
+    page.fill("#id_counterpart_number", "17012345678")
+    page.check("input[name=flags][value=threat]")
+    page.fill("#id_description", "晚上十一点半打来，威胁要上门")
+    page.click("button[type=submit].primary")
+
+    page.wait_for_url("**/incidents/*/")
+    page.set_input_files("#upload-input", str(source))
+    digest = hashlib.sha256(recording).hexdigest()
+    # The script uploads, shows the hash under the progress bar, then reloads to list the file.
+    page.wait_for_selector(f"code.sha:has-text('{digest}')", timeout=30_000)
+    assert "15.0" in page.inner_text(".file-facts")  # the AMR duration, counted from frames
+
+    with page.expect_download() as info:
+        page.click("a[download]")
+    downloaded = tmp_path / "downloaded.amr"
+    info.value.save_as(downloaded)
+    assert downloaded.read_bytes() == recording
+
+    page.click("text=← 花呗催收")
+    timeline = page.inner_text("ol.timeline")
+    assert night.strftime("%Y-%m-%d 23:30:00") in timeline
+    assert "威胁恐吓" in timeline
