@@ -161,3 +161,10 @@ def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
     response["X-Content-SHA256"] = evidence.sha256
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def api_not_found(request, *args, **kwargs):
+    """Unknown API paths answer in the API's error shape, not with an HTML page."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"error": {"code": "not_found", "message": _("No such API endpoint.")}}, status=404)

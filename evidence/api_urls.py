@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from . import api
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("evidence/", api.EvidenceAutofile.as_view(), name="api_evidence_autofile"),
     path("evidence/<int:pk>/", api.EvidenceDetail.as_view(), name="api_evidence"),
     path("evidence/<int:pk>/download", api.EvidenceDownload.as_view(), name="api_evidence_download"),
+    re_path(r"^.*$", api.api_not_found),
 ]

@@ -142,3 +142,7 @@ def test_amending_through_the_api_keeps_logged_at(alice_api, alice_incident):
     alice_incident.refresh_from_db()
     assert alice_incident.description == "更正" and alice_incident.logged_at == logged_at
     assert alice_incident.amended_at is not None
+
+
+def test_unknown_api_paths_answer_in_the_error_shape(alice_api):
+    assert_error_shape(alice_api.get("/api/v1/no-such-thing/"), 404, "not_found")
