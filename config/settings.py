@@ -183,6 +183,10 @@ EVIDENCE_MAX_UPLOAD_BYTES = envint("EVIDENCE_MAX_UPLOAD_BYTES", 200 * 1024 * 102
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
+# Rule packs (one TOML file per jurisdiction). RULE_PACK_DIRS in the environment adds folders
+# (separated by ':'); a pack there replaces a bundled one of the same id.
+RULE_PACK_DIRS = [BASE_DIR / "complaints" / "rulepacks"]
+
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
 

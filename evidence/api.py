@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from rest_framework import status
 from rest_framework.response import Response
@@ -22,19 +22,19 @@ class OwnerAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        timezone.activate(services.profile_for(request.user).tz)
+        profile = services.profile_for(request.user)
+        timezone.activate(profile.tz)
+        translation.activate(profile.language)
 
     def get_serializer_context(self) -> dict:
         return {"request": self.request, "violations": violations_finder()}
 
 
 def violations_finder():
-    """The rule engine's per-incident violations, when the complaints app provides one."""
-    try:
-        from complaints.rules import violations_for_incident
-    except ImportError:
-        return None
-    return violations_for_incident
+    """The rule engine's per-incident violations, rendered in the active language."""
+    from complaints.rules import violations_presenter
+
+    return violations_presenter()
 
 
 def _uploaded_file(request):

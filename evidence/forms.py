@@ -30,10 +30,25 @@ class ProfileForm(forms.ModelForm):
         fields = ["display_name", "phone", "id_number", "time_zone", "language"]
 
 
+def rule_pack_choices():
+    from complaints.rules import available_packs
+
+    from django.utils.translation import get_language
+
+    language = "en" if (get_language() or "").startswith("en") else "zh-hans"
+    return [(pack.id, pack.name[language]) for pack in available_packs().values()]
+
+
 class CaseForm(forms.ModelForm):
+    rule_pack = forms.ChoiceField(label=_("Rules to check against"), choices=rule_pack_choices, required=False,
+                                  initial="cn", help_text=_("The jurisdiction whose collection rules are checked."))
+
+    def clean_rule_pack(self) -> str:
+        return self.cleaned_data.get("rule_pack") or "cn"
+
     class Meta:
         model = Case
-        fields = ["title", "creditor", "lender_name", "account_hint", "collectors", "notes"]
+        fields = ["title", "creditor", "lender_name", "account_hint", "collectors", "rule_pack", "notes"]
         widgets = {"collectors": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
 
 
@@ -141,6 +156,8 @@ class IncidentForm(forms.Form):
 class TimelineFilterForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), required=False,
                              choices=[("", _("All kinds"))] + list(IncidentKind.choices))
+    violations = forms.BooleanField(label=_("Suspected violations only"), required=False)
+    rule = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     date_from = forms.DateField(label=_("From"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

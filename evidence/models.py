@@ -126,6 +126,10 @@ class Case(models.Model):
     collectors = models.TextField(_("collectors seen"), blank=True,
                                   help_text=_("Agency names and phone numbers, one per line."))
     notes = models.TextField(_("notes"), blank=True)
+    rule_pack = models.CharField(_("rules to check against"), max_length=20, default="cn",
+                                 help_text=_("The jurisdiction whose collection rules are checked."))
+    # Counts per rule id, refreshed with the incidents' findings; the case summary reads it in O(1).
+    violation_summary = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -141,7 +145,7 @@ class Case(models.Model):
 
     def snapshot(self) -> dict:
         return {f: getattr(self, f) for f in ("title", "creditor", "lender_name", "account_hint",
-                                              "collectors", "notes")}
+                                              "collectors", "notes", "rule_pack")}
 
 
 class IncidentKind(models.TextChoices):
@@ -202,6 +206,11 @@ class Incident(models.Model):
     # Server time of the first entry; never editable, so "logged N minutes after" is trustworthy.
     logged_at = models.DateTimeField(_("logged at"), default=timezone.now, editable=False)
     amended_at = models.DateTimeField(_("last amended"), null=True, blank=True, editable=False)
+    # Derived by the rule engine (complaints.rules) whenever the case's incidents change; never
+    # stated by the user, so not part of the audit snapshot. `violation_rules` holds the rule ids
+    # as " A B " so the timeline can filter by rule with a portable LIKE.
+    violations = models.JSONField(default=list, blank=True, editable=False)
+    violation_rules = models.CharField(max_length=500, blank=True, default="", editable=False)
 
     objects = IncidentQuerySet.as_manager()
 

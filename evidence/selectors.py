@@ -30,16 +30,37 @@ def incidents_with_evidence(queryset: QuerySet) -> QuerySet:
 
 
 def incident_timeline(*, case: Case, kind: str = "", date_from: date | None = None,
-                      date_to: date | None = None, tz=None) -> QuerySet:
-    """A case's incidents, newest first, filtered by kind and by local dates (inclusive)."""
+                      date_to: date | None = None, tz=None, violations_only: bool = False,
+                      rule: str = "") -> QuerySet:
+    """A case's incidents, newest first, filtered by kind, local dates (inclusive) and findings."""
     queryset = case.incidents.all()
     if kind:
         queryset = queryset.filter(kind=kind)
+    if violations_only:
+        queryset = queryset.exclude(violation_rules="")
+    if rule:
+        queryset = queryset.filter(violation_rules__contains=f" {rule} ")
     if date_from:
         queryset = queryset.filter(occurred_at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
     if date_to:
         queryset = queryset.filter(occurred_at__lte=datetime.combine(date_to, time.max, tzinfo=tz))
     return queryset.order_by("-occurred_at", "-id").annotate(evidence_count=Count("evidence"))
+
+
+def violation_summary(*, case: Case) -> list[dict]:
+    """Counts per rule for the case, with the rule's title and citation in the active language."""
+    from complaints.rules import RulePackError, current_language, get_pack
+
+    if not case.violation_summary:
+        return []
+    try:
+        pack = get_pack(case.rule_pack)
+    except RulePackError:
+        return []
+    language = current_language()
+    return [{"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
+             "count": case.violation_summary[rule.id]}
+            for rule in pack.rules if case.violation_summary.get(rule.id)]
 
 
 def kind_counts(*, case: Case) -> list[tuple[str, str, int]]:

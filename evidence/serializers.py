@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind
@@ -11,12 +12,21 @@ from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, Inc
 
 class CaseSerializer(serializers.ModelSerializer):
     creditor = serializers.ChoiceField(choices=Creditor.choices)
+    rule_pack = serializers.CharField(required=False, max_length=20)
 
     class Meta:
         model = Case
         fields = ["id", "title", "creditor", "lender_name", "account_hint", "collectors", "notes",
-                  "created_at"]
-        read_only_fields = ["id", "created_at"]
+                  "rule_pack", "violation_summary", "created_at"]
+        read_only_fields = ["id", "violation_summary", "created_at"]
+
+    def validate_rule_pack(self, value: str) -> str:
+        from complaints.rules import available_packs
+
+        if value not in available_packs():
+            raise serializers.ValidationError(
+                _("Unknown rule pack; available: %(packs)s.") % {"packs": ", ".join(sorted(available_packs()))})
+        return value
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

@@ -84,10 +84,11 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
 
 @transaction.atomic
 def case_create(*, owner, title: str, creditor: str, lender_name: str = "", account_hint: str = "",
-                collectors: str = "", notes: str = "") -> Case:
+                collectors: str = "", notes: str = "", rule_pack: str = "cn") -> Case:
     case = Case(owner=owner, title=title, creditor=creditor, lender_name=lender_name,
-                account_hint=account_hint, collectors=collectors, notes=notes)
+                account_hint=account_hint, collectors=collectors, notes=notes, rule_pack=rule_pack)
     case.full_clean()
+    validate_rule_pack(case.rule_pack)
     case.save()
     audit_append(owner=owner, action="case.create", subject=case, payload={"after": case.snapshot()})
     return case
@@ -99,10 +100,26 @@ def case_update(*, case: Case, **fields) -> Case:
     for key, value in fields.items():
         setattr(case, key, value)
     case.full_clean()
+    validate_rule_pack(case.rule_pack)
     case.save()
     audit_append(owner=case.owner, action="case.update", subject=case,
                  payload={"before": before, "after": case.snapshot()})
+    if before["rule_pack"] != case.rule_pack:
+        _refresh_violations(case)
     return case
+
+
+def _refresh_violations(case: Case) -> None:
+    from complaints.services import case_violations_refresh
+
+    case_violations_refresh(case=case)
+
+
+def validate_rule_pack(value: str) -> None:
+    from complaints.rules import available_packs
+
+    if value not in available_packs():
+        raise ValidationError({"rule_pack": [_("Unknown rule pack “%(value)s”.") % {"value": value}]})
 
 
 # --- incidents -----------------------------------------------------------------------------------
@@ -137,12 +154,16 @@ def _clean_incident(incident: Incident) -> None:
 
 @transaction.atomic
 def incident_create(*, case: Case, kind: str, occurred_at: datetime, source: str = Source.MANUAL,
-                    **fields) -> Incident:
+                    refresh: bool = True, **fields) -> Incident:
+    """Log one incident. Bulk callers (imports) pass refresh=False and refresh the case once."""
     incident = Incident(case=case, kind=kind, occurred_at=occurred_at, source=source, **fields)
     _clean_incident(incident)
     incident.save()
     audit_append(owner=case.owner, action="incident.create", subject=incident,
                  payload={"case": case.pk, "after": incident.snapshot()})
+    if refresh:
+        _refresh_violations(case)
+        incident.refresh_from_db(fields=["violations", "violation_rules"])
     return incident
 
 
@@ -163,6 +184,8 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
     changed = sorted(k for k in after if after[k] != before[k])
     audit_append(owner=incident.case.owner, action="incident.amend", subject=incident,
                  payload={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}})
+    _refresh_violations(incident.case)
+    incident.refresh_from_db(fields=["violations", "violation_rules"])
     return incident
 
 
@@ -174,7 +197,9 @@ def incident_delete(*, incident: Incident) -> None:
                 "evidence": [f.snapshot() for f in files]}
     audit_append(owner=owner, action="incident.delete", subject=incident, payload=snapshot)
     names = [f.storage_name for f in files]
+    case = incident.case
     incident.delete()
+    _refresh_violations(case)
     transaction.on_commit(lambda: _delete_unreferenced_blobs(names))
 
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .api import evidence_file_response
+from complaints.rules import violations_presenter
 from .forms import CaseForm, IncidentForm, ProfileForm, SignupForm, TimelineFilterForm, TokenForm
 from .models import DEFAULT_LENDERS, ApiToken, AuditEvent, Case, IncidentKind
 from .sniffing import ACCEPTED_DESCRIPTION
@@ -143,13 +144,19 @@ def case_detail(request, pk: int):
     incidents = selectors.incident_timeline(case=case, kind=criteria.get("kind", ""),
                                             date_from=criteria.get("date_from"),
                                             date_to=criteria.get("date_to"),
-                                            tz=timezone.get_current_timezone())
-    page = Paginator(incidents, TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
+                                            tz=timezone.get_current_timezone(),
+                                            violations_only=criteria.get("violations", False),
+                                            rule=criteria.get("rule", ""))
+    page = Paginator(incidents.select_related("case"), TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
+    presenter = violations_presenter()
+    for incident in page.object_list:
+        incident.shown_violations = presenter(incident)
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "evidence/case_detail.html", {
         "case": case, "page": page, "filters": filters, "counts": selectors.kind_counts(case=case),
-        "kinds": IncidentKind.choices, "query": query.urlencode()})
+        "kinds": IncidentKind.choices, "query": query.urlencode(),
+        "violation_summary": selectors.violation_summary(case=case), "active_rule": criteria.get("rule", "")})
 
 
 # --- incidents ---------------------------------------------------------------------------------
@@ -186,6 +193,7 @@ def incident_detail(request, pk: int):
                                            subject_id=str(incident.pk), action="incident.amend").order_by("seq")
     return render(request, "evidence/incident_detail.html", {
         "incident": incident, "case": incident.case, "evidence": incident.evidence.all(),
+        "violations": violations_presenter()(incident),
         "amendments": amendments, "accept": ACCEPT_ATTRIBUTE, "accepted": ACCEPTED_DESCRIPTION})
 
 

@@ -1,0 +1,462 @@
+"""The violation finder: rule packs are data (one TOML file per jurisdiction), the engine is generic.
+
+A pack names rules; each rule has a predicate type with parameters. The engine knows the predicate
+types (quiet hours, a count in a window, a count after an event, flags on the incident, home-visit
+conditions) and nothing about any particular rule, so adding a rule or a jurisdiction is adding data.
+
+Findings are stored on each incident in a language-neutral form ({"rule", "params"}); titles,
+citations and explanations are rendered in the reader's language from the pack when shown.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import tomllib
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Iterable
+
+from django.conf import settings
+from django.utils import translation
+
+LANGUAGES = ("zh-hans", "en")
+CONFIDENCE = {"V", "S"}
+# An S-marked source is cited by name only: no article, section or paragraph numbers.
+_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条|§|\bArt(icle)?s?\.?\s*\d|\b\d+\s*U\.S\.C\.|"
+                             r"\bCFR\s+\d+\.\d+|\b\d+\.\d+\(")
+
+
+class RulePackError(ValueError):
+    """A pack file that cannot be used; the message names the file and what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """The facts of one incident the engine needs, without the ORM's weight."""
+
+    id: int
+    kind: str
+    at: datetime
+    answered: bool | None
+    duration: int | None
+    contacted: tuple[str, ...]
+    flags: tuple[str, ...]
+    visitors: int | None
+    number: str
+
+    @property
+    def connected(self) -> bool:
+        if self.answered is not None:
+            return self.answered
+        return bool(self.duration)
+
+
+RECORD_FIELDS = ("id", "kind", "occurred_at", "answered", "duration_seconds", "contacted", "flags", "visitors",
+                 "counterpart_number")
+
+
+def records_from_rows(rows: Iterable[tuple]) -> list[Record]:
+    return [Record(pk, kind, at, answered, duration, tuple(contacted or ()), tuple(flags or ()), visitors, number or "")
+            for pk, kind, at, answered, duration, contacted, flags, visitors, number in rows]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: dict[str, str]
+    explanation: dict[str, str]
+    citations: tuple[dict[str, str], ...]
+    predicate: dict
+
+    @property
+    def type(self) -> str:
+        return self.predicate["type"]
+
+    def citation_text(self, language: str) -> str:
+        separator = "；" if language == "zh-hans" else "; "
+        return separator.join(c[language] for c in self.citations)
+
+    @property
+    def confidence(self) -> str:
+        marks = {c["confidence"] for c in self.citations}
+        return "V" if "V" in marks else "S"
+
+
+@dataclass(frozen=True)
+class Pack:
+    id: str
+    name: dict[str, str]
+    wording: dict[str, str]
+    rules: tuple[Rule, ...]
+    source: str = ""
+    by_id: dict[str, Rule] = field(default_factory=dict, compare=False)
+
+
+# --- loading and validation ---------------------------------------------------------------------
+
+def _parse_clock(value, where: str) -> time:
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise RulePackError(f"{where}: '{value}' is not a time of day like 22:00") from None
+
+
+def _bilingual(value, where: str) -> dict[str, str]:
+    if not isinstance(value, dict) or any(not isinstance(value.get(lang), str) or not value.get(lang)
+                                          for lang in LANGUAGES):
+        raise RulePackError(f"{where}: needs text for both zh-hans and en")
+    return {lang: value[lang] for lang in LANGUAGES}
+
+
+def _choices(values, allowed: Iterable[str], where: str) -> list[str]:
+    allowed = set(allowed)
+    if not isinstance(values, list) or any(v not in allowed for v in values):
+        raise RulePackError(f"{where}: must be a list drawn from {sorted(allowed)}")
+    return list(values)
+
+
+def _validate_predicate(raw: dict, where: str) -> dict:
+    from evidence.models import Contacted, Flag, IncidentKind
+
+    if not isinstance(raw, dict) or "type" not in raw:
+        raise RulePackError(f"{where}: predicate needs a type")
+    kind = raw["type"]
+    predicate = dict(raw)
+    if "kinds" in raw:
+        predicate["kinds"] = _choices(raw["kinds"], IncidentKind.values, f"{where}.kinds")
+    if kind == "quiet_hours":
+        predicate["from"] = _parse_clock(raw.get("from"), f"{where}.from")
+        predicate["until"] = _parse_clock(raw.get("until"), f"{where}.until")
+        predicate["from_exclusive"] = bool(raw.get("from_exclusive", False))
+    elif kind == "count_in_window":
+        if raw.get("window") not in ("day", "rolling_days"):
+            raise RulePackError(f"{where}.window: 'day' or 'rolling_days'")
+        if raw["window"] == "rolling_days" and not (isinstance(raw.get("days"), int) and raw["days"] >= 1):
+            raise RulePackError(f"{where}.days: a whole number of days >= 1")
+        if raw.get("count", "all") not in ("all", "connected", "unanswered"):
+            raise RulePackError(f"{where}.count: 'all', 'connected' or 'unanswered'")
+        if raw.get("group_by", "none") not in ("none", "counterpart_number"):
+            raise RulePackError(f"{where}.group_by: 'none' or 'counterpart_number'")
+        if not (isinstance(raw.get("limit"), int) and raw["limit"] >= 0):
+            raise RulePackError(f"{where}.limit: a whole number >= 0")
+    elif kind == "count_after_event":
+        if not (isinstance(raw.get("days"), int) and raw["days"] >= 1):
+            raise RulePackError(f"{where}.days: a whole number of days >= 1")
+        if raw.get("event", "connected") != "connected":
+            raise RulePackError(f"{where}.event: only 'connected' (a conversation) is known")
+    elif kind == "flags":
+        predicate["any_kind"] = _choices(raw.get("any_kind", []), IncidentKind.values, f"{where}.any_kind")
+        predicate["any_flag"] = _choices(raw.get("any_flag", []), Flag.values, f"{where}.any_flag")
+        predicate["any_contacted"] = _choices(raw.get("any_contacted", []), Contacted.values, f"{where}.any_contacted")
+        if not (predicate["any_kind"] or predicate["any_flag"] or predicate["any_contacted"]):
+            raise RulePackError(f"{where}: a flags predicate needs any_kind, any_flag or any_contacted")
+    elif kind == "visit_conditions":
+        predicate["night_from"] = _parse_clock(raw.get("night_from", "22:00"), f"{where}.night_from")
+        predicate["night_until"] = _parse_clock(raw.get("night_until", "08:00"), f"{where}.night_until")
+        predicate["flags"] = _choices(raw.get("flags", []), Flag.values, f"{where}.flags")
+        if not isinstance(raw.get("min_visitors", 0), int):
+            raise RulePackError(f"{where}.min_visitors: a whole number")
+    else:
+        raise RulePackError(f"{where}: unknown predicate type '{kind}' (known: {', '.join(PREDICATES)})")
+    return predicate
+
+
+def parse_pack(data: dict, source: str) -> Pack:
+    if not isinstance(data.get("id"), str) or not re.fullmatch(r"[a-z][a-z0-9_-]{0,19}", data["id"]):
+        raise RulePackError(f"{source}: 'id' must be a short lowercase name such as 'cn'")
+    rules = []
+    seen = set()
+    for index, raw in enumerate(data.get("rules") or []):
+        where = f"{source}: rule {raw.get('id', index + 1)}"
+        rule_id = raw.get("id")
+        if not isinstance(rule_id, str) or not rule_id or rule_id in seen:
+            raise RulePackError(f"{where}: each rule needs a unique id")
+        seen.add(rule_id)
+        citations = raw.get("citations") or []
+        if not citations:
+            raise RulePackError(f"{where}: a rule needs at least one citation")
+        checked = []
+        for citation in citations:
+            mark = citation.get("confidence")
+            if mark == "R":
+                raise RulePackError(f"{where}: a recalled, unverified (R) source is never encoded as a rule")
+            if mark not in CONFIDENCE:
+                raise RulePackError(f"{where}: citation confidence must be V or S")
+            text = _bilingual(citation, f"{where} citation")
+            if mark == "S" and any(_ARTICLE_NUMBER.search(t) for t in text.values()):
+                raise RulePackError(f"{where}: an S-marked source is cited by name only, without article numbers")
+            checked.append({"confidence": mark, **text})
+        rules.append(Rule(id=rule_id, title=_bilingual(raw.get("title"), f"{where}.title"),
+                          explanation=_bilingual(raw.get("explanation"), f"{where}.explanation"),
+                          citations=tuple(checked), predicate=_validate_predicate(raw.get("predicate"), where)))
+    if not rules:
+        raise RulePackError(f"{source}: a pack needs at least one rule")
+    pack = Pack(id=data["id"], name=_bilingual(data.get("name"), f"{source}: name"),
+                wording=_bilingual(data.get("wording", {"zh-hans": "涉嫌违反", "en": "Suspected breach of"}),
+                                   f"{source}: wording"),
+                rules=tuple(rules), source=source)
+    pack.by_id.update({rule.id: rule for rule in rules})
+    return pack
+
+
+def pack_dirs() -> list[Path]:
+    dirs = [Path(d) for d in getattr(settings, "RULE_PACK_DIRS", [])]
+    extra = os.environ.get("RULE_PACK_DIRS", "")
+    dirs += [Path(d) for d in extra.split(os.pathsep) if d]
+    return dirs
+
+
+_cache: dict[tuple[str, float], Pack] = {}
+
+
+def load_pack_file(path: Path) -> Pack:
+    key = (str(path), path.stat().st_mtime)
+    if key not in _cache:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise RulePackError(f"{path.name}: not valid TOML ({exc})") from None
+        _cache[key] = parse_pack(data, path.name)
+    return _cache[key]
+
+
+def available_packs() -> dict[str, Pack]:
+    """Every pack in the configured folders; a later folder's pack replaces one of the same id.
+
+    Files are re-read when they change, so a new pack is picked up without a restart.
+    """
+    packs: dict[str, Pack] = {}
+    for folder in pack_dirs():
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.toml")):
+                pack = load_pack_file(path)
+                packs[pack.id] = pack
+    return packs
+
+
+def get_pack(pack_id: str) -> Pack:
+    packs = available_packs()
+    if pack_id not in packs:
+        raise RulePackError(f"no rule pack '{pack_id}' (available: {', '.join(sorted(packs))})")
+    return packs[pack_id]
+
+
+# --- predicates ----------------------------------------------------------------------------------
+
+def _in_window(clock: time, start: time, end: time, start_exclusive: bool) -> bool:
+    after_start = clock > start if start_exclusive else clock >= start
+    if start > end:  # the window wraps past midnight
+        return after_start or clock < end
+    return after_start and clock < end
+
+
+def _kinds(predicate: dict) -> set[str] | None:
+    return set(predicate["kinds"]) if predicate.get("kinds") else None
+
+
+def quiet_hours(records, local, predicate):
+    kinds = _kinds(predicate)
+    for record, moment in zip(records, local):
+        if kinds and record.kind not in kinds:
+            continue
+        if _in_window(moment.time(), predicate["from"], predicate["until"], predicate["from_exclusive"]):
+            yield record.id, {"local_time": moment.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _counted(record: Record, mode: str) -> bool:
+    if mode == "connected":
+        return record.connected
+    if mode == "unanswered":
+        return not record.connected
+    return True
+
+
+def count_in_window(records, local, predicate):
+    """Flag each counted incident that is the (limit+1)th or later in its window.
+
+    day: the debtor's local calendar day. rolling_days N: the N consecutive local days ending on the
+    incident's day, counting incidents up to and including it. Linear: one pass, a queue per group.
+    """
+    kinds, mode, limit = _kinds(predicate), predicate.get("count", "all"), predicate["limit"]
+    by_number = predicate.get("group_by") == "counterpart_number"
+    rolling = predicate["window"] == "rolling_days"
+    span = timedelta(days=predicate.get("days", 1) - 1)
+    per_day: dict[tuple, int] = defaultdict(int)
+    queues: dict[str, deque] = defaultdict(deque)
+    for record, moment in zip(records, local):
+        if (kinds and record.kind not in kinds) or not _counted(record, mode):
+            continue
+        group = record.number if by_number else ""
+        day = moment.date()
+        if rolling:
+            queue = queues[group]
+            while queue and queue[0] < day - span:
+                queue.popleft()
+            queue.append(day)
+            n = len(queue)
+        else:
+            per_day[(group, day)] += 1
+            n = per_day[(group, day)]
+        if n > limit:
+            yield record.id, {"n": n, "limit": limit, "date": day.isoformat()}
+
+
+def count_after_event(records, local, predicate):
+    """Flag calls within N days after a conversation, the conversation's day counted as day 1."""
+    kinds, days = _kinds(predicate), predicate["days"]
+    last_event: date | None = None
+    for record, moment in zip(records, local):
+        if kinds and record.kind not in kinds:
+            continue
+        today = moment.date()
+        if last_event is not None:
+            day_number = (today - last_event).days + 1
+            if day_number <= days:
+                yield record.id, {"day": day_number, "event_date": last_event.isoformat(), "limit": days}
+        if record.connected:
+            last_event = today
+
+
+def flags(records, local, predicate):
+    any_kind, any_flag = set(predicate["any_kind"]), set(predicate["any_flag"])
+    any_contacted = set(predicate["any_contacted"])
+    for record in records:
+        kind_matches = record.kind in any_kind
+        # Most incidents carry no flags and only "self": skip them without building lists.
+        if not kind_matches and any_flag.isdisjoint(record.flags) and any_contacted.isdisjoint(record.contacted):
+            continue
+        matched_flags = [f for f in record.flags if f in any_flag]
+        matched_contacted = [c for c in record.contacted if c in any_contacted]
+        if kind_matches or matched_flags or matched_contacted:
+            yield record.id, {"flags": matched_flags, "contacted": matched_contacted, "kind": record.kind}
+
+
+def visit_conditions(records, local, predicate):
+    kinds = _kinds(predicate) or {"visit"}
+    minimum = predicate.get("min_visitors", 0)
+    wanted_flags = set(predicate["flags"])
+    for record, moment in zip(records, local):
+        if record.kind not in kinds:
+            continue
+        conditions = []
+        if record.visitors is not None and record.visitors < minimum:
+            conditions.append(f"few_visitors:{record.visitors}:{minimum}")
+        if _in_window(moment.time(), predicate["night_from"], predicate["night_until"], False):
+            conditions.append(f"night:{moment:%H:%M}")
+        conditions += [f for f in record.flags if f in wanted_flags]
+        if conditions:
+            yield record.id, {"conditions": conditions}
+
+
+PREDICATES = {"quiet_hours": quiet_hours, "count_in_window": count_in_window,
+              "count_after_event": count_after_event, "flags": flags, "visit_conditions": visit_conditions}
+
+
+def evaluate(records: list[Record], pack: Pack, tz) -> dict[int, list[dict]]:
+    """Findings per incident id: [{"rule": id, "params": {...}}], in pack order. Records must be in
+    time order; every predicate is one pass over them."""
+    # The findings are many small acyclic containers; collector passes over them while they are
+    # built made large cases super-linear, so collection waits until the pass is done.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        local = [record.at.astimezone(tz) for record in records]
+        findings: dict[int, list[dict]] = defaultdict(list)
+        for rule in pack.rules:
+            for incident_id, params in PREDICATES[rule.type](records, local, rule.predicate):
+                findings[incident_id].append({"rule": rule.id, "params": params})
+        return dict(findings)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+# --- presenting ----------------------------------------------------------------------------------
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _labels(values, choices_cls) -> list[str]:
+    return [str(choices_cls(v).label) for v in values if v in choices_cls.values]
+
+
+def _condition_text(code: str, language: str) -> str:
+    from evidence.models import Flag
+
+    name, *rest = code.split(":")
+    if name == "few_visitors":
+        count, minimum = rest
+        return (f"仅{count}人上门（应不少于{minimum}人）" if language == "zh-hans"
+                else f"only {count} collector(s) came (at least {minimum} required)")
+    if name == "night":
+        return (f"夜间 {':'.join(rest)} 上门" if language == "zh-hans" else f"at night ({':'.join(rest)})")
+    return _labels([name], Flag)[0] if name in Flag.values else name
+
+
+def explain(rule: Rule, params: dict, language: str) -> str:
+    from evidence.models import Contacted, Flag, IncidentKind
+
+    separator = "、" if language == "zh-hans" else ", "
+    with translation.override(language):
+        values = dict(params)
+        values["ordinal"] = _ordinal(params.get("n", 0)) if "n" in params else ""
+        flag_labels = _labels(params.get("flags", []), Flag)
+        contacted_labels = _labels(params.get("contacted", []), Contacted)
+        if not contacted_labels and params.get("kind") in IncidentKind.values:
+            contacted_labels = [str(IncidentKind(params["kind"]).label)]
+        values["flags"] = separator.join(flag_labels)
+        values["contacted"] = separator.join(contacted_labels)
+        values["detail"] = separator.join(flag_labels + _labels(params.get("contacted", []), Contacted))
+        values["conditions"] = separator.join(_condition_text(c, language) for c in params.get("conditions", []))
+        try:
+            return rule.explanation[language].format(**values)
+        except (KeyError, IndexError, ValueError):
+            return rule.explanation[language]
+
+
+def present(findings: list[dict], pack: Pack, language: str) -> list[dict]:
+    """Stored findings as the API and pages show them, in one language."""
+    language = language if language in LANGUAGES else "zh-hans"
+    shown = []
+    for finding in findings:
+        rule = pack.by_id.get(finding["rule"])
+        if rule is None:  # the pack changed since the finding was stored
+            continue
+        shown.append({"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
+                      "confidence": rule.confidence, "explanation": explain(rule, finding["params"], language),
+                      "wording": pack.wording[language]})
+    return shown
+
+
+def current_language() -> str:
+    language = (translation.get_language() or "zh-hans").lower()
+    return "en" if language.startswith("en") else "zh-hans"
+
+
+def violations_presenter():
+    """A function giving an incident's `violations` as shown, in the active language.
+
+    Packs are looked up once per presenter, so listing thousands of incidents reads no file twice.
+    """
+    packs: dict[str, Pack | None] = {}
+    language = current_language()
+
+    def violations(incident) -> list[dict]:
+        if not incident.violations:
+            return []
+        pack_id = incident.case.rule_pack
+        if pack_id not in packs:
+            try:
+                packs[pack_id] = get_pack(pack_id)
+            except RulePackError:
+                packs[pack_id] = None
+        pack = packs[pack_id]
+        return present(incident.violations, pack, language) if pack else []
+
+    return violations
