@@ -303,3 +303,11 @@ def test_violations_show_on_the_timeline_in_both_languages_with_the_pack_citatio
     client.post("/language/", {"language": "en", "next": "/"})
     page = client.get(f"/cases/{alice_case.pk}/").content.decode()
     assert "Suspected breach of" in page and rule.title["en"] in page and rule.citations[0]["en"] in page
+
+
+def test_evaluate_rules_command_fills_in_findings_for_existing_incidents(alice_case):
+    from django.core.management import call_command
+
+    Incident.objects.create(case=alice_case, kind="call", occurred_at=datetime(2024, 3, 15, 23, tzinfo=SHANGHAI))
+    call_command("evaluate_rules", stdout=open("/dev/null", "w"))
+    assert "CN-TIME-1" in rules_of(Incident.objects.get())
