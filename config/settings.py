@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "django_tasks",
     "csp",
     "evidence",
     "complaints",
@@ -186,6 +187,17 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 100
 # Rule packs (one TOML file per jurisdiction). RULE_PACK_DIRS in the environment adds folders
 # (separated by ':'); a pack there replaces a bundled one of the same id.
 RULE_PACK_DIRS = [BASE_DIR / "complaints" / "rulepacks"]
+
+# Complaint dossiers: a TrueType CJK font to embed (found automatically when fonts-wqy-zenhei is
+# installed), the installation's signing key folder, and an optional RFC 3161 timestamp authority.
+DOSSIER_FONT_PATH = os.environ.get("DOSSIER_FONT_PATH", "")
+DOSSIER_SIGNING_DIR = Path(os.environ.get("DOSSIER_SIGNING_DIR", DATA_DIR / "signing"))
+DOSSIER_SIGNER_NAME = os.environ.get("DOSSIER_SIGNER_NAME", "Collection Evidence Keeper dossier signing")
+DOSSIER_TSA_URL = os.environ.get("DOSSIER_TSA_URL", "")
+
+# Background work through the django-tasks API. The default runs tasks in a thread of the web
+# process after the request's transaction commits, so `make run` needs no worker.
+TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "complaints.task_backends.ThreadBackend")}}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")

@@ -130,3 +130,17 @@ def jpeg_bytes(exif_time: str | None = None, offset: str | None = None) -> bytes
 
 
 ELF_EXECUTABLE = b"\x7fELF\x02\x01\x01\x00" + bytes(56) + b"\x00" * 200
+
+
+@pytest.fixture(scope="session")
+def signing_dir(tmp_path_factory):
+    """One installation key for the whole run: generating an RSA key per test would be slow."""
+    return tmp_path_factory.mktemp("signing")
+
+
+@pytest.fixture(autouse=True)
+def dossier_settings(settings, signing_dir):
+    settings.DOSSIER_SIGNING_DIR = signing_dir
+    settings.DOSSIER_TSA_URL = ""
+    # Tests build dossiers synchronously unless they ask for the background backend.
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}

@@ -96,7 +96,33 @@
     zone.addEventListener("drop", function (event) { send(event.dataTransfer.files); });
   }
 
+  // A dossier being built: follow its progress, then show the finished page with its links.
+  function followDossier(section) {
+    var bar = section.querySelector("progress");
+    var percent = section.querySelector(".percent");
+    var note = section.querySelector(".note");
+    function poll() {
+      fetch(section.dataset.statusUrl, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          bar.value = data.progress;
+          percent.textContent = data.progress;
+          note.textContent = data.note;
+          if (data.status === "ready" || data.status === "failed") {
+            window.location.reload();
+          } else {
+            window.setTimeout(poll, 1000);
+          }
+        })
+        .catch(function () { window.setTimeout(poll, 3000); });
+    }
+    window.setTimeout(poll, 800);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var building = document.getElementById("dossier-progress");
+    if (building && window.fetch) followDossier(building);
+
     var form = document.getElementById("upload-form");
     if (form && window.FormData && window.XMLHttpRequest) setUpUpload(form);
 

@@ -1,0 +1,117 @@
+"""Dossier and verification endpoints of API v1 (api-v1.md)."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from evidence import selectors
+from evidence.api import OwnerAPIView, _uploaded_file
+from evidence.api_errors import error_response
+
+from . import services
+from .letters import request_choices
+from .models import Addressee, Dossier, DossierStatus
+from .rules import available_packs
+from .verification import verify_upload
+from .views import bundle_response, pdf_response
+
+
+class DossierSerializer(serializers.ModelSerializer):
+    number = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Dossier
+        fields = ["id", "number", "case", "addressee", "addressee_name", "language", "date_from", "date_to",
+                  "rule_pack", "status", "progress", "error", "seal", "pdf_sha256", "pages", "created_at"]
+        read_only_fields = fields
+
+
+class DossierRequestSerializer(serializers.Serializer):
+    case = serializers.IntegerField()
+    addressee = serializers.ChoiceField(choices=Addressee.choices)
+    addressee_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
+    date_from = serializers.DateField(required=False, allow_null=True, default=None)
+    date_to = serializers.DateField(required=False, allow_null=True, default=None)
+    rule_pack = serializers.CharField(required=False, max_length=20)
+    requests = serializers.ListField(child=serializers.ChoiceField(choices=[c for c, _t in request_choices("en")]),
+                                     required=False, default=list)
+    request_text = serializers.CharField(required=False, allow_blank=True, default="")
+    incidents = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                      default=None)
+
+    def validate_rule_pack(self, value):
+        if value not in available_packs():
+            raise serializers.ValidationError(
+                _("Unknown rule pack; available: %(packs)s.") % {"packs": ", ".join(sorted(available_packs()))})
+        return value
+
+    def validate(self, data):
+        if data["addressee"] == Addressee.CUSTOM and not data.get("addressee_name", "").strip():
+            raise serializers.ValidationError({"addressee_name": [_("Name the recipient.")]})
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise serializers.ValidationError({"date_to": [_("The end date is before the start date.")]})
+        return data
+
+
+class DossierCreate(OwnerAPIView):
+    def post(self, request):
+        serializer = DossierRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        case = selectors.case_for(request.user, data["case"])
+        dossier = services.dossier_create(
+            owner=request.user, case=case, addressee=data["addressee"], addressee_name=data["addressee_name"],
+            language=data["language"], date_from=data["date_from"], date_to=data["date_to"],
+            incident_ids=data["incidents"], requests=data["requests"], request_text=data["request_text"],
+            rule_pack=data.get("rule_pack"))
+        dossier.refresh_from_db()
+        code = status.HTTP_201_CREATED if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED
+        return Response(DossierSerializer(dossier).data, status=code)
+
+
+def _dossier(request, pk) -> Dossier:
+    return get_object_or_404(Dossier.objects.for_owner(request.user), pk=pk)
+
+
+class DossierDetail(OwnerAPIView):
+    def get(self, request, pk: int):
+        return Response(DossierSerializer(_dossier(request, pk)).data)
+
+
+def _issued(request, pk):
+    dossier = _dossier(request, pk)
+    if not dossier.is_issued:
+        return None, error_response("not_ready", _("The dossier is not ready yet (status: %(status)s).")
+                                    % {"status": dossier.status}, 404)
+    return dossier, None
+
+
+class DossierPdf(OwnerAPIView):
+    def get(self, request, pk: int):
+        dossier, problem = _issued(request, pk)
+        return problem or pdf_response(dossier)
+
+
+class DossierBundle(OwnerAPIView):
+    def get(self, request, pk: int):
+        dossier, problem = _issued(request, pk)
+        return problem or bundle_response(dossier)
+
+
+class Verify(APIView):
+    """No login: whoever holds a dossier can check it."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        upload, problem = _uploaded_file(request)
+        if problem:
+            return problem
+        return Response(verify_upload(upload).as_api())

@@ -1,0 +1,595 @@
+"""Render a dossier's manifest as a PDF with reportlab: letter, summary with charts, violations by
+rule, timeline, evidence index with thumbnails, and a verification appendix.
+
+Every page carries the dossier number in the header, and in the footer the seal's start, page X of
+Y and a QR code holding the full seal. Chinese text uses an embedded TrueType CJK font when one is
+found (DOSSIER_FONT_PATH, or WenQuanYi Zen Hei from fonts-wqy-zenhei), else reportlab's built-in
+CID font, with a warning.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import tomllib
+import zoneinfo
+from collections import Counter
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from reportlab.graphics import renderPDF
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Image,
+    KeepTogether,
+    LongTable,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+logger = logging.getLogger(__name__)
+
+TEXTS_FILE = Path(__file__).resolve().parent / "dossier_texts.toml"
+FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+]
+MONO = "Courier"
+PAGE_W, PAGE_H = A4
+MARGIN = 16 * mm
+
+
+@cache
+def texts() -> dict:
+    return tomllib.loads(TEXTS_FILE.read_text(encoding="utf-8"))
+
+
+def font_path() -> str | None:
+    configured = getattr(settings, "DOSSIER_FONT_PATH", "")
+    for candidate in ([configured] if configured else []) + FONT_CANDIDATES:
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@cache
+def _register_font(path: str | None) -> tuple[str, str]:
+    """(font name, warning). TrueType is embedded and extractable; the CID fallback is not embedded."""
+    if path:
+        try:
+            pdfmetrics.registerFont(TTFont("DossierCJK", path, subfontIndex=0))
+            return "DossierCJK", ""
+        except Exception as exc:  # a broken or unsupported font file
+            logger.warning("CJK font %s unusable: %s", path, exc)
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    return "STSong-Light", ("No TrueType CJK font was found (install fonts-wqy-zenhei or set DOSSIER_FONT_PATH); "
+                            "Chinese uses the PDF viewer's built-in font and may not display everywhere.")
+
+
+def font_status() -> tuple[str, str]:
+    return _register_font(font_path())
+
+
+class Styles:
+    def __init__(self, font: str, language: str):
+        wrap = "CJK" if language == "zh-hans" else None
+        self.body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap=wrap)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=8, leading=10.5)
+        self.cell = ParagraphStyle("cell", parent=self.body, fontSize=7.6, leading=9.6)
+        self.mono = ParagraphStyle("mono", parent=self.body, fontName=MONO, fontSize=7, leading=9, wordWrap="CJK")
+        self.title = ParagraphStyle("title", parent=self.body, fontSize=18, leading=24, alignment=TA_CENTER,
+                                    spaceAfter=8)
+        self.h1 = ParagraphStyle("h1", parent=self.body, fontSize=13, leading=18, spaceBefore=6, spaceAfter=6)
+        self.h2 = ParagraphStyle("h2", parent=self.body, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3)
+
+
+def _p(text, style) -> Paragraph:
+    return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
+
+
+class Renderer:
+    def __init__(self, manifest: dict, *, seal: str, progress=None, signer_fingerprint: str = "",
+                 timestamped: bool = False):
+        self.m = manifest
+        self.seal = seal
+        self.language = manifest["dossier"]["language"]
+        self.t = texts()[self.language]
+        self.tz = zoneinfo.ZoneInfo(manifest["dossier"]["time_zone"])
+        self.font, self.font_warning = font_status()
+        self.s = Styles(self.font, self.language)
+        self.progress = progress or (lambda percent, note: None)
+        self.signer_fingerprint = signer_fingerprint
+        self.timestamped = timestamped
+        self.report = manifest["addressee"]["form"] == "report"
+        self.incidents = manifest["incidents"]
+        self.evidence = manifest["evidence"]
+        self.pages = 0
+
+    # --- helpers ----------------------------------------------------------------------------------
+
+    def tr(self, key: str, **values) -> str:
+        return self.t[key].format(**values)
+
+    def local(self, iso: str | None) -> datetime | None:
+        return datetime.fromisoformat(iso).astimezone(self.tz) if iso else None
+
+    def when(self, iso: str | None) -> str:
+        moment = self.local(iso)
+        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+
+    def delay(self, seconds: float) -> str:
+        seconds = max(int(seconds), 0)
+        if seconds < 60:
+            return self.tr("seconds", n=seconds)
+        if seconds < 3600:
+            return self.tr("minutes", m=seconds // 60, s=seconds % 60)
+        if seconds < 86400:
+            return self.tr("hours", h=seconds // 3600, m=(seconds % 3600) // 60)
+        return self.tr("days", d=seconds // 86400, h=(seconds % 86400) // 3600)
+
+    def label(self, choices_cls, value: str) -> str:
+        from django.utils import translation
+
+        with translation.override(self.language):
+            return str(choices_cls(value).label) if value in choices_cls.values else value
+
+    def labels(self, choices_cls, values) -> str:
+        return self.t["sep"].join(self.label(choices_cls, v) for v in values)
+
+    # --- statistics -------------------------------------------------------------------------------
+
+    def night_window(self) -> tuple[int, int]:
+        return 22, 8
+
+    def stats(self) -> dict:
+        from evidence.models import IncidentKind
+
+        calls = [i for i in self.incidents if i["kind"] == IncidentKind.CALL]
+        start, end = self.night_window()
+
+        def connected(i):
+            return i["answered"] if i["answered"] is not None else bool(i["duration_seconds"])
+
+        def is_night(i):
+            hour = self.local(i["occurred_at"]).hour
+            return hour >= start or hour < end
+
+        per_day = Counter(self.local(i["occurred_at"]).date() for i in calls)
+        busiest = per_day.most_common(1)[0] if per_day else (None, 0)
+        third_kinds = {"family", "employer", "colleague", "friend", "contacts_list"}
+        return {
+            "total": len(self.incidents), "calls": len(calls), "connected": sum(1 for i in calls if connected(i)),
+            "night": sum(1 for i in calls if is_night(i)),
+            "sms": sum(1 for i in self.incidents if i["kind"] in ("sms", "app_message")),
+            "third": sum(1 for i in self.incidents if i["kind"] == "third_party" or third_kinds & set(i["contacted"])),
+            "visits": sum(1 for i in self.incidents if i["kind"] == "visit"),
+            "threats": sum(1 for i in self.incidents if {"threat", "insult", "impersonation", "fake_legal_document",
+                                                         "violence"} & set(i["flags"])),
+            "max_day": busiest[1], "max_date": busiest[0].isoformat() if busiest[0] else "-",
+            "per_day": per_day,
+            "per_hour": Counter(self.local(i["occurred_at"]).hour for i in calls),
+        }
+
+    def period(self) -> tuple[str, str]:
+        period = self.m["dossier"]["period"]
+        times = [self.local(i["occurred_at"]).date() for i in self.incidents]
+        start = period["from"] or (min(times).isoformat() if times else "-")
+        end = period["to"] or (max(times).isoformat() if times else "-")
+        return start, end
+
+    # --- sections ---------------------------------------------------------------------------------
+
+    def letter(self, stats) -> list:
+        s, m = self.s, self.m
+        out = [_p(self.tr("title_report" if self.report else "title_complaint"), s.title),
+               _p(self.tr("to", name=m["addressee"]["name"]), s.body)]
+        if m["addressee"]["channel"]:
+            out.append(_p(self.tr("channel", channel=m["addressee"]["channel"]), s.small))
+        out += [Spacer(1, 4 * mm), _p(m["addressee"]["salutation"], s.body), Spacer(1, 2 * mm)]
+
+        person = m["complainant"]
+        out.append(_p(self.tr("complainant_report" if self.report else "complainant"), s.h2))
+        rows = [[_p(self.tr("name"), s.cell), _p(person["name"], s.cell)],
+                [_p(self.tr("id_number"), s.cell), _p(person["id_number"] or "—", s.cell)],
+                [_p(self.tr("phone"), s.cell), _p(person["phone"] or "—", s.cell)]]
+        out.append(self.kv_table(rows))
+
+        respondent = m["respondent"]
+        out.append(_p(self.tr("respondent_report" if self.report else "respondent"), s.h2))
+        agencies = sorted(set(respondent["agencies_seen"]) | {c for c in respondent["collectors"]
+                                                               if not any(ch.isdigit() for ch in c)})
+        numbers = respondent["numbers_seen"]
+        shown_numbers = self.t["sep"].join(numbers[:20])
+        if len(numbers) > 20:
+            shown_numbers += " " + self.tr("numbers_more", count=len(numbers) - 20)
+        rows = [[_p(self.tr("lender"), s.cell), _p(respondent["lender_name"] or "—", s.cell)]]
+        if respondent["account_hint"]:
+            rows.append([_p(self.tr("account"), s.cell), _p("…" + respondent["account_hint"], s.cell)])
+        rows.append([_p(self.tr("agencies"), s.cell), _p(self.t["sep"].join(agencies) or "—", s.cell)])
+        rows.append([_p(self.tr("numbers"), s.cell), _p(shown_numbers or "—", s.cell)])
+        out.append(self.kv_table(rows))
+
+        out.append(_p(self.tr("requests_report" if self.report else "requests"), s.h2))
+        requests = [r["text"] for r in m["requests"]] + ([m["request_text"]] if m["request_text"].strip() else [])
+        for number, text in enumerate(requests, start=1):
+            out.append(_p(f"{number}. {text}", s.body))
+
+        out.append(_p(self.tr("facts"), s.h2))
+        start, end = self.period()
+        facts = [self.tr("facts_period", start=start, end=end, tz=self.m["dossier"]["time_zone"], total=stats["total"])]
+        if stats["calls"]:
+            facts.append(self.tr("facts_calls", calls=stats["calls"], connected=stats["connected"],
+                                 night=stats["night"], max_day=stats["max_day"], max_date=stats["max_date"]))
+        for key in ("sms", "third", "visits", "threats"):
+            if stats[key]:
+                facts.append(self.tr(f"facts_{key}", **{key: stats[key]}))
+        out.append(_p("".join(facts) if self.language == "zh-hans" else " ".join(facts), s.body))
+        if not m["rules_evaluated"]:
+            out.append(_p(self.tr("facts_no_rules"), s.body))
+        elif not m["violations"]:
+            out.append(_p(self.tr("facts_no_findings"), s.body))
+        else:
+            out.append(_p(self.tr("facts_rules"), s.body))
+            for group in m["violations"]:
+                out.append(_p("• " + self.tr("facts_rule_line", title=group["title"], count=len(group["incidents"]),
+                                              citation=group["citation"]), s.small))
+        out.append(_p(self.tr("facts_closing"), s.body))
+
+        out.append(_p(self.tr("evidence_list"), s.h2))
+        out.append(_p(self.tr("evidence_count", count=len(self.evidence)), s.body))
+        for entry in self.evidence[:15]:
+            out.append(_p(self.tr("evidence_line", ref=entry["ref"], name=entry["original_name"],
+                                  type=entry["content_type"], size=human_size(entry["size"]),
+                                  sha=entry["sha256"][:16] + "…"), s.small))
+        if len(self.evidence) > 15:
+            out.append(_p("…", s.small))
+        out += [Spacer(1, 5 * mm)]
+        if not self.report:
+            out.append(_p(self.tr("closing_complaint"), s.body))
+        issued = datetime.fromisoformat(m["dossier"]["created_at"]).astimezone(self.tz).date()
+        out += [Spacer(1, 8 * mm), _p(self.tr("signature_report" if self.report else "signature"), s.body),
+                _p(self.tr("date", date=issued.isoformat()), s.body), PageBreak()]
+        return out
+
+    def kv_table(self, rows) -> Table:
+        table = Table(rows, colWidths=[32 * mm, PAGE_W - 2 * MARGIN - 32 * mm])
+        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b8c0cc")),
+                                   ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5")),
+                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        return table
+
+    def summary(self, stats) -> list:
+        s = self.s
+        out = [_p(self.tr("summary"), s.h1)]
+        rows = [[_p(self.tr(f"stat_{key}"), s.cell), _p(str(value), s.cell)] for key, value in (
+            ("total", stats["total"]), ("calls", stats["calls"]), ("connected", stats["connected"]),
+            ("night", stats["night"]), ("sms", stats["sms"]), ("third", stats["third"]),
+            ("visits", stats["visits"]), ("threats", stats["threats"]), ("evidence", len(self.evidence)))]
+        out += [self.kv_table(rows), Spacer(1, 5 * mm)]
+        out.append(self.per_day_chart(stats["per_day"]))
+        out.append(Spacer(1, 4 * mm))
+        out.append(self.by_hour_chart(stats["per_hour"]))
+        out.append(PageBreak())
+        return out
+
+    def _bar_chart(self, title: str, values: list[int], labels: list[str], colours: list | None = None) -> Drawing:
+        width, height = PAGE_W - 2 * MARGIN, 70 * mm
+        drawing = Drawing(width, height)
+        drawing.add(String(0, height - 10, title, fontName=self.font, fontSize=9.5))
+        chart = VerticalBarChart()
+        chart.x, chart.y, chart.width, chart.height = 24, 28, width - 34, height - 50
+        chart.data = [values or [0]]
+        chart.categoryAxis.categoryNames = labels or [""]
+        chart.categoryAxis.labels.fontName = self.font
+        chart.categoryAxis.labels.fontSize = 6.5
+        chart.categoryAxis.labels.angle = 60 if len(labels) > 24 else 0
+        chart.categoryAxis.labels.boxAnchor = "ne" if len(labels) > 24 else "n"
+        chart.valueAxis.valueMin = 0
+        top = max(values or [1])
+        chart.valueAxis.valueMax = max(top + 1, 4)
+        chart.valueAxis.valueStep = max(1, round(top / 5)) if top > 5 else 1
+        chart.valueAxis.labels.fontSize = 7
+        chart.bars[0].fillColor = colors.HexColor("#6f9bd1")
+        chart.bars[0].strokeColor = None
+        chart.barSpacing = 0.5
+        for index, colour in enumerate(colours or []):
+            chart.bars[(0, index)].fillColor = colour
+        drawing.add(chart)
+        return drawing
+
+    def per_day_chart(self, per_day: Counter) -> Drawing:
+        if not per_day:
+            return self._bar_chart(self.tr("chart_per_day"), [], [])
+        first, last = min(per_day), max(per_day)
+        days = (last - first).days + 1
+        if days > 92:  # too many bars to read: weeks instead
+            weeks = Counter(day - timedelta(days=day.weekday()) for day in per_day.elements())
+            start = first - timedelta(days=first.weekday())
+            keys = [start + timedelta(weeks=w) for w in range(((last - start).days // 7) + 1)]
+            values = [weeks.get(k, 0) for k in keys]
+            step = max(1, len(keys) // 26)
+            labels = [k.strftime("%m-%d") if n % step == 0 else "" for n, k in enumerate(keys)]
+            return self._bar_chart(self.tr("chart_per_week"), values, labels)
+        keys = [first + timedelta(days=d) for d in range(days)]
+        step = max(1, days // 31)
+        labels = [k.strftime("%m-%d") if n % step == 0 else "" for n, k in enumerate(keys)]
+        return self._bar_chart(self.tr("chart_per_day"), [per_day.get(k, 0) for k in keys], labels)
+
+    def by_hour_chart(self, per_hour: Counter) -> Drawing:
+        start, end = self.night_window()
+        night = colors.HexColor("#33305e")
+        day = colors.HexColor("#9fc0e8")
+        colours = [night if (h >= start or h < end) else day for h in range(24)]
+        return self._bar_chart(self.tr("chart_by_hour"), [per_hour.get(h, 0) for h in range(24)],
+                               [f"{h:02d}" for h in range(24)], colours)
+
+    def violations(self) -> list:
+        s = self.s
+        out = [_p(self.tr("violations"), s.h1)]
+        if not self.m["rules_evaluated"]:
+            return out + [_p(self.tr("violations_none_evaluated"), s.body), PageBreak()]
+        if not self.m["violations"]:
+            return out + [_p(self.tr("violations_none"), s.body), PageBreak()]
+        refs = {i["id"]: i for i in self.incidents}
+        wording = "涉嫌违反" if self.language == "zh-hans" else "Suspected breach of"
+        for group in self.m["violations"]:
+            block = [_p(self.tr("violation_heading", wording=wording, title=group["title"], rule=group["rule"]), s.h2),
+                     _p(self.tr("violation_citation", citation=group["citation"]), s.small),
+                     _p(self.tr("violation_count", count=len(group["incidents"])), s.small)]
+            rows = []
+            for item in group["incidents"]:
+                incident = refs[item["incident"]]
+                rows.append([_p(incident["ref"], s.cell), _p(self.when(incident["occurred_at"]), s.cell),
+                             _p(item["explanation"], s.cell)])
+            table = LongTable(rows, colWidths=[14 * mm, 34 * mm, PAGE_W - 2 * MARGIN - 48 * mm])
+            table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
+                                       ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+            out += [KeepTogether(block), table, Spacer(1, 3 * mm)]
+        return out + [PageBreak()]
+
+    def timeline(self) -> list:
+        from evidence.models import Contacted, Flag, IncidentKind
+
+        s = self.s
+        header = [_p(self.tr(k), s.cell) for k in ("col_no", "col_time", "col_kind", "col_counterpart", "col_what",
+                                                   "col_evidence", "col_logged")]
+        rows = [header]
+        total = max(len(self.incidents), 1)
+        for position, incident in enumerate(self.incidents):
+            who = " ".join(x for x in (incident["counterpart_number"], incident["counterpart_name"],
+                                       incident["agency"]) if x)
+            details = []
+            if incident["kind"] == "call" and (incident["answered"] is not None or incident["duration_seconds"]):
+                connected = incident["answered"] if incident["answered"] is not None else bool(incident["duration_seconds"])
+                details.append(self.tr("answered" if connected else "unanswered")
+                               + (f" {self.delay(incident['duration_seconds'])}" if incident["duration_seconds"] else ""))
+            if incident["visitors"] is not None:
+                details.append(self.tr("visitors", n=incident["visitors"]))
+            if incident["contacted"]:
+                details.append(self.tr("contacted", who=self.labels(Contacted, incident["contacted"])))
+            if incident["flags"]:
+                details.append(self.tr("flags", flags=self.labels(Flag, incident["flags"])))
+            if incident["source"] in ("import", "api"):
+                details.append(self.tr(f"source_{incident['source']}"))
+            if incident["amended_at"]:
+                details.append(self.tr("amended", date=self.when(incident["amended_at"])[:16]))
+            joiner = "；" if self.language == "zh-hans" else "; "
+            what = "\n".join(x for x in (incident["description"], joiner.join(details)) if x)
+            delay = (datetime.fromisoformat(incident["logged_at"])
+                     - datetime.fromisoformat(incident["occurred_at"])).total_seconds()
+            rows.append([incident["ref"], _p(self.when(incident["occurred_at"]).replace(" ", "\n"), s.cell),
+                         _p(self.label(IncidentKind, incident["kind"]), s.cell), _p(who, s.cell), _p(what, s.cell),
+                         _p(" ".join(incident["evidence"]), s.cell), _p(self.tr("logged_same", delay=self.delay(delay)),
+                                                                        s.cell)])
+            if position % 200 == 0:
+                self.progress(20 + int(45 * position / total), "timeline")
+        widths = [11 * mm, 18 * mm, 14 * mm, 30 * mm, None, 13 * mm, 18 * mm]
+        widths[4] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
+        table = LongTable(rows, colWidths=widths, repeatRows=1)
+        table.setStyle(TableStyle([
+            ("FONT", (0, 0), (-1, -1), self.font, 7.4), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
+            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
+            ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]))
+        return [_p(self.tr("timeline"), self.s.h1), table, PageBreak()]
+
+    def evidence_index(self) -> list:
+        s = self.s
+        out = [_p(self.tr("evidence_index"), s.h1)]
+        if not self.evidence:
+            return out + [_p(self.tr("no_evidence"), s.body), PageBreak()]
+        refs = {i["id"]: i["ref"] for i in self.incidents}
+        header = [_p(self.tr(k), s.cell) for k in ("col_ref", "col_name", "col_type", "col_size", "col_duration",
+                                                   "col_received", "col_incident")]
+        rows = [header]
+        for entry in self.evidence:
+            duration = entry["duration_seconds"]
+            rows.append([entry["ref"], _p(entry["original_name"], s.cell), _p(entry["content_type"], s.cell),
+                         human_size(entry["size"]), self.delay(duration) if duration else "—",
+                         self.when(entry["received_at"]), refs.get(entry["incident"], "")])
+            rows.append(["", _p(f"SHA-256 {entry['sha256']}", s.mono), "", "", "", "", ""])
+        widths = [11 * mm, None, 22 * mm, 16 * mm, 16 * mm, 28 * mm, 13 * mm]
+        widths[1] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
+        table = LongTable(rows, colWidths=widths, repeatRows=1)
+        style = [("FONT", (0, 0), (-1, -1), self.font, 7.4), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
+                 ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
+        for row in range(2, len(rows), 2):
+            style += [("SPAN", (1, row), (-1, row)), ("LINEBELOW", (0, row), (-1, row), 0.25, colors.HexColor("#d5dae1"))]
+        table.setStyle(TableStyle(style))
+        out.append(table)
+        out += self.thumbnails()
+        return out + [PageBreak()]
+
+    def thumbnails(self) -> list:
+        images = [e for e in self.evidence if e["content_type"] in ("image/png", "image/jpeg", "image/webp",
+                                                                     "image/heic")]
+        if not images:
+            return []
+        s = self.s
+        cells = []
+        for index, entry in enumerate(images):
+            picture = thumbnail(entry)
+            caption = _p(f"{entry['ref']} {entry['original_name']}\n{entry['sha256'][:16]}…", s.small)
+            cells.append([picture or _p("—", s.small), caption])
+            if index % 10 == 0:
+                self.progress(65 + int(15 * index / len(images)), "thumbnails")
+        columns = 3
+        rows = []
+        for start in range(0, len(cells), columns):
+            group = cells[start:start + columns]
+            group += [["", ""]] * (columns - len(group))
+            rows.append([c[0] for c in group])
+            rows.append([c[1] for c in group])
+        width = (PAGE_W - 2 * MARGIN) / columns
+        table = LongTable(rows, colWidths=[width] * columns)
+        table.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
+        return [CondPageBreak(80 * mm), _p(self.tr("screenshots"), s.h2), table]
+
+    def appendix(self) -> list:
+        s = self.s
+        seal = self.seal
+        grouped = " ".join(seal[i:i + 16] for i in range(0, 64, 16))
+        head = self.m["audit_chain_head"]
+        out = [_p(self.tr("appendix"), s.h1), _p(self.tr("seal"), s.h2), _p(grouped, s.mono),
+               _p(self.tr("chain_head"), s.h2), _p(f"seq {head['seq']}  {head['hash']}", s.mono)]
+        if self.signer_fingerprint:
+            out += [_p(self.tr("signer"), s.h2), _p(self.signer_fingerprint, s.mono)]
+        out.append(_p(self.tr("timestamp_yes" if self.timestamped else "timestamp_no"), s.small))
+        out.append(Spacer(1, 4 * mm))
+        verify_style = ParagraphStyle("verify", parent=s.small, wordWrap="CJK")
+        out.append(_p(texts()["verify"]["text"].strip(), verify_style))
+        return out
+
+    # --- page furniture ---------------------------------------------------------------------------
+
+    def canvas_class(self):
+        renderer = self
+
+        class NumberedCanvas(pdfcanvas.Canvas):
+            """Defers each page until the total is known, then draws header and footer."""
+
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self._pages: list[dict] = []
+
+            def showPage(self):
+                self._pages.append(dict(self.__dict__))
+                self._startPage()
+
+            def save(self):
+                total = len(self._pages)
+                renderer.pages = total
+                self._define_qr()
+                for number, state in enumerate(self._pages, start=1):
+                    self.__dict__.update(state)
+                    renderer.furniture(self, number, total)
+                    super().showPage()
+                super().save()
+
+            def _define_qr(self):
+                widget = QrCodeWidget(renderer.seal, barLevel="M")
+                x0, y0, x1, y1 = widget.getBounds()
+                size = 17 * mm
+                drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+                drawing.add(widget)
+                self.beginForm("seal_qr")
+                renderPDF.draw(drawing, self, 0, 0)
+                self.endForm()
+
+        return NumberedCanvas
+
+    def furniture(self, canvas, number: int, total: int) -> None:
+        canvas.saveState()
+        canvas.setFont(self.font, 7.5)
+        canvas.setFillColor(colors.HexColor("#4a5566"))
+        canvas.drawString(MARGIN, PAGE_H - 10 * mm, self.tr("header", number=self.m["dossier"]["number"],
+                                                            addressee=self.m["addressee"]["name"]))
+        canvas.setStrokeColor(colors.HexColor("#c5ccd6"))
+        canvas.line(MARGIN, PAGE_H - 11.5 * mm, PAGE_W - MARGIN, PAGE_H - 11.5 * mm)
+        canvas.line(MARGIN, 20 * mm, PAGE_W - MARGIN, 20 * mm)
+        canvas.drawString(MARGIN, 14 * mm, self.tr("footer", seal=self.seal[:16], page=number, pages=total))
+        canvas.translate(PAGE_W - MARGIN - 17 * mm, 2 * mm)
+        canvas.doForm("seal_qr")
+        canvas.restoreState()
+
+    # --- whole document ---------------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        buffer = io.BytesIO()
+        title = self.tr("title_report" if self.report else "title_complaint")
+        document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN,
+                                     topMargin=16 * mm, bottomMargin=24 * mm, title=f"{title} {self.m['dossier']['number']}",
+                                     author=self.m["complainant"]["name"], subject=self.seal,
+                                     creator="Collection Evidence Keeper", invariant=1)
+        stats = self.stats()
+        self.progress(18, "letter")
+        story = self.letter(stats) + self.summary(stats) + self.violations()
+        story += self.timeline()
+        story += self.evidence_index()
+        story += self.appendix()
+        self.progress(80, "layout")
+        document.build(story, canvasmaker=self.canvas_class())
+        return buffer.getvalue()
+
+
+def thumbnail(entry: dict) -> Image | None:
+    """A legible screenshot thumbnail: about 6 cm wide at 150 dpi, as JPEG."""
+    from PIL import Image as PILImage
+
+    from evidence.models import EvidenceFile
+
+    try:
+        evidence = EvidenceFile.objects.get(pk=entry["id"])
+        with default_storage.open(evidence.storage_name, "rb") as handle, PILImage.open(handle) as picture:
+            picture.draft("RGB", (360, 800))
+            picture = picture.convert("RGB")
+            picture.thumbnail((360, 800), PILImage.Resampling.BILINEAR, reducing_gap=2.0)
+            buffer = io.BytesIO()
+            picture.save(buffer, "JPEG", quality=82)
+            width, height = picture.size
+    except Exception as exc:  # unreadable image (e.g. HEIC without libheif): listed without a picture
+        logger.info("no thumbnail for evidence %s: %s", entry.get("id"), exc)
+        return None
+    buffer.seek(0)
+    shown_width = 52 * mm
+    return Image(buffer, width=shown_width, height=shown_width * height / width)
+
+
+def render_pdf(manifest: dict, *, seal: str, progress=None, signer_fingerprint: str = "",
+               timestamped: bool = False) -> tuple[bytes, int, str]:
+    """(PDF bytes, page count, font warning)."""
+    renderer = Renderer(manifest, seal=seal, progress=progress, signer_fingerprint=signer_fingerprint,
+                        timestamped=timestamped)
+    data = renderer.render()
+    return data, renderer.pages, renderer.font_warning

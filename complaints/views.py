@@ -1,0 +1,147 @@
+"""Pages for building, following and downloading dossiers, and the public verify page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from evidence import selectors
+from evidence.uploads import upload_too_large
+
+from . import services
+from .forms import DossierForm, VerifyForm
+from .models import Dossier, DossierStatus
+from .pdf import font_status
+from .verification import bundle_file, verify_upload
+
+
+def dossier_for(user, pk) -> Dossier:
+    return get_object_or_404(Dossier.objects.for_owner(user).select_related("case"), pk=pk)
+
+
+def _incident_choices(case):
+    rows = case.incidents.order_by("-occurred_at", "-id").values_list("pk", "occurred_at", "kind",
+                                                                      "counterpart_number")
+    from evidence.models import IncidentKind
+
+    labels = dict(IncidentKind.choices)
+    return [(pk, f"{timezone.localtime(at):%Y-%m-%d %H:%M} {labels.get(kind, kind)} {number}".strip())
+            for pk, at, kind, number in rows]
+
+
+@login_required
+def dossier_builder(request, pk: int):
+    case = selectors.case_for(request.user, pk)
+    language = "en" if request.LANGUAGE_CODE.startswith("en") else "zh-hans"
+    choices = _incident_choices(case)
+    form = DossierForm(request.POST or None, incidents=choices, language=language)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        excluded = {int(pk) for pk in data["exclude"]}
+        try:
+            dossier = services.dossier_create(
+                owner=request.user, case=case, addressee=data["addressee"], addressee_name=data["addressee_name"],
+                language=data["language"], date_from=data["date_from"], date_to=data["date_to"],
+                incident_ids=[pk for pk, _label in choices if pk not in excluded] if excluded else None,
+                requests=data["requests"],
+                request_text=data["request_text"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            return redirect("dossier_detail", pk=dossier.pk)
+    _font, font_warning = font_status()
+    return render(request, "complaints/builder.html", {
+        "case": case, "form": form, "font_warning": font_warning,
+        "dossiers": case.dossiers.all()[:20]})
+
+
+@login_required
+def dossier_detail(request, pk: int):
+    dossier = dossier_for(request.user, pk)
+    return render(request, "complaints/dossier.html", {"dossier": dossier, "case": dossier.case})
+
+
+def status_payload(dossier: Dossier) -> dict:
+    return {"id": dossier.pk, "status": dossier.status, "progress": dossier.progress,
+            "note": dossier.progress_note, "error": dossier.error, "seal": dossier.seal,
+            "pdf_sha256": dossier.pdf_sha256, "pages": dossier.pages,
+            "pdf_url": reverse("dossier_pdf", args=[dossier.pk]) if dossier.is_issued else None,
+            "bundle_url": reverse("dossier_bundle", args=[dossier.pk]) if dossier.is_issued else None}
+
+
+@login_required
+def dossier_status(request, pk: int):
+    return JsonResponse(status_payload(dossier_for(request.user, pk)))
+
+
+def pdf_response(dossier: Dossier) -> FileResponse:
+    response = FileResponse(default_storage.open(dossier.pdf_name, "rb"), as_attachment=True,
+                            filename=f"{dossier.number}.pdf", content_type="application/pdf")
+    response["X-Content-SHA256"] = dossier.pdf_sha256
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def bundle_response(dossier: Dossier) -> FileResponse:
+    response = FileResponse(bundle_file(dossier), as_attachment=True, filename=f"{dossier.number}.zip",
+                            content_type="application/zip")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _issued_or_404(user, pk) -> Dossier:
+    dossier = dossier_for(user, pk)
+    if not dossier.is_issued:
+        from django.http import Http404
+
+        raise Http404("not issued yet")
+    return dossier
+
+
+@login_required
+def dossier_pdf(request, pk: int):
+    return pdf_response(_issued_or_404(request.user, pk))
+
+
+@login_required
+def dossier_bundle(request, pk: int):
+    return bundle_response(_issued_or_404(request.user, pk))
+
+
+@login_required
+@require_POST
+def dossier_reissue(request, pk: int):
+    dossier = dossier_for(request.user, pk)
+    if dossier.status in (DossierStatus.FAILED, DossierStatus.PENDING, DossierStatus.RUNNING) and \
+            request.POST.get("mode") == "retry":
+        services.dossier_retry(dossier=dossier)
+        return redirect("dossier_detail", pk=dossier.pk)
+    try:
+        fresh = services.dossier_reissue(dossier=dossier)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("dossier_detail", pk=dossier.pk)
+    messages.success(request, _("A new dossier is being built from the record as it is now. "
+                                "The earlier one stays valid as issued."))
+    return redirect("dossier_detail", pk=fresh.pk)
+
+
+def verify_page(request):
+    """Public: anyone holding a dossier PDF or bundle can check it, without an account."""
+    form = VerifyForm(request.POST or None, request.FILES or None)
+    verdict = None
+    if request.method == "POST":
+        if upload_too_large(request):
+            form.add_error("file", _("The file is larger than the upload limit."))
+        elif form.is_valid():
+            verdict = verify_upload(form.cleaned_data["file"])
+    return render(request, "complaints/verify.html", {"form": form, "verdict": verdict})
