@@ -28,6 +28,7 @@ run: migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install-test
+	$(VENV)/bin/ruff check --select F,E9 config evidence complaints tests bench
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -35,7 +36,11 @@ check: install-test
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 
-bench: install-test
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.test
+	$(PIP) install -q -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.bench
 	$(PY) bench/run.py
 
 # Rebuild the translation catalogues (needs GNU gettext) after changing user-visible strings.

@@ -14,13 +14,12 @@ import logging
 import tomllib
 import zoneinfo
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -564,26 +563,20 @@ class Renderer:
 
 
 def thumbnail(entry: dict) -> Image | None:
-    """A legible screenshot thumbnail: about 6 cm wide at 150 dpi, as JPEG."""
+    """A legible screenshot thumbnail, about 5 cm wide (made when the image arrived)."""
     from PIL import Image as PILImage
 
     from evidence.models import EvidenceFile
+    from evidence.thumbnails import thumbnail_for
 
-    try:
-        evidence = EvidenceFile.objects.get(pk=entry["id"])
-        with default_storage.open(evidence.storage_name, "rb") as handle, PILImage.open(handle) as picture:
-            picture.draft("RGB", (360, 800))
-            picture = picture.convert("RGB")
-            picture.thumbnail((360, 800), PILImage.Resampling.BILINEAR, reducing_gap=2.0)
-            buffer = io.BytesIO()
-            picture.save(buffer, "JPEG", quality=82)
-            width, height = picture.size
-    except Exception as exc:  # unreadable image (e.g. HEIC without libheif): listed without a picture
-        logger.info("no thumbnail for evidence %s: %s", entry.get("id"), exc)
+    evidence = EvidenceFile.objects.filter(pk=entry["id"]).first()
+    data = thumbnail_for(evidence) if evidence else None
+    if data is None:
         return None
-    buffer.seek(0)
+    with PILImage.open(io.BytesIO(data)) as picture:
+        width, height = picture.size
     shown_width = 52 * mm
-    return Image(buffer, width=shown_width, height=shown_width * height / width)
+    return Image(io.BytesIO(data), width=shown_width, height=shown_width * height / width)
 
 
 def render_pdf(manifest: dict, *, seal: str, progress=None, signer_fingerprint: str = "",

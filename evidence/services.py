@@ -29,6 +29,7 @@ from .models import (
     Source,
 )
 from .sniffing import ACCEPTED_DESCRIPTION, sniff
+from .thumbnails import THUMBNAIL_TYPES, thumbnail_name, thumbnail_store
 
 
 class EvidenceRejected(Exception):
@@ -239,6 +240,10 @@ def _delete_unreferenced_blobs(names: list[str]) -> None:
     for name in set(names):
         if not EvidenceFile.objects.filter(storage_name=name).exists():
             default_storage.delete(name)
+            # evidence/<owner>/<xx>/<sha>.<ext>: its thumbnail goes with the last reference.
+            parts = name.split("/")
+            if len(parts) == 4:
+                default_storage.delete(thumbnail_name(owner_id=int(parts[1]), sha256=parts[3].split(".")[0]))
 
 
 def evidence_inspect(*, upload, tz) -> dict:
@@ -304,6 +309,10 @@ def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.U
         if wrote_blob:
             _delete_unreferenced_blobs([stored_name])
         raise
+    if evidence.content_type in THUMBNAIL_TYPES:
+        # Made now, from the file already on local disk, so no later page or dossier decodes the
+        # full-size original again. Best effort: evidence never depends on its thumbnail.
+        thumbnail_store(owner_id=owner.pk, sha256=evidence.sha256, fileobj=upload)
     return evidence
 
 

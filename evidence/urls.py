@@ -16,5 +16,6 @@ urlpatterns = [
     path("incidents/<int:pk>/evidence/", views.evidence_upload, name="evidence_upload"),
     path("evidence/<int:pk>/download/", views.evidence_download, name="evidence_download"),
     path("evidence/<int:pk>/view/", views.evidence_inline, name="evidence_inline"),
+    path("evidence/<int:pk>/thumb/", views.evidence_thumbnail, name="evidence_thumbnail"),
     path("evidence/<int:pk>/delete/", views.evidence_delete, name="evidence_delete"),
 ]

@@ -280,6 +280,22 @@ def evidence_inline(request, pk: int):
 
 
 @login_required
+def evidence_thumbnail(request, pk: int):
+    """A small JPEG of an image for the incident page; the original stays one click away."""
+    from django.http import HttpResponse
+
+    from .thumbnails import thumbnail_for
+
+    evidence = selectors.evidence_for(request.user, pk)
+    data = thumbnail_for(evidence)
+    if data is None:
+        raise Http404
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
 @require_POST
 def evidence_delete(request, pk: int):
     evidence = selectors.evidence_for(request.user, pk)

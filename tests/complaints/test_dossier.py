@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import zipfile
-from datetime import datetime
 from pathlib import Path
 
 import pytest

@@ -4,11 +4,10 @@ rule packs, and where findings show."""
 from __future__ import annotations
 
 import textwrap
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 
 from complaints.rules import Record, RulePackError, evaluate, get_pack, parse_pack
 from evidence.models import Incident

@@ -48,7 +48,7 @@ def test_bob_gets_404_for_alices_pages(client, bob, alice_case, alice_incident, 
     for url in (f"/cases/{alice_case.pk}/", f"/cases/{alice_case.pk}/edit/",
                 f"/cases/{alice_case.pk}/log/call/", f"/incidents/{alice_incident.pk}/",
                 f"/incidents/{alice_incident.pk}/edit/", f"/evidence/{alice_evidence.pk}/download/",
-                f"/evidence/{alice_evidence.pk}/view/"):
+                f"/evidence/{alice_evidence.pk}/view/", f"/evidence/{alice_evidence.pk}/thumb/"):
         assert client.get(url).status_code == 404, url
     for url in (f"/incidents/{alice_incident.pk}/delete/", f"/evidence/{alice_evidence.pk}/delete/",
                 f"/incidents/{alice_incident.pk}/evidence/"):

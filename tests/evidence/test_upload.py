@@ -12,7 +12,12 @@ from tests.conftest import ELF_EXECUTABLE, amr_bytes, png_bytes, wav_bytes
 
 
 def stored_files(root):
+    """Every file in the storage folder (evidence blobs and thumbnails alike)."""
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def evidence_blobs(root):
+    return stored_files(root / "evidence")
 
 
 def upload(api, incident, name, data):
@@ -111,7 +116,7 @@ def test_same_bytes_twice_share_one_blob(alice_api, alice_incident, private_stor
     first = upload(alice_api, alice_incident, "one.png", data).json()
     second = upload(alice_api, alice_incident, "two.png", data).json()
     assert first["sha256"] == second["sha256"] and first["id"] != second["id"]
-    assert len(stored_files(private_storage)) == 1
+    assert len(evidence_blobs(private_storage)) == 1
 
 
 def test_page_upload_takes_several_files_and_answers_per_file(client, alice, alice_incident):
@@ -159,3 +164,20 @@ def test_hash_is_computed_while_streaming(rf, settings):
     received = request.FILES["file"]
     assert received.sha256 == hashlib.sha256(data).hexdigest()
     assert hasattr(received, "temporary_file_path")  # on disk, not in memory
+
+
+def test_images_get_a_thumbnail_for_pages_and_dossiers(client, alice, alice_incident, private_storage):
+    from PIL import Image
+    import io
+
+    from evidence.services import evidence_store
+
+    data = png_bytes(size=(1080, 2400))
+    evidence = evidence_store(incident=alice_incident, upload=SimpleUploadedFile("s.png", data))
+    client.force_login(alice)
+    response = client.get(f"/evidence/{evidence.pk}/thumb/")
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(response.content)) as thumb:
+        assert thumb.size == (360, 800)
+    # The original is untouched and still what the evidence hashes to.
+    assert (private_storage / evidence.storage_name).read_bytes() == data
