@@ -74,10 +74,29 @@ def test_every_page_renders_to_png(alice, filled_case, tmp_path):
     assert re.search(r"\+\S+\s+TrueType\s+\S+\s+yes\s+yes\s+yes", fonts), fonts
 
 
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
 def test_english_dossier_to_a_custom_recipient(alice, filled_case, tmp_path):
+    from complaints.rules import get_pack
+
     dossier = build(alice, filled_case, language="en", addressee="custom", addressee_name="Legal Aid Centre")
     text = pdftotext(pdf_bytes(dossier), tmp_path)
     assert "Legal Aid Centre" in text and "Complaint" in text and "Suspected breach of" in text
+    # Violations carry the rule's title and citation text from the pack, in the dossier's language.
+    rule = get_pack("cn").by_id["CN-TIME-1"]
+    assert squash(rule.title["en"]) in squash(text) and squash(rule.citations[0]["en"]) in squash(text)
+
+
+def test_chinese_dossier_cites_the_pack(alice, filled_case, tmp_path):
+    from complaints.rules import get_pack
+
+    text = pdftotext(pdf_bytes(build(alice, filled_case, language="zh-hans")), tmp_path)
+    for rule_id in ("CN-TIME-1", "CN-IMP-2", "CN-VISIT-1"):
+        rule = get_pack("cn").by_id[rule_id]
+        assert squash(rule.title["zh-hans"]) in squash(text), rule_id
+        assert squash(rule.citations[0]["zh-hans"]) in squash(text), rule_id
     assert re.search(r"page\s*1\s*of", text)
 
 
