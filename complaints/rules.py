@@ -430,7 +430,8 @@ def present(findings: list[dict], pack: Pack, language: str) -> list[dict]:
             continue
         shown.append({"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
                       "confidence": rule.confidence, "explanation": explain(rule, finding["params"], language),
-                      "wording": pack.wording[language]})
+                      "wording": pack.wording[language],
+                      "heading": f"{pack.wording[language]}{'：' if language == 'zh-hans' else ': '}{rule.title[language]}"})
     return shown
 
 
