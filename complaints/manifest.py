@@ -11,6 +11,7 @@ import hashlib
 from datetime import UTC
 
 from django.core.files.storage import default_storage
+from django.db.models import Q
 
 from evidence.models import EvidenceFile, Incident, canonical_json
 from evidence.services import profile_for
@@ -56,8 +57,10 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     case = dossier.case
     profile = profile_for(dossier.owner)
     incidents = list(included_incidents(dossier))
-    evidence = list(EvidenceFile.objects.filter(incident__in=incidents).order_by("incident__occurred_at",
-                                                                                  "incident_id", "received_at", "id"))
+    # The files of the included incidents, and the phone exports that imported incidents came from.
+    source_ids = {i.source_evidence_id for i in incidents if i.source_evidence_id}
+    evidence = list(EvidenceFile.objects.filter(Q(incident__in=incidents) | Q(pk__in=source_ids))
+                    .order_by("incident__occurred_at", "incident_id", "received_at", "id"))
     files = []
     for index, item in enumerate(evidence, start=1):
         # The bytes are read again now: a dossier never vouches for a file that changed.
@@ -72,6 +75,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                       "bundle_path": f"evidence/E{index}-{item.original_name}"})
         if progress and index % 10 == 0:
             progress(5 + int(10 * index / max(len(evidence), 1)), "hashing evidence")
+    ref_of = {entry["id"]: entry["ref"] for entry in files}
     refs_by_incident: dict[int, list[str]] = {}
     for entry in files:
         refs_by_incident.setdefault(entry["incident"], []).append(entry["ref"])
@@ -103,6 +107,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             "visitors": incident.visitors, "description": incident.description, "source": incident.source,
             "logged_at": _utc(incident.logged_at), "amended_at": _utc(incident.amended_at),
             "evidence": refs_by_incident.get(incident.pk, []),
+            "source_evidence": ref_of.get(incident.source_evidence_id), "source_ref": incident.source_ref,
             "violations": [v["rule"] for v in shown]})
     ordered_rules = [rule.id for rule in pack.rules] if pack else []
     manifest = {

@@ -398,7 +398,8 @@ class Renderer:
             if incident["flags"]:
                 details.append(self.tr("flags", flags=self.labels(Flag, incident["flags"])))
             if incident["source"] in ("import", "api"):
-                details.append(self.tr(f"source_{incident['source']}"))
+                details.append(self.tr(f"source_{incident['source']}")
+                               + (f" ({incident['source_evidence']})" if incident.get("source_evidence") else ""))
             if incident["amended_at"]:
                 details.append(self.tr("amended", date=self.when(incident["amended_at"])[:16]))
             joiner = "；" if self.language == "zh-hans" else "; "

@@ -168,3 +168,24 @@ def api_not_found(request, *args, **kwargs):
     from django.http import JsonResponse
 
     return JsonResponse({"error": {"code": "not_found", "message": _("No such API endpoint.")}}, status=404)
+
+
+class PhoneLogImport(OwnerAPIView):
+    """POST /api/v1/imports/: a calls.xml, sms.xml or iMazing CSV, imported in one step."""
+
+    def post(self, request):
+        from .imports import phone_import_prepare, phone_import_run
+
+        upload, problem = _uploaded_file(request)
+        if problem:
+            return problem
+        case = _case_from_body(request, request.data.get("case"))
+        if case is None:
+            return error_response("invalid", _("'case' must be a case id."), 400,
+                                  {"case": [_("A valid integer is required.")]})
+        numbers = [n.strip() for n in (request.data.get("numbers") or "").split(",") if n.strip()] or None
+        kinds = [k.strip() for k in (request.data.get("kinds") or "").split(",") if k.strip()] or None
+        phone_import = phone_import_prepare(case=case, upload=upload)
+        counts = phone_import_run(phone_import=phone_import, numbers=numbers, kinds=kinds)
+        return Response({**counts, "import": phone_import.pk, "format": phone_import.format,
+                         "export_sha256": phone_import.sha256}, status=status.HTTP_201_CREATED)

@@ -11,5 +11,6 @@ urlpatterns = [
     path("evidence/", api.EvidenceAutofile.as_view(), name="api_evidence_autofile"),
     path("evidence/<int:pk>/", api.EvidenceDetail.as_view(), name="api_evidence"),
     path("evidence/<int:pk>/download", api.EvidenceDownload.as_view(), name="api_evidence_download"),
+    path("imports/", api.PhoneLogImport.as_view(), name="api_imports"),
     re_path(r"^.*$", api.api_not_found),
 ]

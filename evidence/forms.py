@@ -172,3 +172,39 @@ class TimelineFilterForm(forms.Form):
 class TokenForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100,
                            help_text=_("Where you will use it, e.g. “Android HTTP Shortcuts”."))
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(label=_("Call or message log export"),
+                           help_text=_("calls.xml or sms.xml from SMS Backup & Restore (Android), or an iMazing "
+                                       "call CSV (iPhone)."),
+                           widget=forms.ClearableFileInput(attrs={"accept": ".xml,.csv,text/xml,text/csv"}))
+
+
+class ImportChoiceForm(forms.Form):
+    numbers = forms.MultipleChoiceField(label=_("Numbers to import"), required=False,
+                                        widget=forms.CheckboxSelectMultiple)
+    kinds = forms.MultipleChoiceField(label=_("Kinds to import"), required=True, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, summary: dict, **kwargs):
+        from .phone_logs import DEFAULT_KINDS
+
+        super().__init__(*args, **kwargs)
+        self.fields["numbers"].choices = [(p["number"], p["number"] or _("(hidden number)"))
+                                          for p in summary["counterparts"]]
+        self.fields["kinds"].choices = IMPORT_KIND_LABELS
+        if not self.is_bound:
+            self.initial["numbers"] = [p["number"] for p in summary["counterparts"] if p["known"]]
+            self.initial["kinds"] = list(DEFAULT_KINDS)
+
+    def clean_numbers(self):
+        numbers = self.cleaned_data["numbers"]
+        if not numbers:
+            raise forms.ValidationError(_("Pick at least one number to import."))
+        return numbers
+
+
+IMPORT_KIND_LABELS = [
+    ("incoming", _("Incoming calls")), ("missed", _("Missed calls")), ("rejected", _("Rejected or blocked calls")),
+    ("outgoing", _("Calls I made")), ("sms_received", _("Messages received")), ("sms_sent", _("Messages I sent")),
+]

@@ -211,6 +211,12 @@ class Incident(models.Model):
     # as " A B " so the timeline can filter by rule with a portable LIKE.
     violations = models.JSONField(default=list, blank=True, editable=False)
     violation_rules = models.CharField(max_length=500, blank=True, default="", editable=False)
+    # Imported incidents: the phone export they came from (kept as evidence), and a key that is the
+    # same for the same call or message in any later, overlapping backup.
+    source_evidence = models.ForeignKey("EvidenceFile", null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="derived_incidents", editable=False)
+    source_ref = models.CharField(max_length=100, blank=True, editable=False)
+    import_key = models.CharField(max_length=40, blank=True, default="", editable=False)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -226,6 +232,11 @@ class Incident(models.Model):
             # The case timeline: newest first, filtered by kind and date range.
             models.Index(fields=["case", "occurred_at"], name="incident_case_time"),
             models.Index(fields=["case", "kind", "occurred_at"], name="incident_case_kind_time"),
+        ]
+        constraints = [
+            # Importing the same entry twice is impossible, not merely avoided.
+            models.UniqueConstraint(fields=["case", "import_key"], condition=~models.Q(import_key=""),
+                                    name="incident_unique_import_key"),
         ]
 
     def __str__(self) -> str:
@@ -353,3 +364,24 @@ class AuditEvent(models.Model):
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.prev_hash.encode("ascii") + canonical_json(self.event_body())).hexdigest()
+
+
+class PhoneImport(models.Model):
+    """A phone export uploaded for import: kept (hashed) from the moment it arrives, previewed, then
+    imported for the numbers and kinds the person picks."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_imports")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="phone_imports")
+    original_name = models.CharField(max_length=255)
+    storage_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=20)
+    summary = models.JSONField(default=dict)
+    result = models.JSONField(default=dict, blank=True)
+    evidence = models.ForeignKey(EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]

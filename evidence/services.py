@@ -357,6 +357,7 @@ def evidence_autofile(*, case: Case, upload, provenance: str = Provenance.UPLOAD
     number = named.get("number", "")
     with transaction.atomic():
         incident = incident_matching(case=case, start=start, number=number) if start else None
+        data["filed"] = "matched" if incident is not None else "new"
         if incident is None:
             is_audio = info["content_type"].startswith("audio/")
             kind = IncidentKind.CALL if is_audio else (
@@ -369,3 +370,19 @@ def evidence_autofile(*, case: Case, upload, provenance: str = Provenance.UPLOAD
                 duration_seconds=int(round(duration)) if (duration and is_audio) else None,
                 description=description)
         return evidence_store(incident=incident, upload=upload, provenance=provenance, inspected=info)
+
+
+@transaction.atomic
+def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile:
+    """File a piece of evidence under another incident of the same case (fixing an automatic match)."""
+    if incident.case_id != evidence.incident.case_id:
+        raise ValidationError({"incident": [_("The incident must be in the same case.")]})
+    if incident.pk == evidence.incident_id:
+        return evidence
+    before = evidence.incident_id
+    evidence.incident = incident
+    evidence.metadata = {**evidence.metadata, "filed": "moved"}
+    evidence.save(update_fields=["incident", "metadata"])
+    audit_append(owner=evidence.owner, action="evidence.move", subject=evidence,
+                 payload={"before": {"incident": before}, "after": {"incident": incident.pk}})
+    return evidence

@@ -303,3 +303,120 @@ def evidence_delete(request, pk: int):
     services.evidence_delete(evidence=evidence)
     messages.success(request, _("File removed. The audit history keeps its hash."))
     return redirect("incident_detail", pk=incident_pk)
+
+
+# --- phone log import ---------------------------------------------------------------------------
+
+@login_required
+def import_upload(request, pk: int):
+    from .forms import ImportUploadForm
+    from .imports import phone_import_prepare
+
+    case = selectors.case_for(request.user, pk)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if upload_too_large(request):
+            form.add_error(None, _("The file is larger than the upload limit."))
+        elif form.is_valid():
+            try:
+                phone_import = phone_import_prepare(case=case, upload=form.cleaned_data["file"])
+            except services.EvidenceRejected as exc:
+                form.add_error("file", exc.message)
+            else:
+                return redirect("import_preview", pk=phone_import.pk)
+    return render(request, "evidence/import_upload.html", {"case": case, "form": form})
+
+
+@login_required
+def import_preview(request, pk: int):
+    from django.shortcuts import get_object_or_404
+
+    from .forms import ImportChoiceForm
+    from .imports import phone_import_run
+    from .models import PhoneImport
+
+    phone_import = get_object_or_404(PhoneImport.objects.filter(owner=request.user).select_related("case"), pk=pk)
+    summary = phone_import.summary
+    form = ImportChoiceForm(request.POST or None, summary=summary)
+    if request.method == "POST" and form.is_valid():
+        try:
+            counts = phone_import_run(phone_import=phone_import, numbers=form.cleaned_data["numbers"],
+                                      kinds=form.cleaned_data["kinds"])
+        except services.EvidenceRejected as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, _("Imported %(created)d new entries; %(duplicates)d were already here; "
+                                        "%(skipped)d were not chosen.") % counts)
+            return redirect("case_detail", pk=phone_import.case_id)
+    tz = timezone.get_current_timezone()
+    first = timezone.datetime.fromisoformat(summary["first"]).astimezone(tz) if summary.get("first") else None
+    last = timezone.datetime.fromisoformat(summary["last"]).astimezone(tz) if summary.get("last") else None
+    rows = [(person, form["numbers"][index]) for index, person in enumerate(summary["counterparts"])]
+    return render(request, "evidence/import_preview.html", {
+        "phone_import": phone_import, "case": phone_import.case, "summary": summary, "form": form,
+        "first": first, "last": last, "rows": rows})
+
+
+# --- recordings, filed automatically ------------------------------------------------------------
+
+@login_required
+def recordings_upload(request, pk: int):
+    """Several recordings at once, each filed under the call it belongs to (or a new call), then
+    listed so the person can confirm or fix each match."""
+    from datetime import timedelta
+
+    from .models import EvidenceFile, Incident, Source
+
+    case = selectors.case_for(request.user, pk)
+    if request.method == "POST":
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        results, status = [], 201
+        uploads = [] if upload_too_large(request) else request.FILES.getlist("files")
+        if upload_too_large(request):
+            results.append({"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")})
+            status = 413
+        for upload in uploads:
+            try:
+                evidence = services.evidence_autofile(case=case, upload=upload, source=Source.MANUAL)
+            except services.EvidenceRejected as exc:
+                results.append({"ok": False, "name": upload.name, "code": exc.code, "message": exc.message})
+                status = exc.status if len(uploads) == 1 else 207
+            except ValidationError as exc:
+                results.append({"ok": False, "name": upload.name, "code": "invalid", "message": " ".join(exc.messages)})
+                status = 400 if len(uploads) == 1 else 207
+            else:
+                results.append({"ok": True, "id": evidence.pk, "name": evidence.original_name,
+                                "sha256": evidence.sha256, "filed": evidence.metadata.get("filed"),
+                                "incident": evidence.incident_id})
+        if wants_json:
+            return JsonResponse({"results": results}, status=status)
+        for result in results:
+            if not result["ok"]:
+                messages.error(request, f"{result.get('name', '')}: {result['message']}")
+        return redirect("recordings_upload", pk=case.pk)
+
+    recent = (EvidenceFile.objects.filter(incident__case=case, metadata__has_key="filed")
+              .select_related("incident").order_by("-received_at")[:50])
+    rows = []
+    for evidence in recent:
+        moment = evidence.incident.occurred_at
+        options = (Incident.objects.filter(case=case, kind="call", occurred_at__gte=moment - timedelta(days=1),
+                                           occurred_at__lte=moment + timedelta(days=1))
+                   .exclude(pk=evidence.incident_id).order_by("occurred_at")[:40])
+        rows.append((evidence, options))
+    return render(request, "evidence/recordings.html", {"case": case, "rows": rows, "accept": ACCEPT_ATTRIBUTE,
+                                                        "accepted": ACCEPTED_DESCRIPTION})
+
+
+@login_required
+@require_POST
+def evidence_move(request, pk: int):
+    evidence = selectors.evidence_for(request.user, pk)
+    target = selectors.incident_for(request.user, request.POST.get("incident") or 0)
+    try:
+        services.evidence_move(evidence=evidence, incident=target)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Moved “%(name)s”.") % {"name": evidence.original_name})
+    return redirect(request.POST.get("next") or reverse("incident_detail", args=[target.pk]))
