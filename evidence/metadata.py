@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 import zoneinfo
 from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import IO
@@ -176,8 +177,76 @@ def amr_duration(fileobj: IO[bytes]) -> float | None:
     return round(frames * 0.02, 2)
 
 
+_EBML_TRANSPARENT = {0x18538067, 0x1549A966, 0x1F43B675, 0xA0}  # Segment, Info, Cluster, BlockGroup
+
+
+def _vint(fileobj: IO[bytes], keep_marker: bool) -> tuple[int, bool] | None:
+    first = fileobj.read(1)
+    if not first:
+        return None
+    byte = first[0]
+    length, mask = 1, 0x80
+    while length <= 8 and not byte & mask:
+        mask >>= 1
+        length += 1
+    if length > 8:
+        raise ValueError("bad EBML length")
+    rest = fileobj.read(length - 1)
+    if len(rest) != length - 1:
+        return None
+    value = byte if keep_marker else byte & (mask - 1)
+    for part in rest:
+        value = (value << 8) | part
+    unknown = not keep_marker and value == (1 << (7 * length)) - 1
+    return value, unknown
+
+
+def webm_duration(fileobj: IO[bytes]) -> float | None:
+    """Duration of a WebM/Matroska file: the Duration element when present, else the last block's
+    time. Browsers' MediaRecorder writes no Duration, so the clusters are read (headers only)."""
+    fileobj.seek(0)
+    scale, declared, cluster, latest = 1_000_000, None, 0, None
+    try:
+        while True:
+            element = _vint(fileobj, keep_marker=True)
+            size_info = _vint(fileobj, keep_marker=False) if element else None
+            if element is None or size_info is None:
+                break
+            element_id, (size, unknown) = element[0], size_info
+            if element_id in _EBML_TRANSPARENT:
+                continue  # read its children in place
+            if unknown:
+                break
+            if element_id in (0x2AD7B1, 0xE7):  # TimecodeScale, cluster Timecode
+                value = int.from_bytes(fileobj.read(size), "big")
+                scale, cluster = (value, cluster) if element_id == 0x2AD7B1 else (scale, value)
+            elif element_id == 0x4489:  # Duration (float, in TimecodeScale units)
+                raw = fileobj.read(size)
+                declared = struct.unpack(">f" if size == 4 else ">d", raw)[0] if size in (4, 8) else None
+            elif element_id in (0xA3, 0xA1):  # SimpleBlock, Block: track number, then int16 time
+                body = fileobj.read(min(size, 12))
+                track_length = 1
+                while track_length <= 8 and not body[0] & (0x80 >> (track_length - 1)):
+                    track_length += 1
+                relative = struct.unpack(">h", body[track_length:track_length + 2])[0]
+                latest = max(latest or 0, cluster + relative)
+                fileobj.seek(size - len(body), 1)
+            else:
+                fileobj.seek(size, 1)
+    except (ValueError, IndexError, struct.error, OSError):
+        pass
+    units = declared if declared else latest
+    return round(units * scale / 1e9, 2) if units else None
+
+
 def audio_metadata(fileobj: IO[bytes], extension: str) -> dict:
     result: dict = {}
+    if extension == "webm":
+        duration = webm_duration(fileobj)
+        if duration is not None:
+            result["duration_seconds"] = duration
+            result["codec"] = "WebM"
+        return result
     if extension in ("amr", "awb"):
         duration = amr_duration(fileobj)
         if duration is not None:

@@ -386,3 +386,26 @@ def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile
     audit_append(owner=evidence.owner, action="evidence.move", subject=evidence,
                  payload={"before": {"incident": before}, "after": {"incident": incident.pk}})
     return evidence
+
+
+def visit_recording_store(*, case: Case, upload, started_at: datetime | None, elapsed_seconds: float | None) -> EvidenceFile:
+    """A recording made in the browser during a home visit: a new visit incident, the audio kept as
+    evidence with provenance "recorded in this app" and the server's receipt time."""
+    now = timezone.now()
+    elapsed = timedelta(seconds=max(0.0, min(float(elapsed_seconds or 0), 24 * 3600)))
+    # The phone's clock says when recording began; trust it only when it agrees with the server's.
+    expected = now - elapsed
+    if started_at is None or abs(started_at - expected) > timedelta(minutes=10):
+        started_at = expected
+    info = evidence_inspect(upload=upload, tz=profile_for(case.owner).tz)
+    if not (info["content_type"].startswith("audio/") or info["content_type"] == "video/webm"):
+        raise EvidenceRejected(code="unsupported_type", status=415,
+                               message=_("A visit recording must be audio."))
+    if "duration_seconds" not in info["metadata"] and elapsed_seconds:
+        info["metadata"]["duration_seconds"] = round(elapsed.total_seconds(), 2)
+        info["metadata"]["duration_source"] = "recorder timer"
+    with transaction.atomic():
+        incident = incident_create(case=case, kind=IncidentKind.VISIT, occurred_at=started_at,
+                                   duration_seconds=int(elapsed.total_seconds()) or None,
+                                   description=_("Recorded in the app during the visit."))
+        return evidence_store(incident=incident, upload=upload, provenance=Provenance.RECORDED, inspected=info)

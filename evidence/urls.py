@@ -13,6 +13,7 @@ urlpatterns = [
     path("cases/<int:pk>/import/", views.import_upload, name="import_upload"),
     path("imports/<int:pk>/", views.import_preview, name="import_preview"),
     path("cases/<int:pk>/recordings/", views.recordings_upload, name="recordings_upload"),
+    path("cases/<int:pk>/record-visit/", views.visit_record, name="visit_record"),
     path("evidence/<int:pk>/move/", views.evidence_move, name="evidence_move"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="incident_edit"),

@@ -420,3 +420,31 @@ def evidence_move(request, pk: int):
     else:
         messages.success(request, _("Moved “%(name)s”.") % {"name": evidence.original_name})
     return redirect(request.POST.get("next") or reverse("incident_detail", args=[target.pk]))
+
+
+@login_required
+@require_POST
+def visit_record(request, pk: int):
+    """The visit recorder's upload: creates the visit with its recording, then the person fills in
+    the details."""
+    from django.utils.dateparse import parse_datetime
+
+    case = selectors.case_for(request.user, pk)
+    if upload_too_large(request):
+        return JsonResponse({"ok": False, "message": _("The file is larger than the upload limit.")}, status=413)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return JsonResponse({"ok": False, "message": _("No recording was received.")}, status=400)
+    started = parse_datetime(request.POST.get("started_at") or "")
+    try:
+        elapsed = float(request.POST.get("elapsed_seconds") or 0)
+    except ValueError:
+        elapsed = 0.0
+    try:
+        evidence = services.visit_recording_store(case=case, upload=upload, started_at=started,
+                                                  elapsed_seconds=elapsed)
+    except services.EvidenceRejected as exc:
+        return JsonResponse({"ok": False, "code": exc.code, "message": exc.message}, status=exc.status)
+    return JsonResponse({"ok": True, "id": evidence.pk, "sha256": evidence.sha256,
+                         "incident": evidence.incident_id,
+                         "next": reverse("incident_edit", args=[evidence.incident_id])}, status=201)

@@ -119,7 +119,79 @@
     window.setTimeout(poll, 800);
   }
 
+  // Recording a home visit in the page: MediaRecorder (webm/opus in Chrome, mp4/aac in Safari),
+  // an on-screen timer, and an upload the moment recording stops.
+  function setUpRecorder(section) {
+    var button = section.querySelector(".record-toggle");
+    var timer = section.querySelector(".timer");
+    var status = section.querySelector(".status");
+    var token = section.querySelector("input[name=csrfmiddlewaretoken]").value;
+    var recorder = null, chunks = [], startedAt = null, tick = null;
+
+    function pick() {
+      var types = ["audio/webm;codecs=opus", "audio/webm", "audio/mp4", "audio/aac"];
+      for (var i = 0; i < types.length; i++) {
+        if (window.MediaRecorder && MediaRecorder.isTypeSupported && MediaRecorder.isTypeSupported(types[i])) return types[i];
+      }
+      return "";
+    }
+    function show() {
+      var seconds = Math.floor((Date.now() - startedAt) / 1000);
+      var m = Math.floor(seconds / 60), s = seconds % 60;
+      timer.textContent = (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
+    }
+    function upload(blob, elapsed) {
+      status.textContent = section.dataset.textSaving;
+      var extension = blob.type.indexOf("mp4") !== -1 || blob.type.indexOf("aac") !== -1 ? "m4a" : "webm";
+      var stamp = new Date(startedAt).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
+      var data = new FormData();
+      data.append("file", blob, "visit-" + stamp + "." + extension);
+      data.append("started_at", new Date(startedAt).toISOString());
+      data.append("elapsed_seconds", String(elapsed));
+      fetch(section.dataset.uploadUrl, { method: "POST", body: data, credentials: "same-origin",
+                                         headers: { "X-CSRFToken": token, Accept: "application/json" } })
+        .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+        .then(function (result) {
+          if (result.ok && result.body.ok) {
+            status.textContent = "SHA-256 " + result.body.sha256;
+            window.location.href = result.body.next;
+          } else {
+            status.textContent = section.dataset.textFailed + " " + (result.body.message || "");
+            button.disabled = false;
+          }
+        })
+        .catch(function () { status.textContent = section.dataset.textFailed; button.disabled = false; });
+    }
+    button.addEventListener("click", function () {
+      if (recorder && recorder.state === "recording") {
+        button.disabled = true;
+        recorder.stop();
+        return;
+      }
+      if (!navigator.mediaDevices || !window.MediaRecorder) { status.textContent = section.dataset.textDenied; return; }
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        var type = pick();
+        recorder = type ? new MediaRecorder(stream, { mimeType: type }) : new MediaRecorder(stream);
+        chunks = [];
+        recorder.addEventListener("dataavailable", function (e) { if (e.data && e.data.size) chunks.push(e.data); });
+        recorder.addEventListener("stop", function () {
+          window.clearInterval(tick);
+          stream.getTracks().forEach(function (t) { t.stop(); });
+          var elapsed = (Date.now() - startedAt) / 1000;
+          upload(new Blob(chunks, { type: recorder.mimeType || type || "audio/webm" }), elapsed);
+        });
+        startedAt = Date.now();
+        recorder.start(1000);
+        tick = window.setInterval(show, 250);
+        button.textContent = section.dataset.textStop;
+        section.classList.add("recording");
+      }).catch(function () { status.textContent = section.dataset.textDenied; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var recorderSection = document.getElementById("visit-recorder");
+    if (recorderSection) setUpRecorder(recorderSection);
     var building = document.getElementById("dossier-progress");
     if (building && window.fetch) followDossier(building);
 
