@@ -180,6 +180,8 @@ MEDIA_ROOT = str(EVIDENCE_ROOT)
 # Uploads: every file is hashed while it streams in, and spooled to disk, never held in memory.
 FILE_UPLOAD_HANDLERS = ["evidence.uploads.HashingUploadHandler"]
 EVIDENCE_MAX_UPLOAD_BYTES = envint("EVIDENCE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
+# Resumable (tus) uploads spool here until complete; a private local folder of the web server.
+RESUMABLE_UPLOAD_DIR = Path(os.environ.get("RESUMABLE_UPLOAD_DIR", DATA_DIR / "resumable"))
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import api
+from . import api, resumable
 
 urlpatterns = [
     path("cases/", api.CaseListCreate.as_view(), name="api_cases"),
@@ -12,5 +12,7 @@ urlpatterns = [
     path("evidence/<int:pk>/", api.EvidenceDetail.as_view(), name="api_evidence"),
     path("evidence/<int:pk>/download", api.EvidenceDownload.as_view(), name="api_evidence_download"),
     path("imports/", api.PhoneLogImport.as_view(), name="api_imports"),
+    path("uploads/", resumable.TusCreate.as_view(), name="tus_create"),
+    path("uploads/<uuid:upload_id>", resumable.TusUpload.as_view(), name="tus_upload"),
     re_path(r"^.*$", api.api_not_found),
 ]

@@ -385,3 +385,18 @@ class PhoneImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class ResumableUpload(models.Model):
+    """A tus upload in progress: the bytes so far sit in a private spool file until the last one
+    arrives; then the whole file goes through the same evidence_store as any upload."""
+
+    id = models.UUIDField(primary_key=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    filename = models.CharField(max_length=255)
+    length = models.PositiveBigIntegerField()
+    offset = models.PositiveBigIntegerField(default=0)
+    evidence = models.ForeignKey(EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -30,6 +30,14 @@
     item.appendChild(status);
     list.appendChild(item);
 
+    if (form.dataset.resumableUrl && file.size > RESUMABLE_THRESHOLD) {
+      return uploadResumable(form, file, bar).then(function (result) {
+        item.className = result.ok ? "ok" : "error";
+        status.textContent = result.ok ? "SHA-256 " + result.sha256 : result.message;
+        return result.ok;
+      });
+    }
+
     return new Promise(function (resolve) {
       var data = new FormData();
       data.append("files", file, file.name);
@@ -60,6 +68,88 @@
       });
       xhr.send(data);
     });
+  }
+
+  // Large recordings go through the resumable (tus) endpoint in 1 MB pieces. A dropped connection
+  // or a reloaded page resumes from the offset the server reports, so nothing is sent twice.
+  var RESUMABLE_THRESHOLD = 8 * 1024 * 1024;
+  var PIECE = 1024 * 1024;
+
+  function b64(text) { return window.btoa(unescape(encodeURIComponent(text))); }
+
+  function uploadResumable(form, file, bar) {
+    var key = "tus:" + form.dataset.target + ":" + file.name + ":" + file.size + ":" + file.lastModified;
+    var base = { "Tus-Resumable": "1.0.0", "X-CSRFToken": csrfToken(form) };
+    var attempts = 0;
+
+    function headers(extra) {
+      var all = {};
+      Object.keys(base).forEach(function (k) { all[k] = base[k]; });
+      Object.keys(extra || {}).forEach(function (k) { all[k] = extra[k]; });
+      return all;
+    }
+    function create() {
+      var target = form.dataset.target.split(":");
+      var meta = "filename " + b64(file.name) + "," + target[0] + " " + b64(target[1]);
+      return fetch(form.dataset.resumableUrl, { method: "POST", credentials: "same-origin",
+        headers: headers({ "Upload-Length": String(file.size), "Upload-Metadata": meta }) })
+        .then(function (r) {
+          if (r.status !== 201) return r.json().then(function (b) { throw new Error(b.error ? b.error.message : r.status); });
+          var url = r.headers.get("Location");
+          try { window.localStorage.setItem(key, url); } catch (e) { /* private mode */ }
+          return { url: url, offset: 0 };
+        });
+    }
+    function resume() {
+      var url = null;
+      try { url = window.localStorage.getItem(key); } catch (e) { url = null; }
+      if (!url) return create();
+      return fetch(url, { method: "HEAD", credentials: "same-origin", headers: headers() }).then(function (r) {
+        if (r.status !== 200) return create();
+        return { url: url, offset: parseInt(r.headers.get("Upload-Offset"), 10) || 0 };
+      });
+    }
+    function piece(url, offset) {
+      return new Promise(function (resolve, reject) {
+        var xhr = new XMLHttpRequest();
+        xhr.open("PATCH", url);
+        var h = headers({ "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" });
+        Object.keys(h).forEach(function (k) { xhr.setRequestHeader(k, h[k]); });
+        xhr.upload.addEventListener("progress", function (e) {
+          bar.value = Math.round(((offset + e.loaded) / file.size) * 100);
+        });
+        xhr.addEventListener("load", function () {
+          if (xhr.status === 204) {
+            resolve({ offset: parseInt(xhr.getResponseHeader("Upload-Offset"), 10),
+                      sha256: xhr.getResponseHeader("Upload-Evidence-SHA256") });
+          } else {
+            var message = String(xhr.status);
+            try { message = JSON.parse(xhr.responseText).error.message; } catch (e) { /* keep status */ }
+            reject({ fatal: xhr.status >= 400 && xhr.status < 500 && xhr.status !== 409, message: message });
+          }
+        });
+        xhr.addEventListener("error", function () { reject({ fatal: false }); });
+        xhr.send(file.slice(offset, Math.min(offset + PIECE, file.size)));
+      });
+    }
+    function run(state) {
+      if (state.offset >= file.size && state.sha256) {
+        try { window.localStorage.removeItem(key); } catch (e) { /* ignore */ }
+        return { ok: true, sha256: state.sha256 };
+      }
+      return piece(state.url, state.offset).then(function (next) {
+        attempts = 0;
+        return run({ url: state.url, offset: next.offset, sha256: next.sha256 });
+      }, function (problem) {
+        if (problem.fatal || attempts >= 30) return { ok: false, message: problem.message || form.dataset.networkError };
+        attempts += 1;
+        // Weak network: wait, ask the server how far it got, and carry on from there.
+        return new Promise(function (r) { window.setTimeout(r, Math.min(30000, 1000 * attempts)); })
+          .then(function () { return resume(); })
+          .then(function (again) { return run({ url: again.url, offset: again.offset }); });
+      });
+    }
+    return resume().then(run).catch(function (e) { return { ok: false, message: e.message || form.dataset.failed }; });
   }
 
   function setUpUpload(form) {

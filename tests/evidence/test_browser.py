@@ -86,3 +86,41 @@ def test_a_new_user_logs_a_night_call_with_a_recording_and_downloads_it(page, li
     timeline = page.inner_text("ol.timeline")
     assert night.strftime("%Y-%m-%d 23:30:00") in timeline
     assert "威胁恐吓" in timeline
+
+
+def test_a_large_upload_survives_a_dropped_connection(page, live_server, tmp_path, django_user_model):
+    """The page sends big files in resumable pieces; one piece is lost on the way, and the upload
+    still completes with the SHA-256 of the whole file."""
+    from evidence.models import EvidenceFile
+    from evidence.services import case_create, incident_create
+
+    owner = django_user_model.objects.create_user("gina", password="gina-password-1")
+    case = case_create(owner=owner, title="大文件", creditor="huabei")
+    incident = incident_create(case=case, kind="call", occurred_at=timezone.now() - timedelta(hours=1))
+    recording = amr_bytes(frames=300_000)  # about 9.6 MB
+    source = tmp_path / "long-call.amr"
+    source.write_bytes(recording)
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "gina")
+    page.fill("#id_password", "gina-password-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/cases/")
+
+    dropped = []
+
+    def flaky(route):
+        offset = int(route.request.headers.get("upload-offset", "0"))
+        if route.request.method == "PATCH" and not dropped and offset > 0:
+            dropped.append(route.request.headers.get("upload-offset"))
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/uploads/**", flaky)
+    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    page.set_input_files("#upload-input", str(source))
+    digest = hashlib.sha256(recording).hexdigest()
+    page.wait_for_selector(f"code.sha:has-text('{digest}')", timeout=90_000)
+    assert dropped, "no piece was dropped: the test did not exercise resuming"
+    assert EvidenceFile.objects.get(owner=owner).sha256 == digest
