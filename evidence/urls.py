@@ -4,6 +4,9 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sw.js", views.service_worker, name="service_worker"),
+    path("favicon.ico", views.favicon),
+    path("help/phone/", views.phone_help, name="phone_help"),
     path("language/", views.language_switch, name="language_switch"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/new/", views.case_create, name="case_create"),

@@ -448,3 +448,36 @@ def visit_record(request, pk: int):
     return JsonResponse({"ok": True, "id": evidence.pk, "sha256": evidence.sha256,
                          "incident": evidence.incident_id,
                          "next": reverse("incident_edit", args=[evidence.incident_id])}, status=201)
+
+
+def service_worker(request):
+    """Served from the site root so that it may control every page (the install requirement)."""
+    from django.contrib.staticfiles import finders
+    from django.http import HttpResponse
+
+    path = finders.find("js/sw.js")
+    with open(path, "rb") as handle:
+        response = HttpResponse(handle.read(), content_type="application/javascript")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def favicon(request):
+    from django.templatetags.static import static
+
+    return redirect(static("icons/favicon-32.png"), permanent=True)
+
+
+@login_required
+def phone_help(request):
+    """How to send recordings and screenshots automatically from the phone, with a token to paste."""
+    form = TokenForm(request.POST or None, initial={"name": _("Phone automation")})
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_secret = services.token_create(user=request.user, name=form.cleaned_data["name"])
+    cases = Case.objects.for_owner(request.user).order_by("-created_at")
+    return render(request, "evidence/phone_help.html", {
+        "form": form, "new_secret": new_secret, "cases": cases,
+        "endpoint": request.build_absolute_uri(reverse("api_evidence_autofile")),
+        "token_placeholder": new_secret or "<TOKEN>"})

@@ -279,6 +279,10 @@
     });
   }
 
+  if ("serviceWorker" in navigator && document.documentElement.dataset.sw) {
+    navigator.serviceWorker.register(document.documentElement.dataset.sw).catch(function () { /* optional */ });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var recorderSection = document.getElementById("visit-recorder");
     if (recorderSection) setUpRecorder(recorderSection);

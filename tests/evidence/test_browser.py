@@ -124,3 +124,58 @@ def test_a_large_upload_survives_a_dropped_connection(page, live_server, tmp_pat
     page.wait_for_selector(f"code.sha:has-text('{digest}')", timeout=90_000)
     assert dropped, "no piece was dropped: the test did not exercise resuming"
     assert EvidenceFile.objects.get(owner=owner).sha256 == digest
+
+
+def test_a_new_user_imports_the_collectors_calls_from_calls_xml(page, live_server, tmp_path, django_user_model):
+    """On a phone-sized screen: upload calls.xml, see the preview, import only the collector's
+    number; the timeline shows those calls at the right local times with their provenance; a second
+    import creates nothing."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from evidence.models import Incident
+    from evidence.services import case_create
+    from tests.conftest import calls_xml
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    owner = django_user_model.objects.create_user("hana", password="hana-password-1")
+    case = case_create(owner=owner, title="花呗", creditor="huabei", collectors="17012345678")
+    export = tmp_path / "calls.xml"
+    export.write_bytes(calls_xml([
+        ("17012345678", datetime(2024, 3, 15, 23, 10, 5, tzinfo=shanghai), 1, 61, "(Unknown)"),
+        ("17012345678", datetime(2024, 3, 16, 7, 45, 0, tzinfo=shanghai), 3, 0, "(Unknown)"),
+        ("13900000000", datetime(2024, 3, 16, 12, 0, 0, tzinfo=shanghai), 1, 300, "妈妈"),
+    ]))
+
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "hana")
+    page.fill("#id_password", "hana-password-1")
+    page.click("button[type=submit].primary")
+    page.wait_for_url("**/cases/")
+
+    def import_once():
+        page.goto(f"{live_server.url}/cases/{case.pk}/")
+        page.click("text=导入通话和短信记录")
+        page.set_input_files("#id_file", str(export))
+        page.click("button[type=submit].primary")
+        page.wait_for_url("**/imports/*/")
+        assert page.inner_text(".stat-calls") == "3"
+        collector = page.locator("tr.known input[type=checkbox]")
+        assert collector.count() == 1 and collector.is_checked()
+        assert not page.locator("tr:not(.known) input[type=checkbox]").first.is_checked()
+        page.click("button[type=submit].primary")
+        page.wait_for_url(f"**/cases/{case.pk}/")
+        return page.inner_text(".messages")
+
+    first = import_once()
+    assert "2" in first
+    timeline = page.inner_text("ol.timeline")
+    assert "2024-03-15 23:10:05" in timeline and "2024-03-16 07:45:00" in timeline
+    assert "13900000000" not in timeline
+    assert "从手机导入" in timeline
+    page.click("ol.timeline a.row:has-text('2024-03-15 23:10:05')")
+    assert "calls.xml" in page.inner_text(".facts")
+
+    second = import_once()
+    assert Incident.objects.filter(case=case, kind="call").count() == 2
+    assert "导入 0 条" in second or "0" in second.split("；")[0]
