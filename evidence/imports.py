@@ -45,7 +45,7 @@ def phone_import_prepare(*, case: Case, upload) -> PhoneImport:
     try:
         summary = summarise(upload, tz=tz, known_numbers=known_numbers(case))
     except PhoneLogError as exc:
-        code, status = ("unsupported_type", 415) if "neither" in str(exc) else ("invalid_import", 400)
+        code, status = ("unsupported_type", 415) if exc.unsupported else ("invalid_import", 400)
         raise EvidenceRejected(code=code, status=status, message=str(exc)) from None
     fmt = summary["format"]
     if fmt not in EXPORT_TYPES:

@@ -26,7 +26,12 @@ from .metadata import normalise_number
 
 
 class PhoneLogError(ValueError):
-    """A file that cannot be imported; the message says why, in the user's language."""
+    """A file that cannot be imported; the message says why, in the user's language. `unsupported`
+    marks a file of another kind altogether (415), as opposed to a broken or hostile export (400)."""
+
+    def __init__(self, message: str, *, unsupported: bool = False):
+        super().__init__(message)
+        self.unsupported = unsupported
 
 
 # SMS Backup & Restore call types; unknown values are kept raw and imported as "other".
@@ -318,7 +323,7 @@ def iter_entries(fileobj: IO[bytes], tz) -> tuple[str, Iterator[Entry]]:
     if fmt == "csv":
         return fmt, iter_imazing_csv(fileobj, tz)  # reports which columns are missing
     raise PhoneLogError(_("This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing "
-                          "call CSV."))
+                          "call CSV."), unsupported=True)
 
 
 def decode_image(data: str) -> bytes | None:

@@ -106,7 +106,11 @@ BOMB = b"""<?xml version="1.0"?>
     ("calls.xml", b"<?xml version='1.0'?><contacts><c/></contacts>", "invalid_import", 400, "<contacts>"),
     ("calls.mp3", b"ID3\x04" + bytes(100), "unsupported_type", 415, "SMS Backup"),
 ])
-def test_bad_exports_are_refused_clearly_and_create_nothing(alice_api, alice_case, name, data, code, status, words):
+def test_bad_exports_are_refused_clearly_and_create_nothing(alice, alice_api, alice_case, name, data, code, status,
+                                                           words):
+    from evidence.services import profile_for, profile_update
+
+    profile_update(profile=profile_for(alice), language="en")  # the messages are checked in English
     response = post_import(alice_api, alice_case, data, name=name)
     assert response.status_code == status, response.content
     error = response.json()["error"]
@@ -200,3 +204,9 @@ def test_imported_incidents_and_their_export_appear_in_the_dossier(alice, alice_
     export = [e for e in manifest["evidence"] if e["content_type"] == "application/xml"]
     assert len(export) == 1
     assert all(i["source_evidence"] == export[0]["ref"] for i in manifest["incidents"])
+
+
+def test_import_errors_are_in_the_users_language(alice_api, alice_case):
+    response = post_import(alice_api, alice_case, BOMB)
+    assert response.status_code == 400 and "DTD" in response.json()["error"]["message"]
+    assert "安全" in response.json()["error"]["message"]
