@@ -6,7 +6,7 @@ from collections import Counter
 
 from django.db import transaction
 
-from evidence.models import Case, Incident
+from evidence.models import Case, Incident, canonical_json
 
 from .rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 
@@ -21,6 +21,8 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
 
     Callers that also append to the audit chain call this after the append: the owner's head row
     is locked by then, so the incidents read here include every committed write for this owner.
+    Changed rows are written with one prepared statement run many times: findings are derived data
+    and a case may have 100,000 incidents.
     """
     from evidence.services import profile_for
 
@@ -28,24 +30,44 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
         pack = get_pack(case.rule_pack)
     except RulePackError:
         pack = None
+    # Rows are streamed into compact records; of each stored finding only a digest is kept, so a
+    # case of 100,000 incidents is checked without holding its rows twice.
+    records = []
+    stored_digest: dict[int, int] = {}
     rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS, "violations")
-    rows = list(rows)
-    findings = evaluate(records_from_rows(r[:-1] for r in rows), pack, profile_for(case.owner).tz) if pack else {}
-    changed = []
+    for row in rows.iterator(chunk_size=5000):
+        records.extend(records_from_rows([row[:-1]]))
+        stored_digest[row[0]] = hash(canonical_json(row[-1]))
+    findings = evaluate(records, pack, profile_for(case.owner).tz) if pack else {}
     summary: Counter = Counter()
-    for row in rows:
-        pk, stored = row[0], row[-1]
-        found = findings.get(pk, [])
+    changed: list[tuple[int, list, str]] = []
+    empty = hash(canonical_json([]))
+    for record in records:
+        found = findings.get(record.id, [])
         summary.update(f["rule"] for f in found)
-        if found != stored:
-            changed.append(Incident(pk=pk, violations=found, violation_rules=_rule_string(found)))
+        if (hash(canonical_json(found)) if found else empty) != stored_digest[record.id]:
+            changed.append((record.id, found, _rule_string(found)))
+    del records, stored_digest
     if changed:
-        Incident.objects.bulk_update(changed, ["violations", "violation_rules"], batch_size=1000)
+        _write_findings(changed)
     summary_dict = dict(sorted(summary.items()))
     if case.violation_summary != summary_dict:
         case.violation_summary = summary_dict
         Case.objects.filter(pk=case.pk).update(violation_summary=summary_dict)
     return summary_dict
+
+
+def _write_findings(changed: list[tuple[int, list, str]]) -> None:
+    from django.db import connection
+
+    field = Incident._meta.get_field("violations")
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(Incident._meta.db_table)} SET {quote('violations')} = %s, "
+           f"{quote('violation_rules')} = %s WHERE {quote('id')} = %s")
+    with connection.cursor() as cursor:
+        for start in range(0, len(changed), 5000):
+            cursor.executemany(sql, [(field.get_db_prep_save(found, connection), rules, pk)
+                                     for pk, found, rules in changed[start:start + 5000]])
 
 
 # --- dossiers -------------------------------------------------------------------------------------

@@ -185,7 +185,11 @@ class PhoneLogImport(OwnerAPIView):
                                   {"case": [_("A valid integer is required.")]})
         numbers = [n.strip() for n in (request.data.get("numbers") or "").split(",") if n.strip()] or None
         kinds = [k.strip() for k in (request.data.get("kinds") or "").split(",") if k.strip()] or None
-        phone_import = phone_import_prepare(case=case, upload=upload)
-        counts = phone_import_run(phone_import=phone_import, numbers=numbers, kinds=kinds)
+        phone_import = phone_import_prepare(case=case, upload=upload, preview=False)
+        try:
+            counts = phone_import_run(phone_import=phone_import, numbers=numbers, kinds=kinds)
+        except Exception:
+            phone_import.delete()  # nothing was imported; the upload left no trace but its blob
+            raise
         return Response({**counts, "import": phone_import.pk, "format": phone_import.format,
                          "export_sha256": phone_import.sha256}, status=status.HTTP_201_CREATED)
