@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate check bench messages serve clean-test
+.PHONY: run test install install-test migrate check bench messages serve worker
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ migrate: install
 
 run: migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production serving: gunicorn with WhiteNoise for static files (see Procfile for web + worker).
+serve: migrate
+	$(PY) manage.py collectstatic --noinput -v0
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} --timeout 600 --access-logfile -
+
+# The database task backend's worker (TASKS_BACKEND=django_tasks_db.DatabaseBackend).
+worker: migrate
+	$(PY) manage.py db_worker
 
 test: install-test
 	$(VENV)/bin/ruff check --select F,E9 config evidence complaints tests bench

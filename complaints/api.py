@@ -115,3 +115,13 @@ class Verify(APIView):
         if problem:
             return problem
         return Response(verify_upload(upload).as_api())
+
+
+class DossierRetry(OwnerAPIView):
+    """POST: build again a dossier that failed or whose build was interrupted; an issued one is
+    returned unchanged."""
+
+    def post(self, request, pk: int):
+        dossier = services.dossier_retry(dossier=_dossier(request, pk))
+        code = status.HTTP_200_OK if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED
+        return Response(DossierSerializer(dossier).data, status=code)

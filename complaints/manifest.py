@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC
 
-from django.core.files.storage import default_storage
+from evidence.storage import open_evidence
 from django.db.models import Q
 
 from evidence.models import EvidenceFile, Incident, canonical_json
@@ -45,7 +45,7 @@ def included_incidents(dossier):
 
 def rehash(evidence: EvidenceFile) -> str:
     hasher = hashlib.sha256()
-    with default_storage.open(evidence.storage_name, "rb") as handle:
+    with open_evidence(evidence) as handle:
         for chunk in handle.chunks(1 << 20):
             hasher.update(chunk)
     return hasher.hexdigest()

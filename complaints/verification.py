@@ -17,6 +17,7 @@ from typing import IO
 from django.core.files.storage import default_storage
 
 from evidence.models import EvidenceFile
+from evidence.storage import open_evidence
 
 from .models import Dossier, DossierStatus
 from .pdf import texts
@@ -65,7 +66,7 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
             if row is None:
                 missing.append(entry["bundle_path"])
                 continue
-            with default_storage.open(row.storage_name, "rb") as source, \
+            with open_evidence(row) as source, \
                     bundle.open(zipfile.ZipInfo(entry["bundle_path"], date_time=(2000, 1, 1, 0, 0, 0)), "w",
                                 force_zip64=True) as sink:
                 while block := source.read(1 << 20):

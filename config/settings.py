@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "django_tasks",
+    "django_tasks_db",
     "csp",
     "evidence",
     "complaints",
@@ -126,6 +127,8 @@ if os.environ.get("DATABASE_URL"):
     import dj_database_url
 
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
 else:
     DATABASES = {
         "default": {
@@ -176,6 +179,34 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 MEDIA_ROOT = str(EVIDENCE_ROOT)
+
+# S3-compatible object storage (AWS S3, MinIO, Aliyun OSS): set the bucket and the rest follows.
+EVIDENCE_S3_BUCKET = os.environ.get("EVIDENCE_S3_BUCKET", "")
+EVIDENCE_S3_RETENTION_DAYS = envint("EVIDENCE_S3_RETENTION_DAYS", 0)
+EVIDENCE_S3_RETENTION_MODE = os.environ.get("EVIDENCE_S3_RETENTION_MODE", "COMPLIANCE").upper()
+if EVIDENCE_S3_RETENTION_MODE not in ("COMPLIANCE", "GOVERNANCE"):
+    raise ImproperlyConfigured("EVIDENCE_S3_RETENTION_MODE must be COMPLIANCE or GOVERNANCE")
+# Downloads stream through the app by default; with this on they redirect to a presigned URL
+# valid for a few minutes (for the recorded version of the object).
+EVIDENCE_S3_PRESIGNED_DOWNLOADS = envbool("EVIDENCE_S3_PRESIGNED_DOWNLOADS", False)
+if EVIDENCE_S3_BUCKET:
+    addressing = os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")
+    if addressing not in ("auto", "path", "virtual"):
+        raise ImproperlyConfigured("AWS_S3_ADDRESSING_STYLE must be auto, path or virtual")
+    STORAGES["default"] = {
+        "BACKEND": "evidence.storage.EvidenceS3Storage",
+        "OPTIONS": {
+            "bucket_name": EVIDENCE_S3_BUCKET,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            "addressing_style": None if addressing == "auto" else addressing,
+            "location": os.environ.get("EVIDENCE_S3_PREFIX", ""),
+            "signature_version": "s3v4",
+            "querystring_expire": envint("EVIDENCE_S3_URL_SECONDS", 300),
+        },
+    }
 
 # Uploads: every file is hashed while it streams in, and spooled to disk, never held in memory.
 FILE_UPLOAD_HANDLERS = ["evidence.uploads.HashingUploadHandler"]
@@ -239,6 +270,8 @@ SECURE = envbool("DJANGO_SECURE", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE
 CSRF_COOKIE_SECURE = SECURE
 SECURE_SSL_REDIRECT = envbool("DJANGO_SSL_REDIRECT", SECURE)
+# Health checks come from inside the network over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", 31536000 if SECURE else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE
 SECURE_HSTS_PRELOAD = SECURE
@@ -249,10 +282,14 @@ X_FRAME_OPTIONS = "DENY"
 if envbool("DJANGO_BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Logs go to stdout: one JSON object a line in production (LOG_FORMAT=json), plain text on a laptop.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "config.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -153,9 +153,17 @@ class EvidenceDownload(OwnerAPIView):
 
 def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
     """The stored bytes, streamed through the storage API, never from a public URL."""
+    from django.conf import settings
     from django.core.files.storage import default_storage
+    from django.http import HttpResponseRedirect
 
-    response = FileResponse(default_storage.open(evidence.storage_name, "rb"), as_attachment=as_attachment,
+    from .storage import open_evidence
+
+    if as_attachment and settings.EVIDENCE_S3_PRESIGNED_DOWNLOADS and hasattr(default_storage, "presigned_url"):
+        # The owner check has passed; the bytes come straight from the store, for a few minutes.
+        return HttpResponseRedirect(default_storage.presigned_url(evidence.storage_name, evidence.storage_version,
+                                                                  evidence.original_name))
+    response = FileResponse(open_evidence(evidence), as_attachment=as_attachment,
                             filename=evidence.original_name, content_type=evidence.content_type)
     response["Content-Length"] = str(evidence.size)
     response["X-Content-SHA256"] = evidence.sha256

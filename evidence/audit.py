@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-from django.core.files.storage import default_storage
+from .storage import open_evidence
 from django.db import transaction
 from django.utils import timezone
 
@@ -90,11 +90,10 @@ def chain_problems(owner_id: int, events, head: AuditHead | None) -> tuple[int, 
     return count, problems
 
 
-def file_problem(evidence: EvidenceFile, storage=None) -> str | None:
-    storage = storage or default_storage
+def file_problem(evidence: EvidenceFile) -> str | None:
     where = f"evidence id {evidence.pk} '{evidence.original_name}' ({evidence.storage_name})"
     try:
-        handle = storage.open(evidence.storage_name, "rb")
+        handle = open_evidence(evidence)
     except (FileNotFoundError, OSError) as exc:
         return f"{where}: file missing ({exc.__class__.__name__})"
     hasher = hashlib.sha256()

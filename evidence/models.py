@@ -281,6 +281,9 @@ class EvidenceFile(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="evidence")
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="evidence")
     storage_name = models.CharField(max_length=255)
+    # The object version written when the file arrived (object storage with versioning); evidence is
+    # always read at this version. Empty on storage without versions.
+    storage_version = models.CharField(max_length=200, blank=True, default="")
     original_name = models.CharField(_("original file name"), max_length=255)
     content_type = models.CharField(_("type"), max_length=100)
     size = models.PositiveBigIntegerField(_("size (bytes)"))

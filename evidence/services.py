@@ -29,6 +29,7 @@ from .models import (
     Source,
 )
 from .sniffing import ACCEPTED_DESCRIPTION, sniff
+from .storage import save_blob
 from .thumbnails import THUMBNAIL_TYPES, thumbnail_name, thumbnail_store
 
 
@@ -236,6 +237,10 @@ def _hash_file(fileobj: IO[bytes]) -> tuple[str, int]:
     return hasher.hexdigest(), size
 
 
+def _versioned_storage() -> bool:
+    return hasattr(default_storage, "open_version")
+
+
 def _delete_unreferenced_blobs(names: list[str]) -> None:
     for name in set(names):
         if not EvidenceFile.objects.filter(storage_name=name).exists():
@@ -289,15 +294,19 @@ def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.U
     info = inspected or evidence_inspect(upload=upload, tz=profile_for(owner).tz)
     name = content_address(owner_id=owner.pk, sha256=info["sha256"], extension=info["extension"])
     wrote_blob = False
-    if default_storage.exists(name):
-        stored_name = name
+    existing = EvidenceFile.objects.filter(storage_name=name).values_list("storage_version", flat=True).first()
+    if existing is not None or (not _versioned_storage() and default_storage.exists(name)):
+        stored_name, version = name, existing or ""
     else:
         upload.seek(0)
-        stored_name = default_storage.save(name, upload)
+        if getattr(upload, "sha256", None) is None:
+            upload.sha256 = info["sha256"]
+        stored_name, version = save_blob(name, upload)
         wrote_blob = True
     try:
         with transaction.atomic():
             evidence = EvidenceFile(owner=owner, incident=incident, storage_name=stored_name,
+                                    storage_version=version,
                                     original_name=info["name"], content_type=info["content_type"],
                                     size=info["size"], sha256=info["sha256"], metadata=info["metadata"],
                                     provenance=provenance)

@@ -58,7 +58,9 @@ def thumbnail_for(evidence) -> bytes | None:
         return None
     name = thumbnail_name(owner_id=evidence.owner_id, sha256=evidence.sha256)
     if not default_storage.exists(name):
-        with default_storage.open(evidence.storage_name, "rb") as handle:
+        from .storage import open_evidence
+
+        with open_evidence(evidence) as handle:
             if thumbnail_store(owner_id=evidence.owner_id, sha256=evidence.sha256, fileobj=handle) is None:
                 return None
     with default_storage.open(name, "rb") as handle:

@@ -481,3 +481,29 @@ def phone_help(request):
         "form": form, "new_secret": new_secret, "cases": cases,
         "endpoint": request.build_absolute_uri(reverse("api_evidence_autofile")),
         "token_placeholder": new_secret or "<TOKEN>"})
+
+
+def healthz(request):
+    """For load balancers and monitors: is the database answering, is the storage reachable?"""
+    from django.core.files.storage import default_storage
+    from django.db import connection
+
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure is reported, not raised
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        default_storage.exists("healthz/probe")
+        checks["storage"] = "ok"
+    except Exception as exc:
+        checks["storage"] = f"error: {exc.__class__.__name__}"
+    checks["storage_backend"] = type(default_storage._wrapped if hasattr(default_storage, "_wrapped")
+                                     else default_storage).__name__
+    healthy = checks["database"] == "ok" and checks["storage"] == "ok"
+    response = JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    response["Cache-Control"] = "no-store"
+    return response

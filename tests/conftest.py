@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import uuid
 import struct
 import wave
 
@@ -13,9 +15,20 @@ from rest_framework.test import APIClient
 
 
 
+S3_MODE = bool(os.environ.get("EVIDENCE_S3_BUCKET"))
+
+
 @pytest.fixture(autouse=True)
-def private_storage(tmp_path, settings):
-    """Each test stores evidence in its own temporary folder."""
+def evidence_storage(tmp_path, settings):
+    """Each test stores evidence in a place of its own: a temporary folder, or, in the
+    production-like run, a fresh key prefix in the S3 bucket (moto's server with Object Lock)."""
+    if S3_MODE:
+        prefix = f"t-{uuid.uuid4().hex[:12]}"
+        options = {**settings.STORAGES["default"]["OPTIONS"], "location": prefix}
+        settings.STORAGES = {**settings.STORAGES,
+                             "default": {"BACKEND": "evidence.storage.EvidenceS3Storage", "OPTIONS": options}}
+        yield {"kind": "s3", "prefix": prefix}
+        return
     location = tmp_path / "evidence-store"
     settings.STORAGES = {
         **settings.STORAGES,
@@ -24,7 +37,17 @@ def private_storage(tmp_path, settings):
     }
     settings.MEDIA_ROOT = str(location)
     # Django's setting_changed handler drops the cached default storage, so the new folder applies.
-    yield location
+    yield {"kind": "filesystem", "path": location}
+
+
+@pytest.fixture
+def private_storage(evidence_storage):
+    """The storage folder itself, for tests that change stored bytes behind the app's back. On
+    object storage with Object Lock that is impossible by design; tests/evidence/test_object_storage.py
+    asserts the refusal there instead."""
+    if evidence_storage["kind"] != "filesystem":
+        pytest.skip("changes files on disk: object storage keeps every version (see test_object_storage)")
+    return evidence_storage["path"]
 
 
 @pytest.fixture
