@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install install-test migrate check bench messages serve worker
+.PHONY: run test test-production install install-test migrate check bench messages serve worker
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: install-test
 	$(VENV)/bin/ruff check --select F,E9 config evidence complaints tests bench
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same suite against PostgreSQL, S3 (moto's server, Object Lock) and the database task backend.
+test-production: install-test
+	bash scripts/test-production.sh $(PYTEST_ARGS)
 
 check: install-test
 	$(PY) manage.py makemigrations --check --dry-run

@@ -18,10 +18,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 try:  # django-storages is only needed when object storage is configured
-    from storages.backends.s3 import S3File, S3Storage
+    from storages.backends.s3 import S3Storage
+    from storages.utils import clean_name
 except ImportError:  # pragma: no cover - the laptop default does not need it
     S3Storage = object
-    S3File = None
+    clean_name = None
 
 
 def _digest_of(content) -> str:
@@ -55,7 +56,7 @@ class EvidenceS3Storage(S3Storage):
                 "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=days)}
 
     def _save(self, name, content):
-        cleaned = self._clean_name(name)
+        cleaned = clean_name(name)
         key = self._normalize_name(cleaned)
         digest = _digest_of(content)
         params = self._get_write_parameters(key, content)
@@ -75,7 +76,7 @@ class EvidenceS3Storage(S3Storage):
 
         from django.core.files import File
 
-        key = self._normalize_name(self._clean_name(name))
+        key = self._normalize_name(clean_name(name))
         response = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key, VersionId=version)
         if response.get("ContentLength", 0) <= 32 * 1024 * 1024:
             return ContentFile(response["Body"].read(), name=name)  # small: seekable for image readers
@@ -85,7 +86,7 @@ class EvidenceS3Storage(S3Storage):
         """A short-lived URL for the recorded version, downloading under the original file name."""
         from urllib.parse import quote
 
-        params = {"Bucket": self.bucket_name, "Key": self._normalize_name(self._clean_name(name)),
+        params = {"Bucket": self.bucket_name, "Key": self._normalize_name(clean_name(name)),
                   "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
         if version:
             params["VersionId"] = version
@@ -94,7 +95,7 @@ class EvidenceS3Storage(S3Storage):
 
     def checksum_of(self, name: str, version: str = "") -> str:
         """The SHA-256 the store recorded for the object (hex), as checked when it was written."""
-        key = self._normalize_name(self._clean_name(name))
+        key = self._normalize_name(clean_name(name))
         extra = {"VersionId": version} if version else {}
         head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key, ChecksumMode="ENABLED",
                                                       **extra)
