@@ -97,25 +97,79 @@ def stream_upload(port: int, path: Path, token: str, incident: int) -> tuple[flo
     return elapsed, body
 
 
+def measure(work: Path, recording: Path, extra_env: dict) -> dict:
+    """One upload of the recording to a fresh installation behind gunicorn; seconds and RSS growth."""
+    data_dir = work / f"data-{len(list(work.glob('data-*')))}"
+    env = {**os.environ, "DATA_DIR": str(data_dir), "DJANGO_DEBUG": "0", "DJANGO_SECURE": "0",
+           "DJANGO_SECRET_KEY": "bench-" + "x" * 60, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+           "FILE_UPLOAD_TEMP_DIR": str(work / "tmp"), "LOG_LEVEL": "WARNING", **extra_env}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    (work / "tmp").mkdir(exist_ok=True)
+    manage(env, "migrate", "--noinput", "-v0")
+    incident = manage(env, "shell", "--no-imports", "-c", (
+        "from django.contrib.auth import get_user_model\n"
+        "from django.utils import timezone\n"
+        "from evidence.services import case_create, incident_create\n"
+        "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
+        "c = case_create(owner=u, title='bench', creditor='huabei')\n"
+        "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"))
+    token = manage(env, "issue_token", "bench")
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}",
+                               "-w", "1", "--timeout", "600", "--log-level", "warning"], cwd=BASE_DIR, env=env)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        worker = worker_pid(server.pid)
+        # Warm the worker (imports, first query) so RSS growth is the upload's alone.
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("GET", "/api/v1/cases/", headers={"Authorization": f"Bearer {token}"})
+        conn.getresponse().read()
+        rss_before = rss_kib(worker, "VmRSS")
+        elapsed, body = stream_upload(port, recording, token, int(incident.splitlines()[-1]))
+        peak = rss_kib(worker, "VmHWM")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return {"seconds": elapsed, "sha256": body["sha256"], "rss_growth_mib": max(peak - rss_before, 0) / 1024}
+
+
+def start_moto(work: Path) -> tuple[subprocess.Popen, dict] | None:
+    moto = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
+    if not Path(moto).exists():
+        return None
+    port = free_port()
+    process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    env = {"EVIDENCE_S3_BUCKET": "bench-evidence", "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_S3_REGION_NAME": "us-east-1",
+           "AWS_S3_ADDRESSING_STYLE": "path", "EVIDENCE_S3_RETENTION_DAYS": "1"}
+    import boto3
+    from botocore.config import Config
+
+    boto3.client("s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
+                 aws_access_key_id="bench", aws_secret_access_key="bench",
+                 config=Config(s3={"addressing_style": "path"})).create_bucket(
+        Bucket="bench-evidence", ObjectLockEnabledForBucket=True)
+    return process, env
+
+
 def main() -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-upload-"))
     try:
-        env = {**os.environ, "DATA_DIR": str(work / "data"), "DJANGO_DEBUG": "0", "DJANGO_SECURE": "0",
-               "DJANGO_SECRET_KEY": "bench-" + "x" * 60, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-               "FILE_UPLOAD_TEMP_DIR": str(work / "tmp")}
-        env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        (work / "tmp").mkdir()
-        manage(env, "migrate", "--noinput", "-v0")
-        incident = manage(env, "shell", "--no-imports", "-c", (
-            "from django.contrib.auth import get_user_model\n"
-            "from django.utils import timezone\n"
-            "from evidence.services import case_create, incident_create\n"
-            "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
-            "c = case_create(owner=u, title='bench', creditor='huabei')\n"
-            "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"))
-        token = manage(env, "issue_token", "bench")
         recording = work / "recording.wav"
         make_wav(recording, SIZE)
+        expected = hashlib.sha256(recording.read_bytes()).hexdigest()
 
         # Baseline: what the machine needs to hash and copy the same bytes.
         started = time.perf_counter()
@@ -124,39 +178,34 @@ def main() -> dict:
         baseline = time.perf_counter() - started
         (work / "copy.wav").unlink()
 
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}",
-                                   "-w", "1", "--timeout", "600", "--log-level", "warning"],
-                                  cwd=BASE_DIR, env=env)
-        try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            worker = worker_pid(server.pid)
-            # Warm the worker (imports, first query) so RSS growth is the upload's alone.
-            conn = http.client.HTTPConnection("127.0.0.1", port)
-            conn.request("GET", "/api/v1/cases/", headers={"Authorization": f"Bearer {token}"})
-            conn.getresponse().read()
-            rss_before = rss_kib(worker, "VmRSS")
-            elapsed, body = stream_upload(port, recording, token, int(incident))
-            peak = rss_kib(worker, "VmHWM")
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
-        expected = hashlib.sha256(recording.read_bytes()).hexdigest()
+        local = measure(work, recording, {})
         mb = SIZE / 1e6
         figures = {
             "size_mib": SIZE / (1 << 20),
-            "upload_seconds": round(elapsed, 3),
-            "upload_mb_per_s": round(mb / elapsed, 1),
+            "upload_seconds": round(local["seconds"], 3),
+            "upload_mb_per_s": round(mb / local["seconds"], 1),
             "baseline_sha256sum_plus_cp_seconds": round(baseline, 3),
-            "ratio_vs_baseline": round(baseline / elapsed, 2),
-            "worker_peak_rss_growth_mib": round(max(peak - rss_before, 0) / 1024, 1),
-            "hash_matches": body["sha256"] == expected,
+            "ratio_vs_baseline": round(baseline / local["seconds"], 2),
+            "worker_peak_rss_growth_mib": round(local["rss_growth_mib"], 1),
+            "hash_matches": local["sha256"] == expected,
         }
+        moto = start_moto(work)
+        if moto is None:
+            figures["s3"] = "skipped (moto_server not installed)"
+            return figures
+        process, s3_env = moto
+        try:
+            remote = measure(work, recording, s3_env)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        figures.update({
+            "s3_upload_seconds": round(remote["seconds"], 3),
+            "s3_upload_mb_per_s": round(mb / remote["seconds"], 1),
+            "s3_ratio_to_filesystem": round(local["seconds"] / remote["seconds"], 2),
+            "s3_worker_peak_rss_growth_mib": round(remote["rss_growth_mib"], 1),
+            "s3_hash_matches": remote["sha256"] == expected,
+        })
         return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -44,7 +44,17 @@ def incident_timeline(*, case: Case, kind: str = "", date_from: date | None = No
         queryset = queryset.filter(occurred_at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
     if date_to:
         queryset = queryset.filter(occurred_at__lte=datetime.combine(date_to, time.max, tzinfo=tz))
-    return queryset.order_by("-occurred_at", "-id").annotate(evidence_count=Count("evidence"))
+    return queryset.order_by("-occurred_at", "-id")
+
+
+def attach_evidence_counts(incidents) -> None:
+    """Evidence counts for one page of incidents, in one query over that page only (an annotation
+    would make the database group the whole case before it can sort and cut a page)."""
+    ids = [incident.pk for incident in incidents]
+    counts = dict(EvidenceFile.objects.filter(incident_id__in=ids).values_list("incident_id")
+                  .annotate(n=Count("id")).values_list("incident_id", "n"))
+    for incident in incidents:
+        incident.evidence_count = counts.get(incident.pk, 0)
 
 
 def violation_summary(*, case: Case) -> list[dict]:

@@ -149,6 +149,8 @@ def case_detail(request, pk: int):
                                             rule=criteria.get("rule", ""))
     page = Paginator(incidents.select_related("case"), TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
     presenter = violations_presenter()
+    page.object_list = list(page.object_list)
+    selectors.attach_evidence_counts(page.object_list)
     for incident in page.object_list:
         incident.shown_violations = presenter(incident)
     query = request.GET.copy()

@@ -1,0 +1,73 @@
+"""Production serving: `make serve` runs gunicorn with WhiteNoise; /healthz reports the database and
+the storage."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL")}
+    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SECURE": "0",
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATA_DIR": str(tmp_path / "data"),
+                "STATIC_ROOT": str(tmp_path / "static"), "PORT": str(port), "WEB_CONCURRENCY": "1",
+                "HOST": "127.0.0.1"})
+    server = subprocess.Popen(["make", "-s", "serve"], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"{base}/healthz", timeout=2)
+            break
+        except requests.ConnectionError:
+            if server.poll() is not None:
+                raise AssertionError(server.stdout.read().decode())
+            time.sleep(0.3)
+    yield base, tmp_path
+    os.killpg(server.pid, 15)
+    server.wait(timeout=30)
+
+
+def test_make_serve_runs_gunicorn_with_static_files_and_healthz(served):
+    base, tmp_path = served
+    health = requests.get(f"{base}/healthz", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["database"] == "ok" and health.json()["storage"] == "ok"
+    css = requests.get(f"{base}/static/css/app.css", timeout=10)
+    assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
+    assert (tmp_path / "static" / "css" / "app.css").exists()  # collected, served by WhiteNoise
+    login = requests.get(f"{base}/accounts/login/", timeout=10)
+    assert login.status_code == 200 and "default-src 'self'" in login.headers["Content-Security-Policy"]
+    assert "gunicorn" in login.headers.get("Server", "")
+
+
+def test_healthz_reports_a_broken_storage(client, settings, db):
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "tests.test_serving.BrokenStorage", "OPTIONS": {}}}
+    response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["storage"].startswith("error")
+    assert response.json()["database"] == "ok"
+
+
+class BrokenStorage:
+    def exists(self, name):
+        raise OSError("unreachable")
