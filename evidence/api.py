@@ -77,6 +77,18 @@ def _case_from_body(request, value):
     return selectors.case_for(request.user, pk)
 
 
+def _file_and_case(request):
+    """The multipart `file` and the owner's case named by `case`, or an error response."""
+    upload, problem = _uploaded_file(request)
+    if problem:
+        return None, None, problem
+    case = _case_from_body(request, request.data.get("case"))
+    if case is None:
+        return None, None, error_response("invalid", _("'case' must be a case id."), 400,
+                                          {"case": [_("A valid integer is required.")]})
+    return upload, case, None
+
+
 class IncidentListCreate(OwnerAPIView):
     def get(self, request):
         incidents = Incident.objects.for_owner(request.user)
@@ -129,13 +141,9 @@ class EvidenceAutofile(OwnerAPIView):
     """One-tap upload for phone automation: the server finds or creates the incident."""
 
     def post(self, request):
-        upload, problem = _uploaded_file(request)
+        upload, case, problem = _file_and_case(request)
         if problem:
             return problem
-        case = _case_from_body(request, request.data.get("case"))
-        if case is None:
-            return error_response("invalid", _("'case' must be a case id."), 400,
-                                  {"case": [_("A valid integer is required.")]})
         evidence = services.evidence_autofile(case=case, upload=upload)
         return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
 
@@ -184,13 +192,9 @@ class PhoneLogImport(OwnerAPIView):
     def post(self, request):
         from .imports import phone_import_prepare, phone_import_run
 
-        upload, problem = _uploaded_file(request)
+        upload, case, problem = _file_and_case(request)
         if problem:
             return problem
-        case = _case_from_body(request, request.data.get("case"))
-        if case is None:
-            return error_response("invalid", _("'case' must be a case id."), 400,
-                                  {"case": [_("A valid integer is required.")]})
         numbers = [n.strip() for n in (request.data.get("numbers") or "").split(",") if n.strip()] or None
         kinds = [k.strip() for k in (request.data.get("kinds") or "").split(",") if k.strip()] or None
         phone_import = phone_import_prepare(case=case, upload=upload, preview=False)

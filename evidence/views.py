@@ -228,6 +228,36 @@ def incident_delete(request, pk: int):
 
 # --- evidence ----------------------------------------------------------------------------------
 
+def store_uploads(request, store) -> tuple[list[dict], int]:
+    """Run `store` on every file of the multipart field `files`; one result per file, and the
+    status to answer with (201, or the single file's error status, or 207 for a mix)."""
+    if upload_too_large(request):
+        return [{"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")}], 413
+    uploads = request.FILES.getlist("files")
+    if upload_too_large(request):
+        return [{"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")}], 413
+    if not uploads:
+        return [{"ok": False, "code": "no_file", "message": _("Choose at least one file.")}], 400
+    results, status = [], 201
+    for upload in uploads:
+        try:
+            evidence = store(upload)
+        except services.EvidenceRejected as exc:
+            failure = {"code": exc.code, "message": exc.message}
+            error_status = exc.status
+        except ValidationError as exc:
+            failure = {"code": "invalid", "message": " ".join(exc.messages)}
+            error_status = 400
+        else:
+            results.append({"ok": True, "id": evidence.pk, "name": evidence.original_name, "sha256": evidence.sha256,
+                            "size": evidence.size, "content_type": evidence.content_type,
+                            "filed": evidence.metadata.get("filed"), "incident": evidence.incident_id})
+            continue
+        results.append({"ok": False, "name": upload.name, **failure})
+        status = error_status if len(uploads) == 1 else 207
+    return results, status
+
+
 @login_required
 @require_POST
 def evidence_upload(request, pk: int):
@@ -235,30 +265,7 @@ def evidence_upload(request, pk: int):
     without script the form posts them all and comes back here."""
     incident = selectors.incident_for(request.user, pk)
     wants_json = "application/json" in request.headers.get("Accept", "")
-    results, status = [], 201
-    if upload_too_large(request):
-        results.append({"ok": False, "code": "file_too_large",
-                        "message": _("The file is larger than the upload limit.")})
-        status = 413
-    else:
-        uploads = request.FILES.getlist("files")
-        if upload_too_large(request):
-            results.append({"ok": False, "code": "file_too_large",
-                            "message": _("The file is larger than the upload limit.")})
-            status = 413
-        elif not uploads:
-            results.append({"ok": False, "code": "no_file", "message": _("Choose at least one file.")})
-            status = 400
-        for upload in uploads:
-            try:
-                evidence = services.evidence_store(incident=incident, upload=upload)
-            except services.EvidenceRejected as exc:
-                results.append({"ok": False, "name": upload.name, "code": exc.code, "message": exc.message})
-                status = exc.status if len(uploads) == 1 else 207
-            else:
-                results.append({"ok": True, "id": evidence.pk, "name": evidence.original_name,
-                                "sha256": evidence.sha256, "size": evidence.size,
-                                "content_type": evidence.content_type})
+    results, status = store_uploads(request, lambda upload: services.evidence_store(incident=incident, upload=upload))
     if wants_json:
         return JsonResponse({"results": results}, status=status)
     for result in results:
@@ -372,24 +379,8 @@ def recordings_upload(request, pk: int):
     case = selectors.case_for(request.user, pk)
     if request.method == "POST":
         wants_json = "application/json" in request.headers.get("Accept", "")
-        results, status = [], 201
-        uploads = [] if upload_too_large(request) else request.FILES.getlist("files")
-        if upload_too_large(request):
-            results.append({"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")})
-            status = 413
-        for upload in uploads:
-            try:
-                evidence = services.evidence_autofile(case=case, upload=upload, source=Source.MANUAL)
-            except services.EvidenceRejected as exc:
-                results.append({"ok": False, "name": upload.name, "code": exc.code, "message": exc.message})
-                status = exc.status if len(uploads) == 1 else 207
-            except ValidationError as exc:
-                results.append({"ok": False, "name": upload.name, "code": "invalid", "message": " ".join(exc.messages)})
-                status = 400 if len(uploads) == 1 else 207
-            else:
-                results.append({"ok": True, "id": evidence.pk, "name": evidence.original_name,
-                                "sha256": evidence.sha256, "filed": evidence.metadata.get("filed"),
-                                "incident": evidence.incident_id})
+        results, status = store_uploads(
+            request, lambda upload: services.evidence_autofile(case=case, upload=upload, source=Source.MANUAL))
         if wants_json:
             return JsonResponse({"results": results}, status=status)
         for result in results:

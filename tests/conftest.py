@@ -118,7 +118,7 @@ def amr_bytes(frames: int = 250, frame_type: int = 7) -> bytes:
     return b"#!AMR\n" + (header + bytes(sizes[frame_type] - 1)) * frames
 
 
-def png_bytes(size=(60, 40), exif_time: str | None = None, offset: str | None = None) -> bytes:
+def image_bytes(fmt: str, size=(60, 40), exif_time: str | None = None, offset: str | None = None) -> bytes:
     from PIL import Image
 
     image = Image.new("RGB", size, (200, 30, 30))
@@ -131,25 +131,30 @@ def png_bytes(size=(60, 40), exif_time: str | None = None, offset: str | None = 
         if offset:
             sub[0x9011] = offset
         kwargs["exif"] = exif.tobytes()
-    image.save(buffer, "PNG", **kwargs)
+    image.save(buffer, fmt, **kwargs)
     return buffer.getvalue()
+
+
+def png_bytes(size=(60, 40), exif_time: str | None = None, offset: str | None = None) -> bytes:
+    return image_bytes("PNG", size, exif_time, offset)
 
 
 def jpeg_bytes(exif_time: str | None = None, offset: str | None = None) -> bytes:
-    from PIL import Image
+    return image_bytes("JPEG", (40, 30), exif_time, offset)
 
-    image = Image.new("RGB", (40, 30), (10, 90, 200))
-    buffer = io.BytesIO()
-    kwargs = {}
-    if exif_time:
-        exif = Image.Exif()
-        sub = exif.get_ifd(0x8769)
-        sub[0x9003] = exif_time
-        if offset:
-            sub[0x9011] = offset
-        kwargs["exif"] = exif.tobytes()
-    image.save(buffer, "JPEG", **kwargs)
-    return buffer.getvalue()
+
+def wait_for(predicate, limit_seconds: float = 300.0, step: float = 0.1):
+    """Poll until predicate() is truthy. A generous bound, so a slow machine never fails a test:
+    this waits for background work, it measures nothing."""
+    import time
+
+    deadline = time.monotonic() + limit_seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not reached")
 
 
 ELF_EXECUTABLE = b"\x7fELF\x02\x01\x01\x00" + bytes(56) + b"\x00" * 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,19 +13,9 @@ import pytest
 from complaints.models import Dossier
 from complaints.services import case_violations_refresh
 from evidence.models import Incident
+from tests.conftest import wait_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def wait_for(predicate, limit_seconds: float = 240.0, step: float = 0.2):
-    """Poll until predicate() is truthy; a generous bound so a slow machine never fails the test."""
-    deadline = time.monotonic() + limit_seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached")
 
 
 def test_a_thousand_incident_build_does_not_block_the_request(transactional_db, client, settings,

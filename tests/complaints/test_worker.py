@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,18 +15,9 @@ import pytest
 
 from complaints.models import Dossier
 from evidence.models import Incident
+from tests.conftest import wait_for
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate, limit_seconds: float = 300.0, step: float = 0.05):
-    deadline = time.monotonic() + limit_seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not reached")
 
 
 def worker_env(settings, evidence_storage, tmp_path) -> dict:
