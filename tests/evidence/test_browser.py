@@ -35,7 +35,7 @@ def page(live_server, monkeypatch):
         context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                       accept_downloads=True)
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(60_000)
         yield page
         context.close()
         browser.close()

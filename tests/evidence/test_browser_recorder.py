@@ -31,7 +31,7 @@ def test_recording_a_visit_in_the_browser(live_server, monkeypatch, django_user_
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         context.grant_permissions(["microphone"], origin=live_server.url)
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(60_000)
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", "frank")
         page.fill("#id_password", "frank-password-1")
