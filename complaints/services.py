@@ -6,7 +6,7 @@ from collections import Counter
 
 from django.db import transaction
 
-from evidence.models import Case, Incident, canonical_json
+from evidence.models import Case, Incident
 
 from .rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 
@@ -30,24 +30,24 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
         pack = get_pack(case.rule_pack)
     except RulePackError:
         pack = None
-    # Rows are streamed into compact records; of each stored finding only a digest is kept, so a
-    # case of 100,000 incidents is checked without holding its rows twice.
+    # Rows are streamed into compact records; only non-empty stored findings are kept aside (a fresh
+    # import has none), so a case of 100,000 incidents is checked without holding its rows twice.
     records = []
-    stored_digest: dict[int, int] = {}
+    stored: dict[int, list] = {}
     rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS, "violations")
     for row in rows.iterator(chunk_size=5000):
         records.extend(records_from_rows([row[:-1]]))
-        stored_digest[row[0]] = hash(canonical_json(row[-1]))
+        if row[-1]:
+            stored[row[0]] = row[-1]
     findings = evaluate(records, pack, profile_for(case.owner).tz) if pack else {}
     summary: Counter = Counter()
     changed: list[tuple[int, list, str]] = []
-    empty = hash(canonical_json([]))
     for record in records:
         found = findings.get(record.id, [])
         summary.update(f["rule"] for f in found)
-        if (hash(canonical_json(found)) if found else empty) != stored_digest[record.id]:
+        if found != stored.get(record.id, []):
             changed.append((record.id, found, _rule_string(found)))
-    del records, stored_digest
+    del records, stored
     if changed:
         _write_findings(changed)
     summary_dict = dict(sorted(summary.items()))

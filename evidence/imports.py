@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +17,7 @@ from .phone_logs import (DEFAULT_KINDS, IMPORT_KINDS, PhoneLogError, decode_imag
                          summarise)
 from .services import EvidenceRejected, content_address, evidence_store, profile_for
 from .services import sanitise_file_name
+from .storage import open_blob, save_blob
 
 BATCH = 1000
 EXPORT_TYPES = {"calls_xml": ("application/xml", "xml"), "sms_xml": ("application/xml", "xml"),
@@ -63,12 +63,16 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         raise EvidenceRejected(code="unsupported_type", status=415, message=_(
             "This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing call CSV."))
     name = content_address(owner_id=case.owner_id, sha256=sha256, extension=EXPORT_TYPES[fmt][1])
-    if not default_storage.exists(name):
+    earlier = PhoneImport.objects.filter(owner=case.owner, sha256=sha256).order_by("pk").first()
+    if earlier is not None:  # the same export again: its blob is already kept
+        name, version = earlier.storage_name, earlier.storage_version
+    else:
         upload.seek(0)
-        name = default_storage.save(name, upload)
+        upload.sha256 = sha256
+        name, version = save_blob(name, upload)
     return PhoneImport.objects.create(owner=case.owner, case=case, original_name=sanitise_file_name(upload.name),
-                                      storage_name=name, sha256=sha256, size=upload.size, format=fmt,
-                                      summary=summary)
+                                      storage_name=name, storage_version=version, sha256=sha256,
+                                      size=upload.size, format=fmt, summary=summary)
 
 
 def _number_matches(number: str, wanted: set[str]) -> bool:
@@ -88,8 +92,9 @@ def _export_evidence(phone_import: PhoneImport, case: Case) -> EvidenceFile:
     holder.save()
     audit_append(owner=case.owner, action="incident.create", subject=holder,
                  payload={"case": case.pk, "after": holder.snapshot()})
-    with default_storage.open(phone_import.storage_name, "rb") as handle:
-        return evidence_store(incident=holder, upload=handle, provenance=Provenance.IMPORTED, inspected={
+    with open_blob(phone_import.storage_name, phone_import.storage_version) as handle:
+        return evidence_store(incident=holder, upload=handle, provenance=Provenance.IMPORTED,
+                              stored=(phone_import.storage_name, phone_import.storage_version), inspected={
             "name": phone_import.original_name, "sha256": phone_import.sha256, "size": phone_import.size,
             "content_type": content_type, "extension": extension,
             "metadata": {"import_format": phone_import.format, "calls": phone_import.summary.get("calls"),
@@ -118,7 +123,7 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
     keys_digest = hashlib.sha256()
     now = timezone.now()
     try:
-        with transaction.atomic(), default_storage.open(phone_import.storage_name, "rb") as handle:
+        with transaction.atomic(), open_blob(phone_import.storage_name, phone_import.storage_version) as handle:
             _fmt, entries = iter_entries(handle, tz)
             export = None
             batch: list[dict] = []

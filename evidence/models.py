@@ -378,6 +378,7 @@ class PhoneImport(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="phone_imports")
     original_name = models.CharField(max_length=255)
     storage_name = models.CharField(max_length=255)
+    storage_version = models.CharField(max_length=200, blank=True, default="")
     sha256 = models.CharField(max_length=64)
     size = models.PositiveBigIntegerField()
     format = models.CharField(max_length=20)

@@ -283,7 +283,7 @@ def evidence_inspect(*, upload, tz) -> dict:
 
 
 def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.UPLOADED,
-                   inspected: dict | None = None) -> EvidenceFile:
+                   inspected: dict | None = None, stored: tuple[str, str] | None = None) -> EvidenceFile:
     """Keep one uploaded file as evidence of an incident.
 
     The blob is written through the storage API under its content address, then the row and its
@@ -295,7 +295,9 @@ def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.U
     name = content_address(owner_id=owner.pk, sha256=info["sha256"], extension=info["extension"])
     wrote_blob = False
     existing = EvidenceFile.objects.filter(storage_name=name).values_list("storage_version", flat=True).first()
-    if existing is not None or (not _versioned_storage() and default_storage.exists(name)):
+    if stored is not None:  # the caller already wrote this blob (a phone export kept at preview)
+        stored_name, version = stored
+    elif existing is not None or (not _versioned_storage() and default_storage.exists(name)):
         stored_name, version = name, existing or ""
     else:
         upload.seek(0)

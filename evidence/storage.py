@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import tempfile
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -72,15 +73,19 @@ class EvidenceS3Storage(S3Storage):
 
     def open_version(self, name: str, version: str, mode: str = "rb"):
         """The object as it was at `version` (the one recorded when the evidence arrived)."""
-        from django.core.files.base import ContentFile
-
         from django.core.files import File
+        from django.core.files.base import ContentFile
 
         key = self._normalize_name(clean_name(name))
         response = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key, VersionId=version)
         if response.get("ContentLength", 0) <= 32 * 1024 * 1024:
-            return ContentFile(response["Body"].read(), name=name)  # small: seekable for image readers
-        return File(response["Body"], name=name)  # large: streamed, never whole in memory
+            return ContentFile(response["Body"].read(), name=name)
+        # Large: spooled to a temporary file on disk, so readers may seek and memory stays flat.
+        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+        for chunk in response["Body"].iter_chunks(1 << 20):
+            spool.write(chunk)
+        spool.seek(0)
+        return File(spool, name=name)
 
     def presigned_url(self, name: str, version: str, filename: str) -> str:
         """A short-lived URL for the recorded version, downloading under the original file name."""
