@@ -30,6 +30,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_port(port: int, attempts: int = 100) -> None:
+    for _ in range(attempts):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def make_wav(path: Path, size: int) -> None:
     """A WAV header followed by pseudo-random PCM: accepted by the sniffer, incompressible."""
     data_size = size - 44
@@ -118,12 +127,7 @@ def measure(work: Path, recording: Path, extra_env: dict) -> dict:
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}",
                                "-w", "1", "--timeout", "600", "--log-level", "warning"], cwd=BASE_DIR, env=env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         worker = worker_pid(server.pid)
         # Warm the worker (imports, first query) so RSS growth is the upload's alone.
         conn = http.client.HTTPConnection("127.0.0.1", port)
@@ -145,12 +149,7 @@ def start_moto(work: Path) -> tuple[subprocess.Popen, dict] | None:
     port = free_port()
     process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_port(port)
     env = {"EVIDENCE_S3_BUCKET": "bench-evidence", "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
            "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_S3_REGION_NAME": "us-east-1",
            "AWS_S3_ADDRESSING_STYLE": "path", "EVIDENCE_S3_RETENTION_DAYS": "1"}
