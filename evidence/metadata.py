@@ -234,7 +234,9 @@ def webm_duration(fileobj: IO[bytes]) -> float | None:
             else:
                 fileobj.seek(size, 1)
     except (ValueError, IndexError, struct.error, OSError):
-        pass
+        # A truncated or unusual file: the blocks read so far still say how long it is at least.
+        units = declared if declared else latest
+        return round(units * scale / 1e9, 2) if units else None
     units = declared if declared else latest
     return round(units * scale / 1e9, 2) if units else None
 

@@ -139,8 +139,9 @@ class SurrogateRepairingReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        while not self.out and self._fill():
-            pass
+        while not self.out:
+            if not self._fill():
+                break
         size = min(len(buffer), len(self.out))
         buffer[:size] = self.out[:size]
         self.out = self.out[size:]

@@ -100,7 +100,7 @@ def test_tsa():
             self.wfile.write(answer)
 
         def log_message(self, *args):
-            pass
+            """Keep the test output free of the server's access log."""
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
