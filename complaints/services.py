@@ -1,13 +1,26 @@
-"""Writes of the complaints app: keeping each case's rule findings current."""
+"""Writes of the complaints app: keeping each case's rule findings current, and ordering, building,
+retrying and reissuing dossiers."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections import Counter
+from datetime import date, datetime, time
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from evidence.models import Case, Incident
+from evidence.audit import audit_append
+from evidence.models import AuditHead, Case, Incident
 
+from .letters import request_choices
+from .models import Addressee, Dossier, DossierStatus
 from .rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 
 
@@ -71,23 +84,6 @@ def _write_findings(changed: list[tuple[int, list, str]]) -> None:
 
 
 # --- dossiers -------------------------------------------------------------------------------------
-
-import hashlib  # noqa: E402
-import logging  # noqa: E402
-from datetime import date, datetime, time  # noqa: E402
-
-from django.conf import settings  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
-from django.core.files.base import ContentFile  # noqa: E402
-from django.core.files.storage import default_storage  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from django.utils.translation import gettext as _  # noqa: E402
-
-from evidence.audit import audit_append  # noqa: E402
-from evidence.models import AuditHead  # noqa: E402
-
-from .letters import request_choices  # noqa: E402
-from .models import Addressee, Dossier, DossierStatus  # noqa: E402
 
 logger = logging.getLogger(__name__)
 LANGUAGE_CODES = ("zh-hans", "en")
@@ -181,10 +177,10 @@ def _progress(dossier_id: int, percent: int, note: str) -> None:
 
 
 def signer_fingerprint() -> str:
-    from .signing import ensure_signing_identity
-
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
+
+    from .signing import ensure_signing_identity
 
     _key, cert_path = ensure_signing_identity()
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
