@@ -71,3 +71,23 @@ def test_healthz_reports_a_broken_storage(client, settings, db):
 class BrokenStorage:
     def exists(self, name):
         raise OSError("unreachable")
+
+
+def test_production_logs_are_one_json_object_a_line():
+    import json
+    import logging
+
+    from config.logging import JsonFormatter
+
+    try:
+        raise ValueError("broken pipe")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("evidence", logging.ERROR, __file__, 1, "upload of %s failed", ("x.amr",),
+                                   sys.exc_info())
+    line = JsonFormatter().format(record)
+    assert "\n" not in line  # the traceback is escaped inside the one line
+    entry = json.loads(line)
+    assert entry["level"] == "ERROR" and entry["logger"] == "evidence"
+    assert entry["message"] == "upload of x.amr failed" and "ValueError" in entry["exception"]
