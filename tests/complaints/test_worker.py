@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -41,8 +42,20 @@ def worker_env(settings, evidence_storage, tmp_path) -> dict:
 
 
 def start_worker(env, *extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--interval", "0.2",
-                             *extra], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # --no-reload: without it a debug worker runs under the autoreloader, and killing the process
+    # started here would leave the real worker running as an orphan. Its own session lets the test
+    # kill every process the worker may have started.
+    return subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--no-reload",
+                             "--interval", "0.2", *extra], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_worker(worker: subprocess.Popen) -> None:
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # already gone
+    worker.wait(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -69,10 +82,13 @@ def test_a_build_whose_worker_is_killed_is_not_ready_and_completes_when_retried(
     try:
         wait_for(lambda: Dossier.objects.filter(pk=dossier.pk, status="running", progress__gte=20).exists())
     finally:
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
+        kill_worker(worker)
     interrupted = Dossier.objects.get(pk=dossier.pk)
     assert interrupted.status != "ready" and not interrupted.seal and not interrupted.pdf_name
+    # Nothing carries on building behind the test's back.
+    progress = interrupted.progress
+    time.sleep(2)
+    assert Dossier.objects.get(pk=dossier.pk).progress == progress
 
     dossier_retry(dossier=interrupted)
     worker = start_worker(env, "--batch")
@@ -81,7 +97,7 @@ def test_a_build_whose_worker_is_killed_is_not_ready_and_completes_when_retried(
         worker.wait(timeout=120)
     finally:
         if worker.poll() is None:
-            worker.kill()
+            kill_worker(worker)
     assert finished.status == "ready", finished.error
     from django.core.files.storage import default_storage
 
