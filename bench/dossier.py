@@ -65,10 +65,12 @@ def main() -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
-    from complaints.services import case_violations_refresh, dossier_create
+    from complaints.services import dossier_create
+    from evidence.findings import case_violations_refresh
     from complaints.signing import ensure_signing_identity
     from evidence.models import Incident
-    from evidence.services import case_create, evidence_store, profile_for, profile_update
+    from accounts.services import profile_for, profile_update
+    from evidence.services import case_create, evidence_store
 
     figures: dict = {}
     try:

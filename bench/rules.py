@@ -15,7 +15,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def records(count: int):
-    from complaints.rules import Record
+    from evidence.rules import Record
 
     rng = random.Random(count)
     start = datetime(2024, 1, 1, tzinfo=ZoneInfo("UTC"))
@@ -47,7 +47,7 @@ def main() -> dict:
     import django
 
     django.setup()
-    from complaints.rules import evaluate, get_pack
+    from evidence.rules import evaluate, get_pack
 
     tz = ZoneInfo("Asia/Shanghai")
     figures = {}

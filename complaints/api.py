@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework import serializers, status
@@ -16,7 +17,6 @@ from evidence.api_errors import error_response
 from . import services
 from .letters import request_choices
 from .models import Addressee, Dossier, DossierStatus
-from .rules import available_packs
 from .verification import verify_upload
 from .views import bundle_response, pdf_response
 
@@ -35,7 +35,7 @@ class DossierRequestSerializer(serializers.Serializer):
     case = serializers.IntegerField()
     addressee = serializers.ChoiceField(choices=Addressee.choices)
     addressee_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
-    language = serializers.ChoiceField(choices=["zh-hans", "en"], default="zh-hans")
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
     rule_pack = serializers.CharField(required=False, max_length=20)
@@ -44,19 +44,6 @@ class DossierRequestSerializer(serializers.Serializer):
     request_text = serializers.CharField(required=False, allow_blank=True, default="")
     incidents = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
                                       default=None)
-
-    def validate_rule_pack(self, value):
-        if value not in available_packs():
-            raise serializers.ValidationError(
-                _("Unknown rule pack; available: %(packs)s.") % {"packs": ", ".join(sorted(available_packs()))})
-        return value
-
-    def validate(self, data):
-        if data["addressee"] == Addressee.CUSTOM and not data.get("addressee_name", "").strip():
-            raise serializers.ValidationError({"addressee_name": [_("Name the recipient.")]})
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise serializers.ValidationError({"date_to": [_("The end date is before the start date.")]})
-        return data
 
 
 class DossierCreate(OwnerAPIView):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from .letters import request_choices
@@ -16,8 +17,8 @@ class DossierForm(forms.Form):
                                   widget=forms.RadioSelect)
     addressee_name = forms.CharField(label=_("Recipient's name (for “Another recipient”)"), required=False,
                                      max_length=200)
-    language = forms.ChoiceField(label=_("Language of the dossier"), initial="zh-hans", widget=forms.RadioSelect,
-                                 choices=[("zh-hans", "简体中文"), ("en", "English")])
+    language = forms.ChoiceField(label=_("Language of the dossier"), initial=settings.LANGUAGE_CODE,
+                                 widget=forms.RadioSelect, choices=settings.LANGUAGES)
     date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     requests = forms.MultipleChoiceField(label=_("What you ask for"), required=False, initial=DEFAULT_REQUESTS,
@@ -27,18 +28,10 @@ class DossierForm(forms.Form):
     # excluded few rather than the included many keeps a 1,000-incident case under form limits.)
     exclude = forms.MultipleChoiceField(label=_("Leave out"), required=False, widget=forms.CheckboxSelectMultiple)
 
-    def __init__(self, *args, incidents=(), language: str = "zh-hans", **kwargs):
+    def __init__(self, *args, incidents=(), language: str = settings.LANGUAGE_CODE, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["requests"].choices = request_choices(language)
         self.fields["exclude"].choices = [(str(pk), label) for pk, label in incidents]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("addressee") == Addressee.CUSTOM and not (data.get("addressee_name") or "").strip():
-            self.add_error("addressee_name", _("Name the recipient."))
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            self.add_error("date_to", _("The end date is before the start date."))
-        return data
 
 
 class VerifyForm(forms.Form):

@@ -7,18 +7,20 @@ creation time are those recorded when the dossier was ordered.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC
 
-from evidence.storage import open_evidence
 from django.db.models import Q
 
-from evidence.models import EvidenceFile, Incident, canonical_json
-from evidence.services import profile_for
+from accounts.services import profile_for
+from evidence.hashing import sha256_of
+from evidence.models import EvidenceFile, Incident
+from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
+from evidence.selectors import present
+from evidence.storage import open_evidence
+from ledger.models import canonical_json
 
 from .letters import addressee as addressee_details
 from .letters import request_text
-from .rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, present, records_from_rows
 
 FORMAT = "collection-evidence-dossier/1"
 
@@ -44,11 +46,8 @@ def included_incidents(dossier):
 
 
 def rehash(evidence: EvidenceFile) -> str:
-    hasher = hashlib.sha256()
     with open_evidence(evidence) as handle:
-        for chunk in handle.chunks(1 << 20):
-            hasher.update(chunk)
-    return hasher.hexdigest()
+        return sha256_of(handle)[0]
 
 
 def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:

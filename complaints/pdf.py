@@ -20,6 +20,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from django.utils import translation
+from PIL import Image as PILImage
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.charts.barcharts import VerticalBarChart
@@ -45,6 +47,9 @@ from reportlab.platypus import (
     Table,
     TableStyle,
 )
+
+from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
+from evidence.thumbnails import thumbnail_for
 
 logger = logging.getLogger(__name__)
 
@@ -156,7 +161,6 @@ class Renderer:
         return self.tr("days", d=seconds // 86400, h=(seconds % 86400) // 3600)
 
     def label(self, choices_cls, value: str) -> str:
-        from django.utils import translation
 
         with translation.override(self.language):
             return str(choices_cls(value).label) if value in choices_cls.values else value
@@ -170,7 +174,6 @@ class Renderer:
         return 22, 8
 
     def stats(self) -> dict:
-        from evidence.models import IncidentKind
 
         calls = [i for i in self.incidents if i["kind"] == IncidentKind.CALL]
         start, end = self.night_window()
@@ -376,7 +379,6 @@ class Renderer:
         return out + [PageBreak()]
 
     def timeline(self) -> list:
-        from evidence.models import Contacted, Flag, IncidentKind
 
         s = self.s
         header = [_p(self.tr(k), s.cell) for k in ("col_no", "col_time", "col_kind", "col_counterpart", "col_what",
@@ -565,10 +567,7 @@ class Renderer:
 
 def thumbnail(entry: dict) -> Image | None:
     """A legible screenshot thumbnail, about 5 cm wide (made when the image arrived)."""
-    from PIL import Image as PILImage
 
-    from evidence.models import EvidenceFile
-    from evidence.thumbnails import thumbnail_for
 
     evidence = EvidenceFile.objects.filter(pk=entry["id"]).first()
     data = thumbnail_for(evidence) if evidence else None

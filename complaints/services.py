@@ -3,90 +3,27 @@ retrying and reissuing dossiers."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections import Counter
 from datetime import date, datetime, time
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from evidence.audit import audit_append
-from evidence.models import AuditHead, Case, Incident
+from accounts.models import language_codes
+from accounts.services import profile_for
+from evidence.models import Case
+from evidence.rules import available_packs
+from ledger.chain import audit_append
+from ledger.models import AuditHead
 
 from .letters import request_choices
 from .models import Addressee, Dossier, DossierStatus
-from .rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
-
-
-def _rule_string(findings: list[dict]) -> str:
-    return (" " + " ".join(f["rule"] for f in findings) + " ") if findings else ""
-
-
-@transaction.atomic
-def case_violations_refresh(*, case: Case) -> dict[str, int]:
-    """Re-evaluate every incident of the case against its rule pack and store what changed.
-
-    Callers that also append to the audit chain call this after the append: the owner's head row
-    is locked by then, so the incidents read here include every committed write for this owner.
-    Changed rows are written with one prepared statement run many times: findings are derived data
-    and a case may have 100,000 incidents.
-    """
-    from evidence.services import profile_for
-
-    try:
-        pack = get_pack(case.rule_pack)
-    except RulePackError:
-        pack = None
-    # Rows are streamed into compact records; only non-empty stored findings are kept aside (a fresh
-    # import has none), so a case of 100,000 incidents is checked without holding its rows twice.
-    records = []
-    stored: dict[int, list] = {}
-    rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS, "violations")
-    for row in rows.iterator(chunk_size=5000):
-        records.extend(records_from_rows([row[:-1]]))
-        if row[-1]:
-            stored[row[0]] = row[-1]
-    findings = evaluate(records, pack, profile_for(case.owner).tz) if pack else {}
-    summary: Counter = Counter()
-    changed: list[tuple[int, list, str]] = []
-    for record in records:
-        found = findings.get(record.id, [])
-        summary.update(f["rule"] for f in found)
-        if found != stored.get(record.id, []):
-            changed.append((record.id, found, _rule_string(found)))
-    del records, stored
-    if changed:
-        _write_findings(changed)
-    summary_dict = dict(sorted(summary.items()))
-    if case.violation_summary != summary_dict:
-        case.violation_summary = summary_dict
-        Case.objects.filter(pk=case.pk).update(violation_summary=summary_dict)
-    return summary_dict
-
-
-def _write_findings(changed: list[tuple[int, list, str]]) -> None:
-    from django.db import connection
-
-    field = Incident._meta.get_field("violations")
-    quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(Incident._meta.db_table)} SET {quote('violations')} = %s, "
-           f"{quote('violation_rules')} = %s WHERE {quote('id')} = %s")
-    with connection.cursor() as cursor:
-        for start in range(0, len(changed), 5000):
-            cursor.executemany(sql, [(field.get_db_prep_save(found, connection), rules, pk)
-                                     for pk, found, rules in changed[start:start + 5000]])
-
+from .tasks import build_dossier
 
 # --- dossiers -------------------------------------------------------------------------------------
 
 logger = logging.getLogger(__name__)
-LANGUAGE_CODES = ("zh-hans", "en")
 
 
 def incidents_in_period(*, case: Case, date_from: date | None, date_to: date | None, tz):
@@ -105,7 +42,6 @@ def dossier_create(*, owner, case: Case, addressee: str, language: str = "zh-han
                    request_text: str = "", reissue_of: Dossier | None = None,
                    rule_pack: str | None = None) -> Dossier:
     """Order a dossier: record what it covers, then build it in the background."""
-    from evidence.services import profile_for
 
     errors: dict[str, list[str]] = {}
     if case.owner_id != owner.pk:
@@ -114,8 +50,11 @@ def dossier_create(*, owner, case: Case, addressee: str, language: str = "zh-han
         errors["addressee"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(Addressee.values)}]
     if addressee == Addressee.CUSTOM and not addressee_name.strip():
         errors["addressee_name"] = [_("Name the recipient.")]
-    if language not in LANGUAGE_CODES:
-        errors["language"] = [_("Choose zh-hans or en.")]
+    if language not in language_codes():
+        errors["language"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(language_codes())}]
+    if rule_pack is not None and rule_pack not in available_packs():
+        errors["rule_pack"] = [_("Unknown rule pack “%(value)s”; available: %(packs)s.")
+                               % {"value": rule_pack, "packs": ", ".join(sorted(available_packs()))}]
     if date_from and date_to and date_from > date_to:
         errors["date_to"] = [_("The end date is before the start date.")]
     known_requests = {code for code, _text in request_choices("en")}
@@ -143,7 +82,6 @@ def dossier_create(*, owner, case: Case, addressee: str, language: str = "zh-han
     audit_append(owner=owner, action="dossier.order", subject=dossier,
                  payload={"case": case.pk, "addressee": addressee, "language": language,
                           "incidents": len(chosen), "reissue_of": reissue_of.pk if reissue_of else None})
-    from .tasks import build_dossier
 
     build_dossier.enqueue(dossier.pk)
     return dossier
@@ -160,7 +98,6 @@ def dossier_reissue(*, dossier: Dossier) -> Dossier:
 
 def dossier_retry(*, dossier: Dossier) -> Dossier:
     """Build a dossier again that failed or whose build was interrupted. Issued ones never change."""
-    from .tasks import build_dossier
 
     if dossier.status == DossierStatus.READY:
         return dossier
@@ -170,70 +107,3 @@ def dossier_retry(*, dossier: Dossier) -> Dossier:
         build_dossier.enqueue(dossier.pk)
     dossier.refresh_from_db()
     return dossier
-
-
-def _progress(dossier_id: int, percent: int, note: str) -> None:
-    Dossier.objects.filter(pk=dossier_id).update(progress=min(max(percent, 0), 99), progress_note=note)
-
-
-def signer_fingerprint() -> str:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    from .signing import ensure_signing_identity
-
-    _key, cert_path = ensure_signing_identity()
-    certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    return certificate.fingerprint(hashes.SHA256()).hex()
-
-
-def dossier_build(*, dossier_id: int) -> Dossier:
-    """Build, seal, sign and store one dossier. An issued dossier is never rebuilt.
-
-    The work happens outside any long transaction; only the final switch to "ready" (with its
-    audit link) is atomic, so an interrupted build never leaves a half-written "ready" dossier.
-    """
-    from .manifest import build_manifest
-    from .pdf import render_pdf
-    from .signing import embed_and_sign
-
-    dossier = Dossier.objects.select_related("case", "owner", "reissue_of").get(pk=dossier_id)
-    if dossier.status == DossierStatus.READY:
-        return dossier
-    Dossier.objects.filter(pk=dossier_id).update(status=DossierStatus.RUNNING, started_at=timezone.now(),
-                                                 progress=2, progress_note="start", error="")
-    try:
-        def progress(percent, note):
-            _progress(dossier_id, percent, note)
-
-        manifest_bytes, manifest = build_manifest(dossier, progress=progress)
-        seal = hashlib.sha256(manifest_bytes).hexdigest()
-        pdf, pages, font_warning = render_pdf(manifest, seal=seal, progress=progress,
-                                              signer_fingerprint=signer_fingerprint(),
-                                              timestamped=bool(getattr(settings, "DOSSIER_TSA_URL", "")))
-        progress(90, "signing")
-        signed, timestamped = embed_and_sign(pdf, manifest=manifest_bytes,
-                                             description=f"Dossier {dossier.number} manifest; seal {seal}")
-        pdf_sha = hashlib.sha256(signed).hexdigest()
-        name = f"dossiers/{dossier.owner_id}/{pdf_sha}.pdf"
-        if not default_storage.exists(name):
-            name = default_storage.save(name, ContentFile(signed))
-        with transaction.atomic():
-            locked = Dossier.objects.select_for_update().get(pk=dossier_id)
-            if locked.status == DossierStatus.READY:
-                return locked
-            locked.manifest = manifest_bytes.decode("utf-8")
-            locked.seal, locked.pdf_name, locked.pdf_sha256, locked.pdf_size = seal, name, pdf_sha, len(signed)
-            locked.pages, locked.signed, locked.timestamped = pages, True, timestamped
-            locked.font_warning = font_warning
-            locked.status, locked.progress, locked.progress_note = DossierStatus.READY, 100, "ready"
-            locked.finished_at = timezone.now()
-            locked.save()
-            audit_append(owner=locked.owner, action="dossier.issue", subject=locked,
-                         payload={"number": locked.number, "seal": seal, "pdf_sha256": pdf_sha, "pages": pages})
-        return locked
-    except Exception as exc:
-        logger.exception("dossier %s failed", dossier_id)
-        Dossier.objects.filter(pk=dossier_id).update(status=DossierStatus.FAILED, error=str(exc)[:2000],
-                                                     finished_at=timezone.now())
-        return Dossier.objects.get(pk=dossier_id)

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from django.conf import settings
+from pyhanko.keys import load_cert_from_pemder
+from pyhanko.pdf_utils import embed
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
 
 _lock = threading.Lock()
 
@@ -24,10 +37,6 @@ def signing_dir() -> Path:
 
 def ensure_signing_identity() -> tuple[Path, Path]:
     """(key path, certificate path), creating both on first use."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
 
     folder = signing_dir()
     key_path, cert_path = folder / "dossier-signing-key.pem", folder / "dossier-signing-cert.pem"
@@ -57,7 +66,6 @@ def ensure_signing_identity() -> tuple[Path, Path]:
 
 
 def signer_certificate():
-    from pyhanko.keys import load_cert_from_pemder
 
     _key, cert_path = ensure_signing_identity()
     return load_cert_from_pemder(str(cert_path))
@@ -67,7 +75,6 @@ def _timestamper():
     url = getattr(settings, "DOSSIER_TSA_URL", "")
     if not url:
         return None
-    from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
 
     return RequestsHTTPTimeStamper(url, timeout=30)
 
@@ -75,9 +82,6 @@ def _timestamper():
 def embed_and_sign(pdf: bytes, *, manifest: bytes, description: str) -> tuple[bytes, bool]:
     """Embed manifest.json as an attachment, then sign the whole PDF (PAdES). Returns the bytes and
     whether a timestamp was added."""
-    from pyhanko.pdf_utils import embed
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     embed.embed_file(writer, embed.FileSpec(
@@ -97,11 +101,10 @@ def embed_and_sign(pdf: bytes, *, manifest: bytes, description: str) -> tuple[by
     return signed.getvalue(), timestamper is not None
 
 
-def embedded_manifest(pdf: bytes) -> bytes | None:
-    """The bytes of the manifest.json attachment, or None."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
+def embedded_manifest(pdf: bytes | PdfFileReader) -> bytes | None:
+    """The bytes of the manifest.json attachment, or None. Given a reader, that parse is reused."""
 
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    reader = pdf if isinstance(pdf, PdfFileReader) else PdfFileReader(io.BytesIO(pdf), strict=False)
     try:
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
     except KeyError:
@@ -127,15 +130,12 @@ class SignatureCheck:
         return self.present and self.intact and self.trusted and self.covers_whole_file
 
 
-def check_signature(pdf: bytes) -> SignatureCheck:
-    """Validate the dossier signature against this installation's certificate."""
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
-    from pyhanko_certvalidator import ValidationContext
+def check_signature(pdf: bytes | PdfFileReader) -> SignatureCheck:
+    """Validate the dossier signature against this installation's certificate. Given a reader,
+    that parse is reused."""
 
     try:
-        reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+        reader = pdf if isinstance(pdf, PdfFileReader) else PdfFileReader(io.BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
     except Exception as exc:
         return SignatureCheck(False, False, False, False, False, f"the PDF cannot be read ({exc.__class__.__name__})")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django_tasks import task
 
+from .building import dossier_build
+
 
 @task()
 def build_dossier(dossier_id: int) -> str:
-    from .services import dossier_build
-
     return dossier_build(dossier_id=dossier_id).status

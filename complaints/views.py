@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import FileResponse, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,6 +14,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from evidence import selectors
+from evidence.models import IncidentKind
+from evidence.selectors import current_language
 from evidence.uploads import upload_too_large
 
 from . import services
@@ -30,7 +32,6 @@ def dossier_for(user, pk) -> Dossier:
 def _incident_choices(case):
     rows = case.incidents.order_by("-occurred_at", "-id").values_list("pk", "occurred_at", "kind",
                                                                       "counterpart_number")
-    from evidence.models import IncidentKind
 
     labels = dict(IncidentKind.choices)
     return [(pk, f"{timezone.localtime(at):%Y-%m-%d %H:%M} {labels.get(kind, kind)} {number}".strip())
@@ -40,7 +41,7 @@ def _incident_choices(case):
 @login_required
 def dossier_builder(request, pk: int):
     case = selectors.case_for(request.user, pk)
-    language = "en" if request.LANGUAGE_CODE.startswith("en") else "zh-hans"
+    language = current_language()
     choices = _incident_choices(case)
     form = DossierForm(request.POST or None, incidents=choices, language=language)
     if request.method == "POST" and form.is_valid():
@@ -101,7 +102,6 @@ def bundle_response(dossier: Dossier) -> FileResponse:
 def _issued_or_404(user, pk) -> Dossier:
     dossier = dossier_for(user, pk)
     if not dossier.is_issued:
-        from django.http import Http404
 
         raise Http404("not issued yet")
     return dossier

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "csp",
+    "ledger",
+    "accounts",
     "evidence",
     "complaints",
 ]
@@ -95,7 +97,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "evidence.middleware.UserPreferencesMiddleware",
+    "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -218,7 +220,7 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 100
 
 # Rule packs (one TOML file per jurisdiction). RULE_PACK_DIRS in the environment adds folders
 # (separated by ':'); a pack there replaces a bundled one of the same id.
-RULE_PACK_DIRS = [BASE_DIR / "complaints" / "rulepacks"]
+RULE_PACK_DIRS = [BASE_DIR / "evidence" / "rulepacks"]
 
 # Complaint dossiers: a TrueType CJK font to embed (found automatically when fonts-wqy-zenhei is
 # installed), the installation's signing key folder, and an optional RFC 3161 timestamp authority.
@@ -235,7 +237,7 @@ EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.conso
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["evidence.authentication.BearerTokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [

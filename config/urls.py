@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts.views import language_switch
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("complaints.api_urls")),
     path("api/v1/", include("evidence.api_urls")),
-    path("accounts/", include("evidence.account_urls")),
+    path("accounts/", include("accounts.urls")),
+    path("language/", language_switch, name="language_switch"),
     path("", include("complaints.urls")),
     path("", include("evidence.urls")),
 ]

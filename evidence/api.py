@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -10,10 +12,15 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.services import profile_for
+
 from . import selectors, services
 from .api_errors import error_response
+from .imports import phone_import_prepare, phone_import_run
 from .models import Case, Incident, Provenance, Source
+from .selectors import violations_presenter
 from .serializers import CaseSerializer, EvidenceSerializer, IncidentSerializer, IncidentUpdateSerializer
+from .storage import open_evidence
 from .uploads import upload_too_large
 
 
@@ -22,19 +29,12 @@ class OwnerAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        profile = services.profile_for(request.user)
+        profile = profile_for(request.user)
         timezone.activate(profile.tz)
         translation.activate(profile.language)
 
     def get_serializer_context(self) -> dict:
-        return {"request": self.request, "violations": violations_finder()}
-
-
-def violations_finder():
-    """The rule engine's per-incident violations, rendered in the active language."""
-    from complaints.rules import violations_presenter
-
-    return violations_presenter()
+        return {"request": self.request, "violations": violations_presenter()}
 
 
 def _uploaded_file(request):
@@ -42,6 +42,7 @@ def _uploaded_file(request):
     if upload_too_large(request):
         return None, error_response("file_too_large", _("The file is larger than the upload limit."),
                                     status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    # Reading FILES runs the upload handlers, which notice an oversized body as it streams in.
     upload = request.FILES.get("file")
     if upload_too_large(request):
         return None, error_response("file_too_large", _("The file is larger than the upload limit."),
@@ -161,11 +162,7 @@ class EvidenceDownload(OwnerAPIView):
 
 def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
     """The stored bytes, streamed through the storage API, never from a public URL."""
-    from django.conf import settings
-    from django.core.files.storage import default_storage
-    from django.http import HttpResponseRedirect
 
-    from .storage import open_evidence
 
     if as_attachment and settings.EVIDENCE_S3_PRESIGNED_DOWNLOADS and hasattr(default_storage, "presigned_url"):
         # The owner check has passed; the bytes come straight from the store, for a few minutes.
@@ -181,7 +178,6 @@ def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
 
 def api_not_found(request, *args, **kwargs):
     """Unknown API paths answer in the API's error shape, not with an HTML page."""
-    from django.http import JsonResponse
 
     return JsonResponse({"error": {"code": "not_found", "message": _("No such API endpoint.")}}, status=404)
 
@@ -190,7 +186,6 @@ class PhoneLogImport(OwnerAPIView):
     """POST /api/v1/imports/: a calls.xml, sms.xml or iMazing CSV, imported in one step."""
 
     def post(self, request):
-        from .imports import phone_import_prepare, phone_import_run
 
         upload, case, problem = _file_and_case(request)
         if problem:

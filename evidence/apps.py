@@ -5,6 +5,3 @@ from django.utils.translation import gettext_lazy as _
 class EvidenceConfig(AppConfig):
     name = "evidence"
     verbose_name = _("Evidence")
-
-    def ready(self):
-        from . import signals  # noqa: F401

@@ -3,39 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 from django import forms
-from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Case, Contacted, Flag, Incident, IncidentKind, Profile, time_zone_choices
-
-
-class SignupForm(UserCreationForm):
-    email = forms.EmailField(label=_("E-mail (for password reset)"), required=False)
-
-    class Meta(UserCreationForm.Meta):
-        model = get_user_model()
-        fields = ("username", "email")
-
-
-class ProfileForm(forms.ModelForm):
-    time_zone = forms.ChoiceField(label=_("time zone"), choices=time_zone_choices)
-
-    class Meta:
-        model = Profile
-        fields = ["display_name", "phone", "id_number", "time_zone", "language"]
+from .models import Case, Contacted, Flag, Incident, IncidentKind
+from .phone_logs import DEFAULT_KINDS
+from .rules import available_packs
+from .selectors import current_language
 
 
 def rule_pack_choices():
-    from complaints.rules import available_packs
-
-    from django.utils.translation import get_language
-
-    language = "en" if (get_language() or "").startswith("en") else "zh-hans"
+    language = current_language()
     return [(pack.id, pack.name[language]) for pack in available_packs().values()]
 
 
@@ -117,14 +97,6 @@ class IncidentForm(forms.Form):
             self.fields["contacted"].label = _("Whom did they contact")
         self.order_fields(wanted)
 
-    def clean_occurred_at(self):
-        value = self.cleaned_data["occurred_at"]
-        if value > timezone.now() + timedelta(minutes=10):
-            raise forms.ValidationError(_("This time is in the future."))
-        if value.year < 2000:
-            raise forms.ValidationError(_("This date is too far in the past to be a collection call."))
-        return value
-
     def clean_duration(self) -> int | None:
         raw = (self.cleaned_data.get("duration") or "").strip()
         if not raw:
@@ -169,11 +141,6 @@ class TimelineFilterForm(forms.Form):
         return data
 
 
-class TokenForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100,
-                           help_text=_("Where you will use it, e.g. “Android HTTP Shortcuts”."))
-
-
 class ImportUploadForm(forms.Form):
     file = forms.FileField(label=_("Call or message log export"),
                            help_text=_("calls.xml or sms.xml from SMS Backup & Restore (Android), or an iMazing "
@@ -187,8 +154,6 @@ class ImportChoiceForm(forms.Form):
     kinds = forms.MultipleChoiceField(label=_("Kinds to import"), required=True, widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, summary: dict, **kwargs):
-        from .phone_logs import DEFAULT_KINDS
-
         super().__init__(*args, **kwargs)
         self.fields["numbers"].choices = [(p["number"], p["number"] or _("(hidden number)"))
                                           for p in summary["counterparts"]]

@@ -5,18 +5,29 @@ entries again creates nothing."""
 from __future__ import annotations
 
 import hashlib
+
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .audit import audit_append
+from accounts.services import profile_for
+from ledger.chain import audit_append
+
+from .findings import case_violations_refresh
+from .hashing import sha256_of
 from .metadata import normalise_number
 from .models import Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Provenance, Source
-from .phone_logs import (DEFAULT_KINDS, IMPORT_KINDS, PhoneLogError, decode_image, detect_format, iter_entries,
-                         summarise)
-from .services import EvidenceRejected, content_address, evidence_store, profile_for
-from .services import sanitise_file_name
+from .phone_logs import (
+    DEFAULT_KINDS,
+    IMPORT_KINDS,
+    PhoneLogError,
+    decode_image,
+    detect_format,
+    iter_entries,
+    summarise,
+)
+from .services import EvidenceRejected, content_address, evidence_store, sanitise_file_name
 from .storage import open_blob, save_blob
 
 BATCH = 1000
@@ -39,11 +50,7 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
     tz = profile_for(case.owner).tz
     sha256 = getattr(upload, "sha256", None)
     if sha256 is None:
-        hasher = hashlib.sha256()
-        upload.seek(0)
-        while block := upload.read(1 << 20):
-            hasher.update(block)
-        sha256 = hasher.hexdigest()
+        sha256, _size = sha256_of(upload)
     if not upload.size:
         raise EvidenceRejected(code="empty_file", status=400, message=_("The file is empty."))
     try:
@@ -108,8 +115,6 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
     Returns {"created", "duplicates", "skipped"}: duplicates are entries already in the case (from this
     or an overlapping export), skipped are those outside the chosen numbers and kinds.
     """
-    from complaints.services import case_violations_refresh
-
     case = phone_import.case
     tz = profile_for(case.owner).tz
     wanted_numbers = {normalise_number(n) for n in numbers if normalise_number(n)} if numbers else None
@@ -204,7 +209,6 @@ def _insert(incidents: list[dict]) -> None:
     Imports may hold 100,000 calls; building and compiling a model instance per row cost far more
     than the parse. Values still go through each field's own database preparation.
     """
-    from django.db import connection
 
     if not incidents:
         return

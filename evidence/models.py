@@ -2,96 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import zoneinfo
-from datetime import UTC, timedelta
+from datetime import UTC
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-
-def canonical_json(value) -> bytes:
-    """Canonical JSON bytes: sorted keys, UTF-8, fixed separators. Hashes are taken over these."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def time_zone_choices():
-    preferred = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo",
-                 "Europe/London", "America/New_York", "America/Los_Angeles", "UTC"]
-    rest = sorted(zoneinfo.available_timezones() - set(preferred))
-    return [(name, name) for name in preferred + rest]
-
-
-def validate_time_zone(value: str) -> None:
-    # Not a choices list on the field: the zone database differs between machines and would make
-    # migrations differ too.
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value}) from None
-
-
-class Language(models.TextChoices):
-    ZH_HANS = "zh-hans", "简体中文"
-    EN = "en", "English"
-
-
-class Profile(models.Model):
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
-    display_name = models.CharField(_("display name"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=40, blank=True)
-    id_number = models.CharField(
-        _("ID number"), max_length=40, blank=True,
-        help_text=_("Only shown masked in a complaint, e.g. 1101**********1234."),
-    )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai",
-                                 validators=[validate_time_zone])
-    language = models.CharField(_("language"), max_length=10, choices=Language.choices,
-                                default=Language.ZH_HANS)
-
-    class Meta:
-        verbose_name = _("profile")
-        verbose_name_plural = _("profiles")
-
-    def __str__(self) -> str:
-        return self.display_name or self.user.get_username()
-
-    @property
-    def tz(self) -> zoneinfo.ZoneInfo:
-        return zoneinfo.ZoneInfo(self.time_zone)
-
-
-class ApiToken(models.Model):
-    """A bearer token for the JSON API. Only a SHA-256 digest of the secret is kept."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(_("name"), max_length=100)
-    # The first characters let a user tell tokens apart without the secret being stored.
-    prefix = models.CharField(max_length=12)
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
-    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("API token")
-        verbose_name_plural = _("API tokens")
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @staticmethod
-    def digest_of(secret: str) -> str:
-        return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
 
 class Creditor(models.TextChoices):
@@ -243,16 +159,6 @@ class Incident(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
 
-    @property
-    def ended_at(self):
-        if self.duration_seconds:
-            return self.occurred_at + timedelta(seconds=self.duration_seconds)
-        return None
-
-    @property
-    def logged_delay(self) -> timedelta:
-        return max(self.logged_at - self.occurred_at, timedelta(0))
-
     def snapshot(self) -> dict:
         data = {f: getattr(self, f) for f in self.STATED_FIELDS}
         # Always in UTC, so the same instant gives the same text whichever zone it was entered in.
@@ -320,54 +226,6 @@ class EvidenceFile(models.Model):
         return {"incident": self.incident_id, "original_name": self.original_name,
                 "content_type": self.content_type, "size": self.size, "sha256": self.sha256,
                 "storage_name": self.storage_name, "received_at": self.received_at.isoformat()}
-
-
-class AuditHead(models.Model):
-    """The newest link of one owner's chain. Appends lock this row, so the chain never forks."""
-
-    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_head")
-    seq = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default="0" * 64)
-
-
-class AuditEvent(models.Model):
-    """One link of a per-owner append-only hash chain.
-
-    hash = sha256(prev_hash || canonical_json(event)), where the event holds seq, action, subject,
-    the digest of the payload and the time. The payload (before/after values) is kept so that the
-    digest can be checked too.
-    """
-
-    GENESIS = "0" * 64
-
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events")
-    seq = models.PositiveBigIntegerField()
-    action = models.CharField(max_length=40)
-    subject_type = models.CharField(max_length=40)
-    subject_id = models.CharField(max_length=40)
-    payload = models.JSONField(default=dict)
-    payload_digest = models.CharField(max_length=64)
-    at = models.DateTimeField()
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-
-    class Meta:
-        ordering = ["owner_id", "seq"]
-        constraints = [
-            # A second event with the same number would be a fork; the database refuses it.
-            models.UniqueConstraint(fields=["owner", "seq"], name="audit_event_unique_seq"),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.subject_type}:{self.subject_id}"
-
-    def event_body(self) -> dict:
-        return {"seq": self.seq, "action": self.action,
-                "subject": f"{self.subject_type}:{self.subject_id}",
-                "payload_digest": self.payload_digest, "at": self.at.isoformat()}
-
-    def compute_hash(self) -> str:
-        return hashlib.sha256(self.prev_hash.encode("ascii") + canonical_json(self.event_body())).hexdigest()
 
 
 class PhoneImport(models.Model):

@@ -16,13 +16,15 @@ from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.views import APIView
 
+from accounts.authentication import BearerTokenAuthentication
+
 from . import selectors, services
 from .api_errors import error_response
-from .authentication import BearerTokenAuthentication
 from .models import ResumableUpload
 
 TUS_VERSION = "1.0.0"
@@ -96,7 +98,6 @@ class TusCreate(TusBase):
 
 class TusUpload(TusBase):
     def get_upload(self, request, upload_id) -> ResumableUpload:
-        from django.shortcuts import get_object_or_404
 
         return get_object_or_404(ResumableUpload.objects.filter(owner=request.user), pk=upload_id)
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 
-from .models import Case, EvidenceFile, Incident, IncidentKind
+from accounts.models import language_codes
+
+from .models import Case, Contacted, EvidenceFile, Flag, Incident, IncidentKind
+from .rules import Pack, Rule, RulePackError, get_pack
 
 
 def case_for(user, pk) -> Case:
@@ -59,8 +64,6 @@ def attach_evidence_counts(incidents) -> None:
 
 def violation_summary(*, case: Case) -> list[dict]:
     """Counts per rule for the case, with the rule's title and citation in the active language."""
-    from complaints.rules import RulePackError, current_language, get_pack
-
     if not case.violation_summary:
         return []
     try:
@@ -77,3 +80,91 @@ def kind_counts(*, case: Case) -> list[tuple[str, str, int]]:
     """(kind, label, count) for every kind, zeros included, in one query."""
     counts = dict(case.incidents.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     return [(value, label, counts.get(value, 0)) for value, label in IncidentKind.choices]
+
+
+# --- violations as shown ----------------------------------------------------------------------------------
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _labels(values, choices_cls) -> list[str]:
+    return [str(choices_cls(v).label) for v in values if v in choices_cls.values]
+
+
+def _condition_text(code: str, language: str) -> str:
+    name, *rest = code.split(":")
+    if name == "few_visitors":
+        count, minimum = rest
+        return (f"仅{count}人上门（应不少于{minimum}人）" if language == "zh-hans"
+                else f"only {count} collector(s) came (at least {minimum} required)")
+    if name == "night":
+        return (f"夜间 {':'.join(rest)} 上门" if language == "zh-hans" else f"at night ({':'.join(rest)})")
+    return _labels([name], Flag)[0] if name in Flag.values else name
+
+
+def explain(rule: Rule, params: dict, language: str) -> str:
+    separator = "、" if language == "zh-hans" else ", "
+    with translation.override(language):
+        values = dict(params)
+        values["ordinal"] = _ordinal(params.get("n", 0)) if "n" in params else ""
+        flag_labels = _labels(params.get("flags", []), Flag)
+        contacted_labels = _labels(params.get("contacted", []), Contacted)
+        if not contacted_labels and params.get("kind") in IncidentKind.values:
+            contacted_labels = [str(IncidentKind(params["kind"]).label)]
+        values["flags"] = separator.join(flag_labels)
+        values["contacted"] = separator.join(contacted_labels)
+        values["detail"] = separator.join(flag_labels + _labels(params.get("contacted", []), Contacted))
+        values["conditions"] = separator.join(_condition_text(c, language) for c in params.get("conditions", []))
+        try:
+            return rule.explanation[language].format(**values)
+        except (KeyError, IndexError, ValueError):
+            return rule.explanation[language]
+
+
+def present(findings: list[dict], pack: Pack, language: str) -> list[dict]:
+    """Stored findings as the API and pages show them, in one language."""
+    language = language if language in language_codes() else settings.LANGUAGE_CODE
+    shown = []
+    for finding in findings:
+        rule = pack.by_id.get(finding["rule"])
+        if rule is None:  # the pack changed since the finding was stored
+            continue
+        shown.append({"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
+                      "confidence": rule.confidence, "explanation": explain(rule, finding["params"], language),
+                      "wording": pack.wording[language],
+                      "heading": f"{pack.wording[language]}{'：' if language == 'zh-hans' else ': '}{rule.title[language]}"})
+    return shown
+
+
+def current_language() -> str:
+    """The active language as one of settings.LANGUAGES' codes (en-us → en)."""
+    active = (translation.get_language() or settings.LANGUAGE_CODE).lower()
+    for code in language_codes():
+        if active == code or active.split("-")[0] == code.split("-")[0]:
+            return code
+    return settings.LANGUAGE_CODE
+
+
+def violations_presenter():
+    """A function giving an incident's `violations` as shown, in the active language.
+
+    Packs are looked up once per presenter, so listing thousands of incidents reads no file twice.
+    """
+    packs: dict[str, Pack | None] = {}
+    language = current_language()
+
+    def violations(incident) -> list[dict]:
+        if not incident.violations:
+            return []
+        pack_id = incident.case.rule_pack
+        if pack_id not in packs:
+            try:
+                packs[pack_id] = get_pack(pack_id)
+            except RulePackError:
+                packs[pack_id] = None
+        pack = packs[pack_id]
+        return present(incident.violations, pack, language) if pack else []
+
+    return violations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind
@@ -19,14 +18,6 @@ class CaseSerializer(serializers.ModelSerializer):
         fields = ["id", "title", "creditor", "lender_name", "account_hint", "collectors", "notes",
                   "rule_pack", "violation_summary", "created_at"]
         read_only_fields = ["id", "violation_summary", "created_at"]
-
-    def validate_rule_pack(self, value: str) -> str:
-        from complaints.rules import available_packs
-
-        if value not in available_packs():
-            raise serializers.ValidationError(
-                _("Unknown rule pack; available: %(packs)s.") % {"packs": ", ".join(sorted(available_packs()))})
-        return value
 
 
 class EvidenceSerializer(serializers.ModelSerializer):

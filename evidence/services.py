@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import unicodedata
 from datetime import datetime, timedelta
-from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -16,18 +13,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.services import profile_for
+from ledger.chain import audit_append
+
 from . import metadata as meta
-from .audit import audit_append
+from .findings import case_violations_refresh
+from .hashing import sha256_of
 from .models import (
-    ApiToken,
     Case,
+    Contacted,
     EvidenceFile,
+    Flag,
     Incident,
     IncidentKind,
-    Profile,
     Provenance,
     Source,
 )
+from .rules import available_packs
 from .sniffing import ACCEPTED_DESCRIPTION, sniff
 from .storage import save_blob
 from .thumbnails import THUMBNAIL_TYPES, thumbnail_name, thumbnail_store
@@ -39,47 +41,6 @@ class EvidenceRejected(Exception):
     def __init__(self, *, code: str, message: str, status: int):
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
-
-
-# --- accounts ------------------------------------------------------------------------------------
-
-def profile_for(user) -> Profile:
-    profile, _created = Profile.objects.get_or_create(user=user)
-    return profile
-
-
-@transaction.atomic
-def profile_update(*, profile: Profile, **fields) -> Profile:
-    before = {k: getattr(profile, k) for k in fields}
-    for key, value in fields.items():
-        setattr(profile, key, value)
-    profile.full_clean()
-    profile.save()
-    audit_append(owner=profile.user, action="profile.update", subject=profile,
-                 payload={"before": before, "after": fields})
-    return profile
-
-
-@transaction.atomic
-def token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    """Make a token and return it with its secret; only the secret's digest is stored."""
-    secret = "cel_" + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name.strip() or "token", prefix=secret[:10],
-                     digest=ApiToken.digest_of(secret))
-    token.full_clean()
-    token.save()
-    audit_append(owner=user, action="token.create", subject=token, payload={"name": token.name,
-                                                                            "prefix": token.prefix})
-    return token, secret
-
-
-@transaction.atomic
-def token_revoke(*, token: ApiToken) -> ApiToken:
-    if token.revoked_at is None:
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit_append(owner=token.user, action="token.revoke", subject=token, payload={"prefix": token.prefix})
-    return token
 
 
 # --- cases ---------------------------------------------------------------------------------------
@@ -112,16 +73,14 @@ def case_update(*, case: Case, **fields) -> Case:
 
 
 def _refresh_violations(case: Case) -> None:
-    from complaints.services import case_violations_refresh
-
     case_violations_refresh(case=case)
 
 
 def validate_rule_pack(value: str) -> None:
-    from complaints.rules import available_packs
-
-    if value not in available_packs():
-        raise ValidationError({"rule_pack": [_("Unknown rule pack “%(value)s”.") % {"value": value}]})
+    packs = available_packs()
+    if value not in packs:
+        raise ValidationError({"rule_pack": [_("Unknown rule pack “%(value)s”; available: %(packs)s.")
+                                             % {"value": value, "packs": ", ".join(sorted(packs))}]})
 
 
 # --- incidents -----------------------------------------------------------------------------------
@@ -139,8 +98,6 @@ def _check_occurred_at(value: datetime) -> None:
 
 def _clean_incident(incident: Incident) -> None:
     _check_occurred_at(incident.occurred_at)
-    from .models import Contacted, Flag
-
     errors: dict[str, list[str]] = {}
     for field_name, allowed in (("contacted", Contacted.values), ("flags", Flag.values)):
         value = getattr(incident, field_name)
@@ -226,17 +183,6 @@ def content_address(*, owner_id: int, sha256: str, extension: str) -> str:
     return f"evidence/{owner_id}/{sha256[:2]}/{sha256}.{extension}"
 
 
-def _hash_file(fileobj: IO[bytes]) -> tuple[str, int]:
-    hasher = hashlib.sha256()
-    size = 0
-    fileobj.seek(0)
-    while chunk := fileobj.read(1 << 20):
-        hasher.update(chunk)
-        size += len(chunk)
-    fileobj.seek(0)
-    return hasher.hexdigest(), size
-
-
 def _versioned_storage() -> bool:
     return hasattr(default_storage, "open_version")
 
@@ -260,7 +206,7 @@ def evidence_inspect(*, upload, tz) -> dict:
     sha256 = getattr(upload, "sha256", None)
     size = upload.size
     if sha256 is None:
-        sha256, size = _hash_file(upload)
+        sha256, size = sha256_of(upload)
     if size == 0:
         raise EvidenceRejected(code="empty_file", status=400,
                                message=_("“%(name)s” is empty: there is nothing to keep.") % {"name": name})

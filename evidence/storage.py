@@ -11,19 +11,18 @@ cannot be replaced, and during retention it cannot be deleted either.
 from __future__ import annotations
 
 import base64
-import hashlib
 import tempfile
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from django.conf import settings
+from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
-try:  # django-storages is only needed when object storage is configured
-    from storages.backends.s3 import S3Storage
-    from storages.utils import clean_name
-except ImportError:  # pragma: no cover - the laptop default does not need it
-    S3Storage = object
-    clean_name = None
+from .hashing import sha256_of
 
 
 def _digest_of(content) -> str:
@@ -31,12 +30,7 @@ def _digest_of(content) -> str:
     known = getattr(content, "sha256", None)
     if known:
         return known
-    hasher = hashlib.sha256()
-    content.seek(0)
-    while block := content.read(1 << 20):
-        hasher.update(block)
-    content.seek(0)
-    return hasher.hexdigest()
+    return sha256_of(content)[0]
 
 
 class EvidenceS3Storage(S3Storage):
@@ -73,8 +67,6 @@ class EvidenceS3Storage(S3Storage):
 
     def open_version(self, name: str, version: str, mode: str = "rb"):
         """The object as it was at `version` (the one recorded when the evidence arrived)."""
-        from django.core.files import File
-        from django.core.files.base import ContentFile
 
         key = self._normalize_name(clean_name(name))
         response = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key, VersionId=version)
@@ -89,7 +81,6 @@ class EvidenceS3Storage(S3Storage):
 
     def presigned_url(self, name: str, version: str, filename: str) -> str:
         """A short-lived URL for the recorded version, downloading under the original file name."""
-        from urllib.parse import quote
 
         params = {"Bucket": self.bucket_name, "Key": self._normalize_name(clean_name(name)),
                   "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}"}

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
-from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):

@@ -8,7 +8,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
     path("help/phone/", views.phone_help, name="phone_help"),
-    path("language/", views.language_switch, name="language_switch"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/new/", views.case_create, name="case_create"),
     path("cases/<int:pk>/", views.case_detail, name="case_detail"),

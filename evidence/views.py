@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Count
-from django.http import Http404, HttpResponseRedirect, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.forms import TokenForm
+from accounts.services import token_create
+from ledger.models import AuditEvent
+
 from . import selectors, services
 from .api import evidence_file_response
-from complaints.rules import violations_presenter
-from .forms import CaseForm, IncidentForm, ProfileForm, SignupForm, TimelineFilterForm, TokenForm
-from .models import DEFAULT_LENDERS, ApiToken, AuditEvent, Case, IncidentKind
+from .forms import CaseForm, ImportChoiceForm, ImportUploadForm, IncidentForm, TimelineFilterForm
+from .imports import phone_import_prepare, phone_import_run
+from .models import DEFAULT_LENDERS, Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Source
+from .selectors import violations_presenter
 from .sniffing import ACCEPTED_DESCRIPTION
+from .thumbnails import thumbnail_for
 from .uploads import upload_too_large
 
 TIMELINE_PAGE_SIZE = 50
@@ -32,73 +43,6 @@ def home(request):
     if request.user.is_authenticated:
         return redirect("case_list")
     return render(request, "evidence/home.html")
-
-
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect("case_list")
-    form = SignupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        language = request.COOKIES.get("django_language")
-        if language in ("zh-hans", "en"):
-            services.profile_update(profile=services.profile_for(user), language=language)
-        login(request, user)
-        messages.success(request, _("Welcome. Start by creating a case for the debt being collected."))
-        return redirect("case_create")
-    return render(request, "evidence/form.html", {"form": form, "title": _("Sign up"),
-                                                  "submit": _("Create account")})
-
-
-@login_required
-def profile_edit(request):
-    profile = services.profile_for(request.user)
-    form = ProfileForm(request.POST or None, instance=profile)
-    if request.method == "POST" and form.is_valid():
-        services.profile_update(profile=profile, **{k: form.cleaned_data[k] for k in form.changed_data})
-        messages.success(request, _("Profile saved."))
-        return redirect("profile")
-    return render(request, "evidence/form.html", {
-        "form": form, "title": _("Profile"), "submit": _("Save"),
-        "intro": _("Your name, phone and ID number appear in complaints you generate; the ID number "
-                   "only masked.")})
-
-
-@require_POST
-def language_switch(request):
-    language = request.POST.get("language")
-    target = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = "/"
-    response = HttpResponseRedirect(target)
-    if language in ("zh-hans", "en"):
-        response.set_cookie("django_language", language, max_age=365 * 24 * 3600, samesite="Lax",
-                            secure=request.is_secure())
-        if request.user.is_authenticated:
-            services.profile_update(profile=services.profile_for(request.user), language=language)
-    return response
-
-
-@login_required
-def token_list(request):
-    form = TokenForm(request.POST or None)
-    new_secret = None
-    if request.method == "POST" and form.is_valid():
-        _token, new_secret = services.token_create(user=request.user, name=form.cleaned_data["name"])
-        form = TokenForm()
-    tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "evidence/tokens.html", {"form": form, "tokens": tokens, "new_secret": new_secret})
-
-
-@login_required
-@require_POST
-def token_revoke(request, pk: int):
-    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
-    if token is None:
-        raise Http404
-    services.token_revoke(token=token)
-    messages.success(request, _("Token revoked: programs using it can no longer send evidence."))
-    return redirect("token_list")
 
 
 # --- cases -------------------------------------------------------------------------------------
@@ -116,10 +60,14 @@ def case_create(request):
         data = dict(form.cleaned_data)
         if not data.get("lender_name"):
             data["lender_name"] = DEFAULT_LENDERS.get(data["creditor"], "")
-        case = services.case_create(owner=request.user, **data)
-        messages.success(request, _("Case created. Log what happened, newest first."))
-        return redirect("case_detail", pk=case.pk)
-    return render(request, "evidence/form.html", {"form": form, "title": _("New case"), "submit": _("Create")})
+        try:
+            case = services.case_create(owner=request.user, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Case created. Log what happened, newest first."))
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "form.html", {"form": form, "title": _("New case"), "submit": _("Create")})
 
 
 @login_required
@@ -129,10 +77,14 @@ def case_edit(request, pk: int):
     if request.method == "POST" and form.is_valid():
         # The form wrote onto the instance; the service validates, saves and records before/after.
         case.refresh_from_db()
-        services.case_update(case=case, **form.cleaned_data)
-        messages.success(request, _("Case saved."))
-        return redirect("case_detail", pk=case.pk)
-    return render(request, "evidence/form.html", {"form": form, "title": _("Edit case"), "submit": _("Save")})
+        try:
+            services.case_update(case=case, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("Case saved."))
+            return redirect("case_detail", pk=case.pk)
+    return render(request, "form.html", {"form": form, "title": _("Edit case"), "submit": _("Save")})
 
 
 @login_required
@@ -291,9 +243,7 @@ def evidence_inline(request, pk: int):
 @login_required
 def evidence_thumbnail(request, pk: int):
     """A small JPEG of an image for the incident page; the original stays one click away."""
-    from django.http import HttpResponse
 
-    from .thumbnails import thumbnail_for
 
     evidence = selectors.evidence_for(request.user, pk)
     data = thumbnail_for(evidence)
@@ -318,8 +268,6 @@ def evidence_delete(request, pk: int):
 
 @login_required
 def import_upload(request, pk: int):
-    from .forms import ImportUploadForm
-    from .imports import phone_import_prepare
 
     case = selectors.case_for(request.user, pk)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
@@ -338,11 +286,7 @@ def import_upload(request, pk: int):
 
 @login_required
 def import_preview(request, pk: int):
-    from django.shortcuts import get_object_or_404
 
-    from .forms import ImportChoiceForm
-    from .imports import phone_import_run
-    from .models import PhoneImport
 
     phone_import = get_object_or_404(PhoneImport.objects.filter(owner=request.user).select_related("case"), pk=pk)
     summary = phone_import.summary
@@ -372,9 +316,7 @@ def import_preview(request, pk: int):
 def recordings_upload(request, pk: int):
     """Several recordings at once, each filed under the call it belongs to (or a new call), then
     listed so the person can confirm or fix each match."""
-    from datetime import timedelta
 
-    from .models import EvidenceFile, Incident, Source
 
     case = selectors.case_for(request.user, pk)
     if request.method == "POST":
@@ -420,7 +362,6 @@ def evidence_move(request, pk: int):
 def visit_record(request, pk: int):
     """The visit recorder's upload: creates the visit with its recording, then the person fills in
     the details."""
-    from django.utils.dateparse import parse_datetime
 
     case = selectors.case_for(request.user, pk)
     if upload_too_large(request):
@@ -445,8 +386,6 @@ def visit_record(request, pk: int):
 
 def service_worker(request):
     """Served from the site root so that it may control every page (the install requirement)."""
-    from django.contrib.staticfiles import finders
-    from django.http import HttpResponse
 
     path = finders.find("js/sw.js")
     with open(path, "rb") as handle:
@@ -457,7 +396,6 @@ def service_worker(request):
 
 
 def favicon(request):
-    from django.templatetags.static import static
 
     return redirect(static("icons/favicon-32.png"), permanent=True)
 
@@ -468,7 +406,7 @@ def phone_help(request):
     form = TokenForm(request.POST or None, initial={"name": _("Phone automation")})
     new_secret = None
     if request.method == "POST" and form.is_valid():
-        _token, new_secret = services.token_create(user=request.user, name=form.cleaned_data["name"])
+        _token, new_secret = token_create(user=request.user, name=form.cleaned_data["name"])
     cases = Case.objects.for_owner(request.user).order_by("-created_at")
     return render(request, "evidence/phone_help.html", {
         "form": form, "new_secret": new_secret, "cases": cases,
@@ -478,8 +416,6 @@ def phone_help(request):
 
 def healthz(request):
     """For load balancers and monitors: is the database answering, is the storage reachable?"""
-    from django.core.files.storage import default_storage
-    from django.db import connection
 
     checks = {}
     try:

@@ -61,7 +61,7 @@ def bob(db, django_user_model):
 
 
 def api_client_for(user) -> APIClient:
-    from evidence.services import token_create
+    from accounts.services import token_create
 
     _token, secret = token_create(user=user, name="tests")
     client = APIClient()

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import evidence.models
+import accounts.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -117,7 +117,7 @@ class Migration(migrations.Migration):
                 ('display_name', models.CharField(blank=True, max_length=100, verbose_name='display name')),
                 ('phone', models.CharField(blank=True, max_length=40, verbose_name='phone')),
                 ('id_number', models.CharField(blank=True, help_text='Only shown masked in a complaint, e.g. 1101**********1234.', max_length=40, verbose_name='ID number')),
-                ('time_zone', models.CharField(default='Asia/Shanghai', max_length=64, validators=[evidence.models.validate_time_zone], verbose_name='time zone')),
+                ('time_zone', models.CharField(default='Asia/Shanghai', max_length=64, validators=[accounts.models.validate_time_zone], verbose_name='time zone')),
                 ('language', models.CharField(choices=[('zh-hans', '简体中文'), ('en', 'English')], default='zh-hans', max_length=10, verbose_name='language')),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
             ],

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from evidence.services import evidence_store, incident_create, profile_for, profile_update
+from accounts.services import profile_for, profile_update
+from evidence.services import evidence_store, incident_create
 from tests.conftest import amr_bytes, png_bytes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from complaints.models import Dossier
-from complaints.services import case_violations_refresh
+from evidence.findings import case_violations_refresh
 from evidence.models import Incident
 from tests.conftest import wait_for
 

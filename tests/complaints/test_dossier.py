@@ -17,7 +17,8 @@ from django.core.management import call_command
 
 from complaints.manifest import build_manifest
 from complaints.models import Dossier
-from complaints.services import dossier_build, dossier_create, dossier_reissue
+from complaints.building import dossier_build
+from complaints.services import dossier_create, dossier_reissue
 from complaints.signing import check_signature, embedded_manifest
 from evidence.services import incident_update
 
@@ -79,7 +80,7 @@ def squash(text: str) -> str:
 
 
 def test_english_dossier_to_a_custom_recipient(alice, filled_case, tmp_path):
-    from complaints.rules import get_pack
+    from evidence.rules import get_pack
 
     dossier = build(alice, filled_case, language="en", addressee="custom", addressee_name="Legal Aid Centre")
     text = pdftotext(pdf_bytes(dossier), tmp_path)
@@ -91,7 +92,7 @@ def test_english_dossier_to_a_custom_recipient(alice, filled_case, tmp_path):
 
 
 def test_chinese_dossier_cites_the_pack(alice, filled_case, tmp_path):
-    from complaints.rules import get_pack
+    from evidence.rules import get_pack
 
     text = pdftotext(pdf_bytes(build(alice, filled_case, language="zh-hans")), tmp_path)
     for rule_id in ("CN-TIME-1", "CN-IMP-2", "CN-VISIT-1"):

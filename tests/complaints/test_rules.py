@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from complaints.rules import Record, RulePackError, evaluate, get_pack, parse_pack
+from evidence.rules import Record, RulePackError, evaluate, get_pack, parse_pack
 from evidence.models import Incident
-from evidence.services import case_create, case_update, incident_create, incident_update, profile_for, profile_update
+from accounts.services import profile_for, profile_update
+from evidence.services import case_create, case_update, incident_create, incident_update
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -274,7 +275,7 @@ def test_china_pack_covers_the_research(alice_case):
 def _api_violations(incident, language):
     from rest_framework.test import APIClient
 
-    from evidence.services import token_create
+    from accounts.services import token_create
 
     owner = incident.case.owner
     profile_update(profile=profile_for(owner), language=language)

@@ -61,7 +61,8 @@ def kill_worker(worker: subprocess.Popen) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_a_build_whose_worker_is_killed_is_not_ready_and_completes_when_retried(
         settings, evidence_storage, tmp_path, django_user_model):
-    from complaints.services import case_violations_refresh, dossier_create, dossier_retry
+    from complaints.services import dossier_create, dossier_retry
+    from evidence.findings import case_violations_refresh
     from complaints.signing import check_signature
     from evidence.services import case_create
 

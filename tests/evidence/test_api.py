@@ -30,7 +30,7 @@ def test_missing_or_wrong_token_is_401(db, alice):
 
 
 def test_a_revoked_token_is_401(alice):
-    from evidence.services import token_create, token_revoke
+    from accounts.services import token_create, token_revoke
 
     token, secret = token_create(user=alice, name="phone")
     client = APIClient()

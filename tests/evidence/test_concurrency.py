@@ -6,9 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from evidence.audit import verify_store
-from evidence.models import AuditEvent, EvidenceFile
-from evidence.services import case_create, incident_create, token_create
+from evidence.integrity import verify_store
+from evidence.models import EvidenceFile
+from ledger.models import AuditEvent
+from accounts.services import token_create
+from evidence.services import case_create, incident_create
 from tests.conftest import amr_bytes
 
 

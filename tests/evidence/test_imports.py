@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from evidence.models import AuditEvent, EvidenceFile, Incident, PhoneImport
+from evidence.models import EvidenceFile, Incident, PhoneImport
+from ledger.models import AuditEvent
 from tests.conftest import amr_bytes, calls_xml, epoch_ms, png_bytes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -108,7 +109,7 @@ BOMB = b"""<?xml version="1.0"?>
 ])
 def test_bad_exports_are_refused_clearly_and_create_nothing(alice, alice_api, alice_case, name, data, code, status,
                                                            words):
-    from evidence.services import profile_for, profile_update
+    from accounts.services import profile_for, profile_update
 
     profile_update(profile=profile_for(alice), language="en")  # the messages are checked in English
     response = post_import(alice_api, alice_case, data, name=name)

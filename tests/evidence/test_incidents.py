@@ -10,8 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from evidence.models import AuditEvent, Case, Incident
-from evidence.services import incident_create, profile_for, profile_update
+from evidence.models import Case, Incident
+from ledger.models import AuditEvent
+from accounts.services import profile_for, profile_update
+from evidence.services import incident_create
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

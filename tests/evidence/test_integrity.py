@@ -8,7 +8,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
-from evidence.models import AuditEvent, EvidenceFile, canonical_json
+from evidence.models import EvidenceFile
+from ledger.models import AuditEvent, canonical_json
 from evidence.services import evidence_store, incident_update
 from tests.conftest import amr_bytes, png_bytes
 

@@ -52,7 +52,7 @@ def test_an_upload_resumes_from_the_offset_and_hashes_the_whole_file(alice_api, 
 
 def test_a_connection_cut_mid_request_keeps_what_arrived(live_server, alice, alice_incident):
     """Over a real socket: the client sends half the body, then the connection breaks."""
-    from evidence.services import token_create
+    from accounts.services import token_create
 
     _token, secret = token_create(user=alice, name="t")
     data = amr_bytes(frames=30_000)

@@ -7,7 +7,8 @@ import hashlib
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from evidence.models import AuditEvent, EvidenceFile
+from evidence.models import EvidenceFile
+from ledger.models import AuditEvent
 from tests.conftest import ELF_EXECUTABLE, amr_bytes, png_bytes, wav_bytes
 
 

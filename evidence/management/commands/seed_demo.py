@@ -14,7 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
+from accounts.services import profile_for, profile_update
 from evidence import services
 from evidence.models import Creditor, IncidentKind, Source
 
@@ -40,7 +42,6 @@ def _tone_wav(seconds: float = 3.0, frequency: float = 440.0) -> bytes:
 
 
 def _screenshot_png(lines: list[str]) -> bytes:
-    from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (540, 960), "white")
     draw = ImageDraw.Draw(image)
@@ -79,8 +80,8 @@ class Command(BaseCommand):
     def _seed(self, User):
         rng = random.Random(20241115)
         user = User.objects.create_user(DEMO_USERNAME, password=DEMO_PASSWORD, email="demo@example.invalid")
-        profile = services.profile_for(user)
-        services.profile_update(profile=profile, display_name="张小明（演示）", phone="13800000000",
+        profile = profile_for(user)
+        profile_update(profile=profile, display_name="张小明（演示）", phone="13800000000",
                                 id_number="110101199001011234")
         case = services.case_create(
             owner=user, title="花呗逾期催收（演示）", creditor=Creditor.HUABEI,

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.audit import verify_store
+from evidence.integrity import verify_store
 
 
 class Command(BaseCommand):

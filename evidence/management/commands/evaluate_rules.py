@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from complaints.services import case_violations_refresh
+from evidence.findings import case_violations_refresh
 from evidence.models import Case
 
 

@@ -4,8 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import views
 
-FORM = "evidence/form.html"
-MESSAGE = "evidence/message.html"
+FORM = "form.html"
+MESSAGE = "message.html"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),

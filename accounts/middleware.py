@@ -9,7 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone, translation
 
-LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
+from .models import language_codes
+from .services import profile_for
 
 
 class UserPreferencesMiddleware:
@@ -19,14 +20,12 @@ class UserPreferencesMiddleware:
     def __call__(self, request):
         language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if request.user.is_authenticated:
-            from .services import profile_for
-
             profile = profile_for(request.user)
             language = profile.language
             timezone.activate(profile.tz)
         else:
             timezone.deactivate()
-        if language not in LANGUAGE_CODES:
+        if language not in language_codes():
             language = settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language

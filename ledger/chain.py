@@ -1,23 +1,21 @@
-"""The per-owner audit hash chain: append one link, and check every link and every stored file."""
+"""Append one link to an owner's chain, and check a chain's links."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 
-from .storage import open_evidence
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AuditEvent, AuditHead, EvidenceFile, canonical_json
+from .models import AuditEvent, AuditHead, canonical_json
 
 
-def _jsonable(value):
+def jsonable(value):
     """Payloads hold before/after values; make dates and other objects plain JSON."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if hasattr(value, "isoformat"):
@@ -35,7 +33,7 @@ def audit_append(*, owner, action: str, subject, payload: dict) -> AuditEvent:
         raise RuntimeError("audit_append must run inside transaction.atomic()")
     head, _ = AuditHead.objects.get_or_create(owner=owner)
     head = AuditHead.objects.select_for_update().get(pk=head.pk)
-    payload = _jsonable(payload)
+    payload = jsonable(payload)
     event = AuditEvent(
         owner=owner,
         seq=head.seq + 1,
@@ -54,19 +52,8 @@ def audit_append(*, owner, action: str, subject, payload: dict) -> AuditEvent:
     return event
 
 
-@dataclass
-class VerificationReport:
-    files_checked: int = 0
-    events_checked: int = 0
-    owners_checked: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
 def chain_problems(owner_id: int, events, head: AuditHead | None) -> tuple[int, list[str]]:
+    """Re-compute one owner's chain; one line per broken link, missing event or edited payload."""
     problems: list[str] = []
     previous = AuditEvent.GENESIS
     count = 0
@@ -88,47 +75,3 @@ def chain_problems(owner_id: int, events, head: AuditHead | None) -> tuple[int, 
         problems.append(f"audit head owner={owner_id}: records seq {head.seq} {head.hash}, "
                         f"chain ends at seq {count} {previous}")
     return count, problems
-
-
-def file_problem(evidence: EvidenceFile) -> str | None:
-    where = f"evidence id {evidence.pk} '{evidence.original_name}' ({evidence.storage_name})"
-    try:
-        handle = open_evidence(evidence)
-    except (FileNotFoundError, OSError) as exc:
-        return f"{where}: file missing ({exc.__class__.__name__})"
-    hasher = hashlib.sha256()
-    size = 0
-    with handle:
-        for chunk in handle.chunks(1 << 20):
-            hasher.update(chunk)
-            size += len(chunk)
-    actual = hasher.hexdigest()
-    if actual != evidence.sha256 or size != evidence.size:
-        return (f"{where}: expected sha256 {evidence.sha256} size {evidence.size}, "
-                f"actual sha256 {actual} size {size}")
-    return None
-
-
-def verify_store(*, owner=None) -> VerificationReport:
-    """Re-hash every stored evidence file and re-compute every owner's audit chain."""
-    report = VerificationReport()
-    files = EvidenceFile.objects.order_by("pk")
-    events = AuditEvent.objects.order_by("owner_id", "seq")
-    heads = {h.owner_id: h for h in AuditHead.objects.all()}
-    if owner is not None:
-        files, events = files.filter(owner=owner), events.filter(owner=owner)
-        heads = {k: v for k, v in heads.items() if k == owner.pk}
-    for evidence in files.iterator():
-        report.files_checked += 1
-        problem = file_problem(evidence)
-        if problem:
-            report.problems.append(problem)
-    by_owner: dict[int, list[AuditEvent]] = {}
-    for event in events.iterator():
-        by_owner.setdefault(event.owner_id, []).append(event)
-    for owner_id in sorted(set(by_owner) | set(heads)):
-        count, problems = chain_problems(owner_id, by_owner.get(owner_id, []), heads.get(owner_id))
-        report.owners_checked += 1
-        report.events_checked += count
-        report.problems.extend(problems)
-    return report

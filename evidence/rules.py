@@ -10,7 +10,6 @@ citations and explanations are rendered in the reader's language from the pack w
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import tomllib
@@ -21,9 +20,11 @@ from pathlib import Path
 from typing import Iterable
 
 from django.conf import settings
-from django.utils import translation
 
-LANGUAGES = ("zh-hans", "en")
+from accounts.models import language_codes
+
+from .models import Contacted, Flag, IncidentKind
+
 CONFIDENCE = {"V", "S"}
 # An S-marked source is cited by name only: no article, section or paragraph numbers.
 _ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条|§|\bArt(icle)?s?\.?\s*\d|\b\d+\s*U\.S\.C\.|"
@@ -107,9 +108,9 @@ def _parse_clock(value, where: str) -> time:
 
 def _bilingual(value, where: str) -> dict[str, str]:
     if not isinstance(value, dict) or any(not isinstance(value.get(lang), str) or not value.get(lang)
-                                          for lang in LANGUAGES):
-        raise RulePackError(f"{where}: needs text for both zh-hans and en")
-    return {lang: value[lang] for lang in LANGUAGES}
+                                          for lang in language_codes()):
+        raise RulePackError(f"{where}: needs text in each language ({', '.join(language_codes())})")
+    return {lang: value[lang] for lang in language_codes()}
 
 
 def _choices(values, allowed: Iterable[str], where: str) -> list[str]:
@@ -120,8 +121,6 @@ def _choices(values, allowed: Iterable[str], where: str) -> list[str]:
 
 
 def _validate_predicate(raw: dict, where: str) -> dict:
-    from evidence.models import Contacted, Flag, IncidentKind
-
     if not isinstance(raw, dict) or "type" not in raw:
         raise RulePackError(f"{where}: predicate needs a type")
     kind = raw["type"]
@@ -359,105 +358,9 @@ PREDICATES = {"quiet_hours": quiet_hours, "count_in_window": count_in_window,
 def evaluate(records: list[Record], pack: Pack, tz) -> dict[int, list[dict]]:
     """Findings per incident id: [{"rule": id, "params": {...}}], in pack order. Records must be in
     time order; every predicate is one pass over them."""
-    # The findings are many small acyclic containers; collector passes over them while they are
-    # built made large cases super-linear, so collection waits until the pass is done.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        local = [record.at.astimezone(tz) for record in records]
-        findings: dict[int, list[dict]] = defaultdict(list)
-        for rule in pack.rules:
-            for incident_id, params in PREDICATES[rule.type](records, local, rule.predicate):
-                findings[incident_id].append({"rule": rule.id, "params": params})
-        return dict(findings)
-    finally:
-        if collecting:
-            gc.enable()
-
-
-# --- presenting ----------------------------------------------------------------------------------
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _labels(values, choices_cls) -> list[str]:
-    return [str(choices_cls(v).label) for v in values if v in choices_cls.values]
-
-
-def _condition_text(code: str, language: str) -> str:
-    from evidence.models import Flag
-
-    name, *rest = code.split(":")
-    if name == "few_visitors":
-        count, minimum = rest
-        return (f"仅{count}人上门（应不少于{minimum}人）" if language == "zh-hans"
-                else f"only {count} collector(s) came (at least {minimum} required)")
-    if name == "night":
-        return (f"夜间 {':'.join(rest)} 上门" if language == "zh-hans" else f"at night ({':'.join(rest)})")
-    return _labels([name], Flag)[0] if name in Flag.values else name
-
-
-def explain(rule: Rule, params: dict, language: str) -> str:
-    from evidence.models import Contacted, Flag, IncidentKind
-
-    separator = "、" if language == "zh-hans" else ", "
-    with translation.override(language):
-        values = dict(params)
-        values["ordinal"] = _ordinal(params.get("n", 0)) if "n" in params else ""
-        flag_labels = _labels(params.get("flags", []), Flag)
-        contacted_labels = _labels(params.get("contacted", []), Contacted)
-        if not contacted_labels and params.get("kind") in IncidentKind.values:
-            contacted_labels = [str(IncidentKind(params["kind"]).label)]
-        values["flags"] = separator.join(flag_labels)
-        values["contacted"] = separator.join(contacted_labels)
-        values["detail"] = separator.join(flag_labels + _labels(params.get("contacted", []), Contacted))
-        values["conditions"] = separator.join(_condition_text(c, language) for c in params.get("conditions", []))
-        try:
-            return rule.explanation[language].format(**values)
-        except (KeyError, IndexError, ValueError):
-            return rule.explanation[language]
-
-
-def present(findings: list[dict], pack: Pack, language: str) -> list[dict]:
-    """Stored findings as the API and pages show them, in one language."""
-    language = language if language in LANGUAGES else "zh-hans"
-    shown = []
-    for finding in findings:
-        rule = pack.by_id.get(finding["rule"])
-        if rule is None:  # the pack changed since the finding was stored
-            continue
-        shown.append({"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
-                      "confidence": rule.confidence, "explanation": explain(rule, finding["params"], language),
-                      "wording": pack.wording[language],
-                      "heading": f"{pack.wording[language]}{'：' if language == 'zh-hans' else ': '}{rule.title[language]}"})
-    return shown
-
-
-def current_language() -> str:
-    language = (translation.get_language() or "zh-hans").lower()
-    return "en" if language.startswith("en") else "zh-hans"
-
-
-def violations_presenter():
-    """A function giving an incident's `violations` as shown, in the active language.
-
-    Packs are looked up once per presenter, so listing thousands of incidents reads no file twice.
-    """
-    packs: dict[str, Pack | None] = {}
-    language = current_language()
-
-    def violations(incident) -> list[dict]:
-        if not incident.violations:
-            return []
-        pack_id = incident.case.rule_pack
-        if pack_id not in packs:
-            try:
-                packs[pack_id] = get_pack(pack_id)
-            except RulePackError:
-                packs[pack_id] = None
-        pack = packs[pack_id]
-        return present(incident.violations, pack, language) if pack else []
-
-    return violations
+    local = [record.at.astimezone(tz) for record in records]
+    findings: dict[int, list[dict]] = defaultdict(list)
+    for rule in pack.rules:
+        for incident_id, params in PREDICATES[rule.type](records, local, rule.predicate):
+            findings[incident_id].append({"rule": rule.id, "params": params})
+    return dict(findings)

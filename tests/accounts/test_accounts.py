@@ -7,7 +7,7 @@ import re
 from django.contrib.auth import get_user_model
 from django.core import mail
 
-from evidence.models import ApiToken, Profile
+from accounts.models import ApiToken, Profile
 
 
 def test_sign_up_logs_in_and_creates_a_profile_with_defaults(client, db):

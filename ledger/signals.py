@@ -1,4 +1,4 @@
-"""Every user gets a profile and an audit head the moment the account exists.
+"""Every user gets an audit head the moment the account exists.
 
 Creating the head here, not on the first append, means concurrent first uploads never race to
 create it.
@@ -10,11 +10,10 @@ from django.conf import settings
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from .models import AuditHead, Profile
+from .models import AuditHead
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL)
-def create_profile_and_audit_head(sender, instance, created, **kwargs):
+def create_audit_head(sender, instance, created, **kwargs):
     if created and not kwargs.get("raw"):
-        Profile.objects.get_or_create(user=instance)
         AuditHead.objects.get_or_create(owner=instance)

@@ -1,0 +1,51 @@
+"""Every write to accounts: profiles and API tokens, each in one transaction with its audit link."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import transaction
+from django.utils import timezone
+
+from ledger.chain import audit_append
+
+from .models import ApiToken, Profile
+
+
+def profile_for(user) -> Profile:
+    profile, _created = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+@transaction.atomic
+def profile_update(*, profile: Profile, **fields) -> Profile:
+    before = {k: getattr(profile, k) for k in fields}
+    for key, value in fields.items():
+        setattr(profile, key, value)
+    profile.full_clean()
+    profile.save()
+    audit_append(owner=profile.user, action="profile.update", subject=profile,
+                 payload={"before": before, "after": fields})
+    return profile
+
+
+@transaction.atomic
+def token_create(*, user, name: str) -> tuple[ApiToken, str]:
+    """Make a token and return it with its secret; only the secret's digest is stored."""
+    secret = "cel_" + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name.strip() or "token", prefix=secret[:10],
+                     digest=ApiToken.digest_of(secret))
+    token.full_clean()
+    token.save()
+    audit_append(owner=user, action="token.create", subject=token, payload={"name": token.name,
+                                                                            "prefix": token.prefix})
+    return token, secret
+
+
+@transaction.atomic
+def token_revoke(*, token: ApiToken) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit_append(owner=token.user, action="token.revoke", subject=token, payload={"prefix": token.prefix})
+    return token

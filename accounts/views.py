@@ -1,0 +1,83 @@
+"""Pages for the account: sign-up, profile, language, API tokens."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import services
+from .forms import ProfileForm, SignupForm, TokenForm
+from .models import ApiToken, language_codes
+
+
+def signup(request):
+    if request.user.is_authenticated:
+        return redirect("case_list")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if language in language_codes():
+            services.profile_update(profile=services.profile_for(user), language=language)
+        login(request, user)
+        messages.success(request, _("Welcome. Start by creating a case for the debt being collected."))
+        return redirect("case_create")
+    return render(request, "form.html", {"form": form, "title": _("Sign up"), "submit": _("Create account")})
+
+
+@login_required
+def profile_edit(request):
+    profile = services.profile_for(request.user)
+    form = ProfileForm(request.POST or None, instance=profile)
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(profile=profile, **{k: form.cleaned_data[k] for k in form.changed_data})
+        messages.success(request, _("Profile saved."))
+        return redirect("profile")
+    return render(request, "form.html", {
+        "form": form, "title": _("Profile"), "submit": _("Save"),
+        "intro": _("Your name, phone and ID number appear in complaints you generate; the ID number "
+                   "only masked.")})
+
+
+@require_POST
+def language_switch(request):
+    language = request.POST.get("language")
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if language in language_codes():
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
+                            secure=request.is_secure())
+        if request.user.is_authenticated:
+            services.profile_update(profile=services.profile_for(request.user), language=language)
+    return response
+
+
+@login_required
+def token_list(request):
+    form = TokenForm(request.POST or None)
+    new_secret = None
+    if request.method == "POST" and form.is_valid():
+        _token, new_secret = services.token_create(user=request.user, name=form.cleaned_data["name"])
+        form = TokenForm()
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "accounts/tokens.html", {"form": form, "tokens": tokens, "new_secret": new_secret})
+
+
+@login_required
+@require_POST
+def token_revoke(request, pk: int):
+    token = ApiToken.objects.filter(user=request.user, pk=pk).first()
+    if token is None:
+        raise Http404
+    services.token_revoke(token=token)
+    messages.success(request, _("Token revoked: programs using it can no longer send evidence."))
+    return redirect("token_list")
