@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-production install install-test migrate check bench messages serve worker
+.PHONY: run test test-production install install-test migrate check bench messages messages-compiled lint serve worker
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,10 @@ $(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.runtime
 install: $(VENV)/.runtime
 install-test: $(VENV)/.test
 
-migrate: install
+messages-compiled: install
+	$(PY) scripts/compile_messages.py
+
+migrate: messages-compiled
 	$(PY) manage.py migrate --noinput
 
 run: migrate
@@ -36,13 +39,21 @@ serve: migrate
 worker: migrate
 	$(PY) manage.py db_worker
 
-test: install-test
-	$(VENV)/bin/ruff check --select F,E9 config evidence complaints tests bench
+LINTED := config ledger accounts evidence complaints tests bench scripts
+
+test: install-test messages-compiled lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade, flake8-django, imports at the top), the
+# formatter's check, and import-linter's layers contract (pyproject.toml).
+lint: install-test
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/lint-imports
+
 # The same suite against PostgreSQL, S3 (moto's server, Object Lock) and the database task backend.
-test-production: install-test
+test-production: install-test messages-compiled
 	bash scripts/test-production.sh $(PYTEST_ARGS)
 
 check: install-test
@@ -59,4 +70,4 @@ bench: $(VENV)/.bench
 # Rebuild the translation catalogues (needs GNU gettext) after changing user-visible strings.
 messages: install
 	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete --ignore=.venv --ignore=tests --ignore=bench
-	$(PY) manage.py compilemessages --ignore=.venv
+	$(PY) scripts/compile_messages.py
