@@ -11,13 +11,16 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
+from evidence.thumbnails import thumbnail_for
 from ledger.chain import audit_append
 
 from .manifest import build_manifest
 from .models import Dossier, DossierStatus
 from .pdf import render_pdf
+from .pdf.sections import IMAGE_TYPES
 from .signing import embed_and_sign, ensure_signing_identity
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,24 @@ def signer_fingerprint() -> str:
     _key, cert_path = ensure_signing_identity()
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def dossier_labels(language: str) -> dict[str, dict[str, str]]:
+    """The words for kinds, contacted people and flags in the dossier's language."""
+    with translation.override(language):
+        return {group: {value: str(label) for value, label in choices.choices}
+                for group, choices in (("kind", IncidentKind), ("contacted", Contacted), ("flag", Flag))}
+
+
+def thumbnails(manifest: dict) -> dict[str, bytes]:
+    """Thumbnail bytes per evidence ref, for the images the manifest lists (made on arrival)."""
+    wanted = {entry["id"]: entry["ref"] for entry in manifest["evidence"] if entry["content_type"] in IMAGE_TYPES}
+    images = {}
+    for evidence in EvidenceFile.objects.filter(pk__in=wanted):
+        data = thumbnail_for(evidence)
+        if data is not None:
+            images[wanted[evidence.pk]] = data
+    return images
 
 
 def dossier_build(*, dossier_id: int) -> Dossier:
@@ -54,6 +75,8 @@ def dossier_build(*, dossier_id: int) -> Dossier:
         manifest_bytes, manifest = build_manifest(dossier, progress=progress)
         seal = hashlib.sha256(manifest_bytes).hexdigest()
         pdf, pages, font_warning = render_pdf(manifest, seal=seal, progress=progress,
+                                              labels=dossier_labels(manifest["dossier"]["language"]),
+                                              images=thumbnails(manifest),
                                               signer_fingerprint=signer_fingerprint(),
                                               timestamped=bool(getattr(settings, "DOSSIER_TSA_URL", "")))
         progress(90, "signing")

@@ -7,13 +7,14 @@ creation time are those recorded when the dossier was ordered.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC
 
 from django.db.models import Q
 
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
-from evidence.models import EvidenceFile, Incident
+from evidence.models import EvidenceFile, Incident, IncidentKind
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
 from evidence.storage import open_evidence
@@ -22,7 +23,10 @@ from ledger.models import canonical_json
 from .letters import addressee as addressee_details
 from .letters import request_text
 
-FORMAT = "collection-evidence-dossier/1"
+# /2: the statistics the dossier prints are part of the sealed manifest.
+FORMAT = "collection-evidence-dossier/2"
+THIRD_PARTIES = {"family", "employer", "colleague", "friend", "contacts_list"}
+ABUSE_FLAGS = {"threat", "insult", "impersonation", "fake_legal_document", "violence"}
 
 
 class EvidenceChanged(Exception):
@@ -48,6 +52,53 @@ def included_incidents(dossier):
 def rehash(evidence: EvidenceFile) -> str:
     with open_evidence(evidence) as handle:
         return sha256_of(handle)[0]
+
+
+def _connected(incident) -> bool:
+    return incident.answered if incident.answered is not None else bool(incident.duration_seconds)
+
+
+def statistics(incidents, findings: dict[int, list[dict]], pack, tz) -> dict:
+    """Every count the dossier prints, computed once here so that it is sealed with the facts.
+
+    "Night" is the pack's own quiet-hours rule: the count of included incidents it found, so the
+    summary never disagrees with the rule the dossier cites.
+    """
+    quiet = next((rule for rule in pack.rules if rule.type == "quiet_hours"), None) if pack else None
+    quiet_rules = {rule.id for rule in pack.rules if rule.type == "quiet_hours"} if pack else set()
+
+    def at_night(incident) -> bool:
+        return any(f["rule"] in quiet_rules for f in findings.get(incident.pk, []))
+
+    calls = [i for i in incidents if i.kind == IncidentKind.CALL]
+    per_day = Counter(i.occurred_at.astimezone(tz).date().isoformat() for i in calls)
+    per_hour = Counter(i.occurred_at.astimezone(tz).hour for i in calls)
+    busiest = max(sorted(per_day.items()), key=lambda item: item[1], default=(None, 0))
+    window = None
+    if quiet is not None:
+        start, end = quiet.predicate["from"], quiet.predicate["until"]
+        # Hours of the day that the window touches (for marking the by-hour chart).
+        if start > end:  # wraps past midnight
+            hours = [h for h in range(24) if h >= start.hour or h < end.hour]
+        else:
+            hours = [h for h in range(24) if start.hour <= h < end.hour]
+        window = {"rule": quiet.id, "from": start.strftime("%H:%M"), "until": end.strftime("%H:%M"), "hours": hours}
+    return {
+        "total": len(incidents),
+        "calls": len(calls),
+        "connected": sum(1 for i in calls if _connected(i)),
+        "night": sum(1 for i in incidents if at_night(i)) if window else None,
+        "night_calls": sum(1 for i in calls if at_night(i)) if window else None,
+        "quiet_hours": window,
+        "sms": sum(1 for i in incidents if i.kind in (IncidentKind.SMS, IncidentKind.APP_MESSAGE)),
+        "third": sum(1 for i in incidents if i.kind == IncidentKind.THIRD_PARTY or THIRD_PARTIES & set(i.contacted)),
+        "visits": sum(1 for i in incidents if i.kind == IncidentKind.VISIT),
+        "threats": sum(1 for i in incidents if ABUSE_FLAGS & set(i.flags)),
+        "max_day": busiest[1],
+        "max_date": busiest[0],
+        "calls_per_day": dict(sorted(per_day.items())),
+        "calls_per_hour": [per_hour.get(hour, 0) for hour in range(24)],
+    }
 
 
 def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
@@ -130,6 +181,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
         "violations": sorted(violations.values(), key=lambda v: ordered_rules.index(v["rule"])
                              if v["rule"] in ordered_rules else len(ordered_rules)),
         "rules_evaluated": pack is not None,
+        "statistics": statistics(incidents, findings, pack, profile.tz),
         "audit_chain_head": {"seq": dossier.chain_seq, "hash": dossier.chain_hash},
     }
     return canonical_json(manifest), manifest

@@ -36,9 +36,9 @@ def test_custom_recipient_needs_a_name(client, alice, filled_case):
 
 
 def test_builder_warns_and_still_builds_without_a_truetype_font(client, alice, filled_case, monkeypatch):
-    from complaints import pdf
+    from complaints.pdf import furniture
 
-    monkeypatch.setattr(pdf, "font_path", lambda: None)
+    monkeypatch.setattr(furniture, "font_path", lambda: None)
     client.force_login(alice)
     page = client.get(f"/cases/{filled_case.pk}/dossiers/new/").content.decode()
     assert "fonts-wqy-zenhei" in page

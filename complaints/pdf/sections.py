@@ -10,120 +10,57 @@ CID font, with a warning.
 from __future__ import annotations
 
 import io
-import logging
-import tomllib
 import zoneinfo
-from collections import Counter
-from datetime import datetime, timedelta
-from functools import cache
-from pathlib import Path
-from xml.sax.saxutils import escape
+from datetime import date, datetime, timedelta
 
-from django.conf import settings
-from django.utils import translation
-from PIL import Image as PILImage
-from reportlab.graphics import renderPDF
-from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
-from reportlab.pdfgen import canvas as pdfcanvas
+from reportlab.lib.utils import ImageReader
 from reportlab.platypus import (
     CondPageBreak,
     Image,
     KeepTogether,
     LongTable,
     PageBreak,
-    Paragraph,
     SimpleDocTemplate,
     Spacer,
     Table,
     TableStyle,
 )
 
-from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
-from evidence.thumbnails import thumbnail_for
+from .furniture import (
+    MARGIN,
+    PAGE_W,
+    Styles,
+    draw_furniture,
+    font_status,
+    human_size,
+    numbered_canvas,
+    printable,
+    texts,
+)
+from .furniture import para as _p
 
-logger = logging.getLogger(__name__)
-
-TEXTS_FILE = Path(__file__).resolve().parent / "dossier_texts.toml"
-FONT_CANDIDATES = [
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/arphic/uming.ttc",
-]
-MONO = "Courier"
-PAGE_W, PAGE_H = A4
-MARGIN = 16 * mm
-
-
-@cache
-def texts() -> dict:
-    return tomllib.loads(TEXTS_FILE.read_text(encoding="utf-8"))
-
-
-def font_path() -> str | None:
-    configured = getattr(settings, "DOSSIER_FONT_PATH", "")
-    for candidate in ([configured] if configured else []) + FONT_CANDIDATES:
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-@cache
-def _register_font(path: str | None) -> tuple[str, str]:
-    """(font name, warning). TrueType is embedded and extractable; the CID fallback is not embedded."""
-    if path:
-        try:
-            pdfmetrics.registerFont(TTFont("DossierCJK", path, subfontIndex=0))
-            return "DossierCJK", ""
-        except Exception as exc:  # a broken or unsupported font file
-            logger.warning("CJK font %s unusable: %s", path, exc)
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    return "STSong-Light", ("No TrueType CJK font was found (install fonts-wqy-zenhei or set DOSSIER_FONT_PATH); "
-                            "Chinese uses the PDF viewer's built-in font and may not display everywhere.")
-
-
-def font_status() -> tuple[str, str]:
-    return _register_font(font_path())
-
-
-class Styles:
-    def __init__(self, font: str, language: str):
-        wrap = "CJK" if language == "zh-hans" else None
-        self.body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap=wrap)
-        self.small = ParagraphStyle("small", parent=self.body, fontSize=8, leading=10.5)
-        self.cell = ParagraphStyle("cell", parent=self.body, fontSize=7.6, leading=9.6)
-        self.mono = ParagraphStyle("mono", parent=self.body, fontName=MONO, fontSize=7, leading=9, wordWrap="CJK")
-        self.title = ParagraphStyle("title", parent=self.body, fontSize=18, leading=24, alignment=TA_CENTER,
-                                    spaceAfter=8)
-        self.h1 = ParagraphStyle("h1", parent=self.body, fontSize=13, leading=18, spaceBefore=6, spaceAfter=6)
-        self.h2 = ParagraphStyle("h2", parent=self.body, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3)
-
-
-def _p(text, style) -> Paragraph:
-    return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
-
-
-def human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(size)
+# A table row cannot break across pages, so a long description is shortened in the timeline and
+# printed whole, as ordinary paragraphs that do break, in its own section.
+CELL_TEXT_LIMIT = 500
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic")
 
 
 class Renderer:
-    def __init__(self, manifest: dict, *, seal: str, progress=None, signer_fingerprint: str = "",
+    """Draws the PDF from the sealed manifest alone, plus the labels of the dossier's language and
+    the screenshot thumbnails handed to it: it reads no database and no storage."""
+
+    def __init__(self, manifest: dict, *, seal: str, labels: dict[str, dict[str, str]] | None = None,
+                 images: dict[str, bytes] | None = None, progress=None, signer_fingerprint: str = "",
                  timestamped: bool = False):
         self.m = manifest
+        self.labels_of = labels or {}
+        self.images = images or {}
         self.seal = seal
         self.language = manifest["dossier"]["language"]
         self.t = texts()[self.language]
@@ -160,46 +97,16 @@ class Renderer:
             return self.tr("hours", h=seconds // 3600, m=(seconds % 3600) // 60)
         return self.tr("days", d=seconds // 86400, h=(seconds % 86400) // 3600)
 
-    def label(self, choices_cls, value: str) -> str:
+    def label(self, group: str, value: str) -> str:
+        return self.labels_of.get(group, {}).get(value, value)
 
-        with translation.override(self.language):
-            return str(choices_cls(value).label) if value in choices_cls.values else value
-
-    def labels(self, choices_cls, values) -> str:
-        return self.t["sep"].join(self.label(choices_cls, v) for v in values)
+    def labels(self, group: str, values) -> str:
+        return self.t["sep"].join(self.label(group, v) for v in values)
 
     # --- statistics -------------------------------------------------------------------------------
 
-    def night_window(self) -> tuple[int, int]:
-        return 22, 8
-
     def stats(self) -> dict:
-
-        calls = [i for i in self.incidents if i["kind"] == IncidentKind.CALL]
-        start, end = self.night_window()
-
-        def connected(i):
-            return i["answered"] if i["answered"] is not None else bool(i["duration_seconds"])
-
-        def is_night(i):
-            hour = self.local(i["occurred_at"]).hour
-            return hour >= start or hour < end
-
-        per_day = Counter(self.local(i["occurred_at"]).date() for i in calls)
-        busiest = per_day.most_common(1)[0] if per_day else (None, 0)
-        third_kinds = {"family", "employer", "colleague", "friend", "contacts_list"}
-        return {
-            "total": len(self.incidents), "calls": len(calls), "connected": sum(1 for i in calls if connected(i)),
-            "night": sum(1 for i in calls if is_night(i)),
-            "sms": sum(1 for i in self.incidents if i["kind"] in ("sms", "app_message")),
-            "third": sum(1 for i in self.incidents if i["kind"] == "third_party" or third_kinds & set(i["contacted"])),
-            "visits": sum(1 for i in self.incidents if i["kind"] == "visit"),
-            "threats": sum(1 for i in self.incidents if {"threat", "insult", "impersonation", "fake_legal_document",
-                                                         "violence"} & set(i["flags"])),
-            "max_day": busiest[1], "max_date": busiest[0].isoformat() if busiest[0] else "-",
-            "per_day": per_day,
-            "per_hour": Counter(self.local(i["occurred_at"]).hour for i in calls),
-        }
+        return self.m["statistics"]
 
     def period(self) -> tuple[str, str]:
         period = self.m["dossier"]["period"]
@@ -236,7 +143,7 @@ class Renderer:
         rows = [[_p(self.tr("lender"), s.cell), _p(respondent["lender_name"] or "—", s.cell)]]
         if respondent["account_hint"]:
             rows.append([_p(self.tr("account"), s.cell), _p("…" + respondent["account_hint"], s.cell)])
-        rows.append([_p(self.tr("agencies"), s.cell), _p(self.t["sep"].join(agencies) or "—", s.cell)])
+        rows.append([_p(self.tr("agencies"), s.cell), _p(self.clip(self.t["sep"].join(agencies)) or "—", s.cell)])
         rows.append([_p(self.tr("numbers"), s.cell), _p(shown_numbers or "—", s.cell)])
         out.append(self.kv_table(rows))
 
@@ -250,7 +157,11 @@ class Renderer:
         facts = [self.tr("facts_period", start=start, end=end, tz=self.m["dossier"]["time_zone"], total=stats["total"])]
         if stats["calls"]:
             facts.append(self.tr("facts_calls", calls=stats["calls"], connected=stats["connected"],
-                                 night=stats["night"], max_day=stats["max_day"], max_date=stats["max_date"]))
+                                 max_day=stats["max_day"], max_date=stats["max_date"] or "-"))
+            window = stats["quiet_hours"]
+            if window and stats["night_calls"]:
+                facts.append(self.tr("facts_night", night=stats["night_calls"], start=window["from"],
+                                     end=window["until"]))
         for key in ("sms", "third", "visits", "threats"):
             if stats[key]:
                 facts.append(self.tr(f"facts_{key}", **{key: stats[key]}))
@@ -289,24 +200,32 @@ class Renderer:
                                    ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         return table
 
+    def clip(self, text: str, limit: int = CELL_TEXT_LIMIT) -> str:
+        return text if len(text) <= limit else text[:limit] + "…"
+
     def summary(self, stats) -> list:
         s = self.s
         out = [_p(self.tr("summary"), s.h1)]
-        rows = [[_p(self.tr(f"stat_{key}"), s.cell), _p(str(value), s.cell)] for key, value in (
-            ("total", stats["total"]), ("calls", stats["calls"]), ("connected", stats["connected"]),
-            ("night", stats["night"]), ("sms", stats["sms"]), ("third", stats["third"]),
-            ("visits", stats["visits"]), ("threats", stats["threats"]), ("evidence", len(self.evidence)))]
+        window = stats["quiet_hours"]
+        rows = [[_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
+                for key in ("total", "calls", "connected")]
+        if window:
+            rows.append([_p(self.tr("stat_night", start=window["from"], end=window["until"]), s.cell),
+                         _p(str(stats["night"]), s.cell)])
+        rows += [[_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
+                 for key in ("sms", "third", "visits", "threats")]
+        rows.append([_p(self.tr("stat_evidence"), s.cell), _p(str(len(self.evidence)), s.cell)])
         out += [self.kv_table(rows), Spacer(1, 5 * mm)]
-        out.append(self.per_day_chart(stats["per_day"]))
+        out.append(self.per_day_chart(stats["calls_per_day"]))
         out.append(Spacer(1, 4 * mm))
-        out.append(self.by_hour_chart(stats["per_hour"]))
+        out.append(self.by_hour_chart(stats["calls_per_hour"], window["hours"] if window else []))
         out.append(PageBreak())
         return out
 
     def _bar_chart(self, title: str, values: list[int], labels: list[str], colours: list | None = None) -> Drawing:
         width, height = PAGE_W - 2 * MARGIN, 70 * mm
         drawing = Drawing(width, height)
-        drawing.add(String(0, height - 10, title, fontName=self.font, fontSize=9.5))
+        drawing.add(String(0, height - 10, printable(title, self.font), fontName=self.font, fontSize=9.5))
         chart = VerticalBarChart()
         chart.x, chart.y, chart.width, chart.height = 24, 28, width - 34, height - 50
         chart.data = [values or [0]]
@@ -328,13 +247,17 @@ class Renderer:
         drawing.add(chart)
         return drawing
 
-    def per_day_chart(self, per_day: Counter) -> Drawing:
+    def per_day_chart(self, calls_per_day: dict[str, int]) -> Drawing:
+        per_day = {date.fromisoformat(day): count for day, count in calls_per_day.items()}
         if not per_day:
             return self._bar_chart(self.tr("chart_per_day"), [], [])
         first, last = min(per_day), max(per_day)
         days = (last - first).days + 1
         if days > 92:  # too many bars to read: weeks instead
-            weeks = Counter(day - timedelta(days=day.weekday()) for day in per_day.elements())
+            weeks: dict[date, int] = {}
+            for day, count in per_day.items():
+                monday = day - timedelta(days=day.weekday())
+                weeks[monday] = weeks.get(monday, 0) + count
             start = first - timedelta(days=first.weekday())
             keys = [start + timedelta(weeks=w) for w in range(((last - start).days // 7) + 1)]
             values = [weeks.get(k, 0) for k in keys]
@@ -346,13 +269,11 @@ class Renderer:
         labels = [k.strftime("%m-%d") if n % step == 0 else "" for n, k in enumerate(keys)]
         return self._bar_chart(self.tr("chart_per_day"), [per_day.get(k, 0) for k in keys], labels)
 
-    def by_hour_chart(self, per_hour: Counter) -> Drawing:
-        start, end = self.night_window()
+    def by_hour_chart(self, per_hour: list[int], night_hours: list[int]) -> Drawing:
         night = colors.HexColor("#33305e")
         day = colors.HexColor("#9fc0e8")
-        colours = [night if (h >= start or h < end) else day for h in range(24)]
-        return self._bar_chart(self.tr("chart_by_hour"), [per_hour.get(h, 0) for h in range(24)],
-                               [f"{h:02d}" for h in range(24)], colours)
+        colours = [night if h in night_hours else day for h in range(24)]
+        return self._bar_chart(self.tr("chart_by_hour"), per_hour, [f"{h:02d}" for h in range(24)], colours)
 
     def violations(self) -> list:
         s = self.s
@@ -384,6 +305,7 @@ class Renderer:
         header = [_p(self.tr(k), s.cell) for k in ("col_no", "col_time", "col_kind", "col_counterpart", "col_what",
                                                    "col_evidence", "col_logged")]
         rows = [header]
+        long_texts: list[dict] = []
         total = max(len(self.incidents), 1)
         for position, incident in enumerate(self.incidents):
             who = " ".join(x for x in (incident["counterpart_number"], incident["counterpart_name"],
@@ -396,20 +318,24 @@ class Renderer:
             if incident["visitors"] is not None:
                 details.append(self.tr("visitors", n=incident["visitors"]))
             if incident["contacted"]:
-                details.append(self.tr("contacted", who=self.labels(Contacted, incident["contacted"])))
+                details.append(self.tr("contacted", who=self.labels("contacted", incident["contacted"])))
             if incident["flags"]:
-                details.append(self.tr("flags", flags=self.labels(Flag, incident["flags"])))
+                details.append(self.tr("flags", flags=self.labels("flag", incident["flags"])))
             if incident["source"] in ("import", "api"):
                 details.append(self.tr(f"source_{incident['source']}")
                                + (f" ({incident['source_evidence']})" if incident.get("source_evidence") else ""))
             if incident["amended_at"]:
                 details.append(self.tr("amended", date=self.when(incident["amended_at"])[:16]))
             joiner = "；" if self.language == "zh-hans" else "; "
-            what = "\n".join(x for x in (incident["description"], joiner.join(details)) if x)
+            description = incident["description"]
+            if len(description) > CELL_TEXT_LIMIT:
+                long_texts.append(incident)
+                description = self.clip(description) + self.tr("see_full_text", ref=incident["ref"])
+            what = "\n".join(x for x in (description, joiner.join(details)) if x)
             delay = (datetime.fromisoformat(incident["logged_at"])
                      - datetime.fromisoformat(incident["occurred_at"])).total_seconds()
             rows.append([incident["ref"], _p(self.when(incident["occurred_at"]).replace(" ", "\n"), s.cell),
-                         _p(self.label(IncidentKind, incident["kind"]), s.cell), _p(who, s.cell), _p(what, s.cell),
+                         _p(self.label("kind", incident["kind"]), s.cell), _p(who, s.cell), _p(what, s.cell),
                          _p(" ".join(incident["evidence"]), s.cell), _p(self.tr("logged_same", delay=self.delay(delay)),
                                                                         s.cell)])
             if position % 200 == 0:
@@ -422,7 +348,13 @@ class Renderer:
             ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
             ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
             ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]))
-        return [_p(self.tr("timeline"), self.s.h1), table, PageBreak()]
+        out = [_p(self.tr("timeline"), self.s.h1), table]
+        if long_texts:
+            out += [Spacer(1, 6 * mm), _p(self.tr("full_texts"), s.h2)]
+            for incident in long_texts:
+                out += [_p(f"{incident['ref']}  {self.when(incident['occurred_at'])}", s.small),
+                        _p(incident["description"], s.body), Spacer(1, 3 * mm)]
+        return out + [PageBreak()]
 
     def evidence_index(self) -> list:
         s = self.s
@@ -453,14 +385,13 @@ class Renderer:
         return out + [PageBreak()]
 
     def thumbnails(self) -> list:
-        images = [e for e in self.evidence if e["content_type"] in ("image/png", "image/jpeg", "image/webp",
-                                                                     "image/heic")]
+        images = [e for e in self.evidence if e["content_type"] in IMAGE_TYPES]
         if not images:
             return []
         s = self.s
         cells = []
         for index, entry in enumerate(images):
-            picture = thumbnail(entry)
+            picture = self.thumbnail(entry)
             caption = _p(f"{entry['ref']} {entry['original_name']}\n{entry['sha256'][:16]}…", s.small)
             cells.append([picture or _p("—", s.small), caption])
             if index % 10 == 0:
@@ -493,57 +424,28 @@ class Renderer:
         out.append(_p(texts()["verify"]["text"].strip(), verify_style))
         return out
 
+    def thumbnail(self, entry: dict) -> Image | None:
+        """A legible screenshot thumbnail, about 5 cm wide (made when the image arrived)."""
+        data = self.images.get(entry["ref"])
+        if data is None:
+            return None
+        try:
+            reader = ImageReader(io.BytesIO(data))
+            width, height = reader.getSize()
+        except Exception:  # a thumbnail that cannot be read is left out, the file is still listed
+            return None
+        shown_width = 52 * mm
+        return Image(io.BytesIO(data), width=shown_width, height=shown_width * height / width)
+
     # --- page furniture ---------------------------------------------------------------------------
 
-    def canvas_class(self):
-        renderer = self
+    def draw_page(self, canvas, number: int, total: int) -> None:
+        draw_furniture(canvas, font=self.font,
+                       header=self.tr("header", number=self.m["dossier"]["number"], addressee=self.m["addressee"]["name"]),
+                       footer=self.tr("footer", seal=self.seal[:16], page=number, pages=total))
 
-        class NumberedCanvas(pdfcanvas.Canvas):
-            """Defers each page until the total is known, then draws header and footer."""
-
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, **kwargs)
-                self._pages: list[dict] = []
-
-            def showPage(self):
-                self._pages.append(dict(self.__dict__))
-                self._startPage()
-
-            def save(self):
-                total = len(self._pages)
-                renderer.pages = total
-                self._define_qr()
-                for number, state in enumerate(self._pages, start=1):
-                    self.__dict__.update(state)
-                    renderer.furniture(self, number, total)
-                    super().showPage()
-                super().save()
-
-            def _define_qr(self):
-                widget = QrCodeWidget(renderer.seal, barLevel="M")
-                x0, y0, x1, y1 = widget.getBounds()
-                size = 17 * mm
-                drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-                drawing.add(widget)
-                self.beginForm("seal_qr")
-                renderPDF.draw(drawing, self, 0, 0)
-                self.endForm()
-
-        return NumberedCanvas
-
-    def furniture(self, canvas, number: int, total: int) -> None:
-        canvas.saveState()
-        canvas.setFont(self.font, 7.5)
-        canvas.setFillColor(colors.HexColor("#4a5566"))
-        canvas.drawString(MARGIN, PAGE_H - 10 * mm, self.tr("header", number=self.m["dossier"]["number"],
-                                                            addressee=self.m["addressee"]["name"]))
-        canvas.setStrokeColor(colors.HexColor("#c5ccd6"))
-        canvas.line(MARGIN, PAGE_H - 11.5 * mm, PAGE_W - MARGIN, PAGE_H - 11.5 * mm)
-        canvas.line(MARGIN, 20 * mm, PAGE_W - MARGIN, 20 * mm)
-        canvas.drawString(MARGIN, 14 * mm, self.tr("footer", seal=self.seal[:16], page=number, pages=total))
-        canvas.translate(PAGE_W - MARGIN - 17 * mm, 2 * mm)
-        canvas.doForm("seal_qr")
-        canvas.restoreState()
+    def set_pages(self, total: int) -> None:
+        self.pages = total
 
     # --- whole document ---------------------------------------------------------------------------
 
@@ -561,28 +463,15 @@ class Renderer:
         story += self.evidence_index()
         story += self.appendix()
         self.progress(80, "layout")
-        document.build(story, canvasmaker=self.canvas_class())
+        document.build(story, canvasmaker=numbered_canvas(qr_payload=self.seal, draw_page=self.draw_page,
+                                                          on_total=self.set_pages))
         return buffer.getvalue()
 
 
-def thumbnail(entry: dict) -> Image | None:
-    """A legible screenshot thumbnail, about 5 cm wide (made when the image arrived)."""
-
-
-    evidence = EvidenceFile.objects.filter(pk=entry["id"]).first()
-    data = thumbnail_for(evidence) if evidence else None
-    if data is None:
-        return None
-    with PILImage.open(io.BytesIO(data)) as picture:
-        width, height = picture.size
-    shown_width = 52 * mm
-    return Image(io.BytesIO(data), width=shown_width, height=shown_width * height / width)
-
-
-def render_pdf(manifest: dict, *, seal: str, progress=None, signer_fingerprint: str = "",
-               timestamped: bool = False) -> tuple[bytes, int, str]:
+def render_pdf(manifest: dict, *, seal: str, labels: dict | None = None, images: dict | None = None,
+               progress=None, signer_fingerprint: str = "", timestamped: bool = False) -> tuple[bytes, int, str]:
     """(PDF bytes, page count, font warning)."""
-    renderer = Renderer(manifest, seal=seal, progress=progress, signer_fingerprint=signer_fingerprint,
-                        timestamped=timestamped)
+    renderer = Renderer(manifest, seal=seal, labels=labels, images=images, progress=progress,
+                        signer_fingerprint=signer_fingerprint, timestamped=timestamped)
     data = renderer.render()
     return data, renderer.pages, renderer.font_warning

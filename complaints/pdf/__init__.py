@@ -1,0 +1,7 @@
+"""The dossier PDF: page furniture (fonts, styles, numbered pages, seal and QR) and the sections
+drawn from the sealed manifest."""
+
+from .furniture import font_status, texts
+from .sections import render_pdf
+
+__all__ = ["font_status", "render_pdf", "texts"]
