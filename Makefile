@@ -28,7 +28,7 @@ migrate: messages-compiled
 	$(PY) manage.py migrate --noinput
 
 run: migrate
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	PY=$(PY) HOST=$(HOST) PORT=$(PORT) bash scripts/run-dev.sh
 
 # Production serving: gunicorn with WhiteNoise for static files (see Procfile for web + worker).
 serve: migrate

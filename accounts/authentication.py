@@ -22,8 +22,11 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("The token is not valid.")) from None
-        token = (ApiToken.objects.select_related("user")
-                 .filter(digest=ApiToken.digest_of(secret), revoked_at__isnull=True).first())
+        token = (
+            ApiToken.objects.select_related("user")
+            .filter(digest=ApiToken.digest_of(secret), revoked_at__isnull=True)
+            .first()
+        )
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("The token is not valid or has been revoked."))
         # Touch last_used_at at most once a minute, so a burst of uploads does not queue on it.

@@ -27,5 +27,6 @@ class ProfileForm(forms.ModelForm):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100,
-                           help_text=_("Where you will use it, e.g. “Android HTTP Shortcuts”."))
+    name = forms.CharField(
+        label=_("Name"), max_length=100, help_text=_("Where you will use it, e.g. “Android HTTP Shortcuts”.")
+    )

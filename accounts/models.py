@@ -21,8 +21,17 @@ def language_codes() -> list[str]:
 
 
 def time_zone_choices():
-    preferred = ["Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo",
-                 "Europe/London", "America/New_York", "America/Los_Angeles", "UTC"]
+    preferred = [
+        "Asia/Shanghai",
+        "Asia/Hong_Kong",
+        "Asia/Taipei",
+        "Asia/Singapore",
+        "Asia/Tokyo",
+        "Europe/London",
+        "America/New_York",
+        "America/Los_Angeles",
+        "UTC",
+    ]
     rest = sorted(zoneinfo.available_timezones() - set(preferred))
     return [(name, name) for name in preferred + rest]
 
@@ -46,13 +55,17 @@ class Profile(models.Model):
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     id_number = models.CharField(
-        _("ID number"), max_length=40, blank=True,
+        _("ID number"),
+        max_length=40,
+        blank=True,
         help_text=_("Only shown masked in a complaint, e.g. 1101**********1234."),
     )
-    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai",
-                                 validators=[validate_time_zone])
-    language = models.CharField(_("language"), max_length=10, choices=Language.choices,
-                                default=Language.ZH_HANS)
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, default="Asia/Shanghai", validators=[validate_time_zone]
+    )
+    language = models.CharField(
+        _("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS
+    )
 
     class Meta:
         db_table = "evidence_profile"

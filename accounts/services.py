@@ -24,8 +24,12 @@ def profile_update(*, profile: Profile, **fields) -> Profile:
         setattr(profile, key, value)
     profile.full_clean()
     profile.save()
-    audit_append(owner=profile.user, action="profile.update", subject=profile,
-                 payload={"before": before, "after": fields})
+    audit_append(
+        owner=profile.user,
+        action="profile.update",
+        subject=profile,
+        payload={"before": before, "after": fields},
+    )
     return profile
 
 
@@ -33,12 +37,14 @@ def profile_update(*, profile: Profile, **fields) -> Profile:
 def token_create(*, user, name: str) -> tuple[ApiToken, str]:
     """Make a token and return it with its secret; only the secret's digest is stored."""
     secret = "cel_" + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name.strip() or "token", prefix=secret[:10],
-                     digest=ApiToken.digest_of(secret))
+    token = ApiToken(
+        user=user, name=name.strip() or "token", prefix=secret[:10], digest=ApiToken.digest_of(secret)
+    )
     token.full_clean()
     token.save()
-    audit_append(owner=user, action="token.create", subject=token, payload={"name": token.name,
-                                                                            "prefix": token.prefix})
+    audit_append(
+        owner=user, action="token.create", subject=token, payload={"name": token.name, "prefix": token.prefix}
+    )
     return token, secret
 
 

@@ -14,27 +14,64 @@ urlpatterns = [
     path("profile/", views.profile_edit, name="profile"),
     path("tokens/", views.token_list, name="token_list"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
-    path("password/change/", auth_views.PasswordChangeView.as_view(
-        template_name=FORM, extra_context={"title": _("Change password"), "submit": _("Change password")},
-        success_url=reverse_lazy("password_change_done")), name="password_change"),
-    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(
-        template_name=MESSAGE, extra_context={"title": _("Password changed"),
-                                              "message": _("Your password has been changed.")}),
-         name="password_change_done"),
-    path("password/reset/", auth_views.PasswordResetView.as_view(
-        template_name=FORM, email_template_name="registration/reset_email.txt",
-        subject_template_name="registration/reset_subject.txt",
-        extra_context={"title": _("Reset password"), "submit": _("Send reset link"),
-                       "intro": _("Enter the e-mail address of your account; we will send a link.")}),
-         name="password_reset"),
-    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(
-        template_name=MESSAGE, extra_context={"title": _("Check your e-mail"), "message": _(
-            "If an account has that address, a link to set a new password is on its way.")}),
-         name="password_reset_done"),
-    path("password/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
-        template_name=FORM, extra_context={"title": _("Set a new password"), "submit": _("Save")}),
-         name="password_reset_confirm"),
-    path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(
-        template_name=MESSAGE, extra_context={"title": _("Password set"), "message": _(
-            "Your new password is set. You can log in now.")}), name="password_reset_complete"),
+    path(
+        "password/change/",
+        auth_views.PasswordChangeView.as_view(
+            template_name=FORM,
+            extra_context={"title": _("Change password"), "submit": _("Change password")},
+            success_url=reverse_lazy("password_change_done"),
+        ),
+        name="password_change",
+    ),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name=MESSAGE,
+            extra_context={"title": _("Password changed"), "message": _("Your password has been changed.")},
+        ),
+        name="password_change_done",
+    ),
+    path(
+        "password/reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name=FORM,
+            email_template_name="registration/reset_email.txt",
+            subject_template_name="registration/reset_subject.txt",
+            extra_context={
+                "title": _("Reset password"),
+                "submit": _("Send reset link"),
+                "intro": _("Enter the e-mail address of your account; we will send a link."),
+            },
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(
+            template_name=MESSAGE,
+            extra_context={
+                "title": _("Check your e-mail"),
+                "message": _("If an account has that address, a link to set a new password is on its way."),
+            },
+        ),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name=FORM, extra_context={"title": _("Set a new password"), "submit": _("Save")}
+        ),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name=MESSAGE,
+            extra_context={
+                "title": _("Password set"),
+                "message": _("Your new password is set. You can log in now."),
+            },
+        ),
+        name="password_reset_complete",
+    ),
 ]

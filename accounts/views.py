@@ -40,10 +40,18 @@ def profile_edit(request):
         services.profile_update(profile=profile, **{k: form.cleaned_data[k] for k in form.changed_data})
         messages.success(request, _("Profile saved."))
         return redirect("profile")
-    return render(request, "form.html", {
-        "form": form, "title": _("Profile"), "submit": _("Save"),
-        "intro": _("Your name, phone and ID number appear in complaints you generate; the ID number "
-                   "only masked.")})
+    return render(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "title": _("Profile"),
+            "submit": _("Save"),
+            "intro": _(
+                "Your name, phone and ID number appear in complaints you generate; the ID number only masked."
+            ),
+        },
+    )
 
 
 @require_POST
@@ -54,8 +62,13 @@ def language_switch(request):
         target = "/"
     response = HttpResponseRedirect(target)
     if language in language_codes():
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=365 * 24 * 3600, samesite="Lax",
-                            secure=request.is_secure())
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=request.is_secure(),
+        )
         if request.user.is_authenticated:
             services.profile_update(profile=services.profile_for(request.user), language=language)
     return response

@@ -32,16 +32,25 @@ def generate(path: Path, count: int) -> None:
             moment += rng.randint(30_000, 1_800_000)
             kind = rng.choice([1, 1, 3, 3, 5, 2])
             duration = rng.randint(1, 400) if kind in (1, 2) else 0
-            out.write(f'  <call number="{rng.choice(numbers)}" duration="{duration}" date="{moment}" type="{kind}" '
-                      f'presentation="1" subscription_id="1" post_dial_digits="" '
-                      f'readable_date="x" contact_name="(Unknown)" />\n')
+            out.write(
+                f'  <call number="{rng.choice(numbers)}" duration="{duration}" date="{moment}" type="{kind}" '
+                f'presentation="1" subscription_id="1" post_dial_digits="" '
+                f'readable_date="x" contact_name="(Unknown)" />\n'
+            )
         out.write("</calls>\n")
 
 
 def setup_django(work: Path) -> None:
-    os.environ.update({"DATA_DIR": str(work / "data"), "DJANGO_DEBUG": "0", "DJANGO_SECURE": "0",
-                       "DJANGO_SECRET_KEY": "bench-" + "x" * 60, "DJANGO_ALLOWED_HOSTS": "testserver",
-                       "LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "DATA_DIR": str(work / "data"),
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE": "0",
+            "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(BASE_DIR))
     import django
@@ -59,8 +68,11 @@ def child_parse(path: Path, work: Path) -> dict:
     with path.open("rb") as handle:
         _fmt, entries = iter_entries(handle, ZoneInfo("Asia/Shanghai"))
         count = sum(1 for _ in entries)
-    return {"seconds": time.perf_counter() - began, "entries": count,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "seconds": time.perf_counter() - began,
+        "entries": count,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def child_import(path: Path, work: Path) -> dict:
@@ -83,7 +95,9 @@ def child_import(path: Path, work: Path) -> dict:
         with path.open("rb") as handle:
             upload = File(handle, name="calls.xml")
             phone_import = phone_import_prepare(case=case, upload=upload, preview=False)
-            counts = phone_import_run(phone_import=phone_import, kinds=["incoming", "missed", "rejected", "outgoing"])
+            counts = phone_import_run(
+                phone_import=phone_import, kinds=["incoming", "missed", "rejected", "outgoing"]
+            )
         results[label] = {"seconds": time.perf_counter() - began, **counts}
     # The page's first step: the preview (counts, ranking, night calls) of the same file.
     began = time.perf_counter()
@@ -102,14 +116,19 @@ def main() -> dict:
         generate(export, COUNT)
 
         def run(kind: str) -> dict:
-            output = subprocess.run([sys.executable, __file__, kind, str(export), str(work)], check=True,
-                                    capture_output=True, text=True).stdout
+            output = subprocess.run(
+                [sys.executable, __file__, kind, str(export), str(work)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             return json.loads(output.strip().splitlines()[-1])
 
         parse = run("parse")
         imported = run("import")
         return {
-            "calls": COUNT, "file_mb": round(export.stat().st_size / 1e6, 1),
+            "calls": COUNT,
+            "file_mb": round(export.stat().st_size / 1e6, 1),
             "bare_parse_seconds": round(parse["seconds"], 2),
             "import_seconds": round(imported["import"]["seconds"], 2),
             "import_created": imported["import"]["created"],

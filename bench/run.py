@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["upload.py", "timeline.py", "timeline_pg.py", "rules.py", "imports.py", "dossier.py"]
+BENCHMARKS = [
+    "upload.py",
+    "timeline.py",
+    "timeline_pg.py",
+    "rules.py",
+    "imports.py",
+    "dossier.py",
+    "image_bomb.py",
+    "verify_bomb.py",
+]
 
 if __name__ == "__main__":
     failed = []

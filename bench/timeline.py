@@ -21,8 +21,15 @@ ROUNDS = 21
 def main() -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-timeline-"))
     # Production-like settings (templates cached, DEBUG off), on plain HTTP.
-    os.environ.update({"DATA_DIR": str(work), "DJANGO_DEBUG": "0", "DJANGO_SECURE": "0",
-                       "DJANGO_SECRET_KEY": "bench-" + "x" * 60, "DJANGO_ALLOWED_HOSTS": "testserver"})
+    os.environ.update(
+        {
+            "DATA_DIR": str(work),
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE": "0",
+            "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+        }
+    )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     sys.path.insert(0, str(BASE_DIR))
     import django
@@ -46,10 +53,20 @@ def main() -> dict:
         kinds = ["call", "call", "call", "sms", "visit", "third_party"]
 
         def add(n: int, offset: int) -> None:
-            Incident.objects.bulk_create([
-                Incident(case=case, kind=kinds[i % len(kinds)], occurred_at=start + timedelta(minutes=13 * (i + offset)),
-                         counterpart_number="17012345678", description="催收电话" * 5, flags=["threat"] if i % 7 == 0 else [])
-                for i in range(n)], batch_size=2000)
+            Incident.objects.bulk_create(
+                [
+                    Incident(
+                        case=case,
+                        kind=kinds[i % len(kinds)],
+                        occurred_at=start + timedelta(minutes=13 * (i + offset)),
+                        counterpart_number="17012345678",
+                        description="催收电话" * 5,
+                        flags=["threat"] if i % 7 == 0 else [],
+                    )
+                    for i in range(n)
+                ],
+                batch_size=2000,
+            )
 
         client = Client()
         client.force_login(user)

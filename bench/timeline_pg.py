@@ -24,9 +24,12 @@ def main() -> int:
     except Exception as exc:
         print(f"timeline_pg: skipped (no PostgreSQL at {SERVER}: {exc.__class__.__name__})")
         return 0
-    env = {**os.environ, "DATABASE_URL": SERVER.rsplit("/", 1)[0] + f"/{DATABASE}",
-           "BENCH_TIMELINE_INCIDENTS": os.environ.get("BENCH_TIMELINE_PG_INCIDENTS", "100000"),
-           "BENCH_LABEL": "timeline_pg"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": SERVER.rsplit("/", 1)[0] + f"/{DATABASE}",
+        "BENCH_TIMELINE_INCIDENTS": os.environ.get("BENCH_TIMELINE_PG_INCIDENTS", "100000"),
+        "BENCH_LABEL": "timeline_pg",
+    }
     try:
         return subprocess.run([sys.executable, str(HERE / "timeline.py")], env=env).returncode
     finally:

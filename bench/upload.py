@@ -42,8 +42,14 @@ def wait_for_port(port: int, attempts: int = 100) -> None:
 def make_wav(path: Path, size: int) -> None:
     """A WAV header followed by pseudo-random PCM: accepted by the sniffer, incompressible."""
     data_size = size - 44
-    header = (b"RIFF" + struct.pack("<I", size - 8) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
-              + b"data" + struct.pack("<I", data_size))
+    header = (
+        b"RIFF"
+        + struct.pack("<I", size - 8)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 8000, 16000, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_size)
+    )
     block = hashlib.sha256(b"seed").digest() * (CHUNK // 32)
     with path.open("wb") as out:
         out.write(header)
@@ -75,15 +81,24 @@ def worker_pid(master: int) -> int:
 
 
 def manage(env: dict, *args: str, input_text: str | None = None) -> str:
-    result = subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True,
-                            capture_output=True, text=True, input=input_text)
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        input=input_text,
+    )
     return result.stdout.strip()
 
 
 def stream_upload(port: int, path: Path, token: str, incident: int) -> tuple[float, dict]:
     boundary = "----bench" + hashlib.sha256(str(time.time()).encode()).hexdigest()[:16]
-    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{path.name}\"\r\n"
-            "Content-Type: application/octet-stream\r\n\r\n").encode()
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     length = len(head) + path.stat().st_size + len(tail)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -109,23 +124,54 @@ def stream_upload(port: int, path: Path, token: str, incident: int) -> tuple[flo
 def measure(work: Path, recording: Path, extra_env: dict) -> dict:
     """One upload of the recording to a fresh installation behind gunicorn; seconds and RSS growth."""
     data_dir = work / f"data-{len(list(work.glob('data-*')))}"
-    env = {**os.environ, "DATA_DIR": str(data_dir), "DJANGO_DEBUG": "0", "DJANGO_SECURE": "0",
-           "DJANGO_SECRET_KEY": "bench-" + "x" * 60, "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-           "FILE_UPLOAD_TEMP_DIR": str(work / "tmp"), "LOG_LEVEL": "WARNING", **extra_env}
+    env = {
+        **os.environ,
+        "DATA_DIR": str(data_dir),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECURE": "0",
+        "DJANGO_SECRET_KEY": "bench-" + "x" * 60,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "FILE_UPLOAD_TEMP_DIR": str(work / "tmp"),
+        "LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     (work / "tmp").mkdir(exist_ok=True)
     manage(env, "migrate", "--noinput", "-v0")
-    incident = manage(env, "shell", "--no-imports", "-c", (
-        "from django.contrib.auth import get_user_model\n"
-        "from django.utils import timezone\n"
-        "from evidence.services import case_create, incident_create\n"
-        "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
-        "c = case_create(owner=u, title='bench', creditor='huabei')\n"
-        "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"))
+    incident = manage(
+        env,
+        "shell",
+        "--no-imports",
+        "-c",
+        (
+            "from django.contrib.auth import get_user_model\n"
+            "from django.utils import timezone\n"
+            "from evidence.services import case_create, incident_create\n"
+            "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
+            "c = case_create(owner=u, title='bench', creditor='huabei')\n"
+            "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"
+        ),
+    )
     token = manage(env, "issue_token", "bench")
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}",
-                               "-w", "1", "--timeout", "600", "--log-level", "warning"], cwd=BASE_DIR, env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+            "--timeout",
+            "600",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+    )
     try:
         wait_for_port(port)
         worker = worker_pid(server.pid)
@@ -147,19 +193,30 @@ def start_moto(work: Path) -> tuple[subprocess.Popen, dict] | None:
     if not Path(moto).exists():
         return None
     port = free_port()
-    process = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_for_port(port)
-    env = {"EVIDENCE_S3_BUCKET": "bench-evidence", "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_S3_REGION_NAME": "us-east-1",
-           "AWS_S3_ADDRESSING_STYLE": "path", "EVIDENCE_S3_RETENTION_DAYS": "1"}
+    env = {
+        "EVIDENCE_S3_BUCKET": "bench-evidence",
+        "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_S3_ADDRESSING_STYLE": "path",
+        "EVIDENCE_S3_RETENTION_DAYS": "1",
+    }
     import boto3
     from botocore.config import Config
 
-    boto3.client("s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
-                 aws_access_key_id="bench", aws_secret_access_key="bench",
-                 config=Config(s3={"addressing_style": "path"})).create_bucket(
-        Bucket="bench-evidence", ObjectLockEnabledForBucket=True)
+    boto3.client(
+        "s3",
+        endpoint_url=env["AWS_S3_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        config=Config(s3={"addressing_style": "path"}),
+    ).create_bucket(Bucket="bench-evidence", ObjectLockEnabledForBucket=True)
     return process, env
 
 
@@ -198,13 +255,15 @@ def main() -> dict:
         finally:
             process.terminate()
             process.wait(timeout=30)
-        figures.update({
-            "s3_upload_seconds": round(remote["seconds"], 3),
-            "s3_upload_mb_per_s": round(mb / remote["seconds"], 1),
-            "s3_ratio_to_filesystem": round(local["seconds"] / remote["seconds"], 2),
-            "s3_worker_peak_rss_growth_mib": round(remote["rss_growth_mib"], 1),
-            "s3_hash_matches": remote["sha256"] == expected,
-        })
+        figures.update(
+            {
+                "s3_upload_seconds": round(remote["seconds"], 3),
+                "s3_upload_mb_per_s": round(mb / remote["seconds"], 1),
+                "s3_ratio_to_filesystem": round(local["seconds"] / remote["seconds"], 2),
+                "s3_worker_peak_rss_growth_mib": round(remote["rss_growth_mib"], 1),
+                "s3_hash_matches": remote["sha256"] == expected,
+            }
+        )
         return figures
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.throttling import wait_message
 from evidence import selectors
 from evidence.api import OwnerAPIView, _uploaded_file
 from evidence.api_errors import error_response
@@ -17,8 +18,8 @@ from evidence.api_errors import error_response
 from . import services
 from .letters import request_choices
 from .models import Addressee, Dossier, DossierStatus
-from .verification import verify_upload
-from .views import bundle_response, pdf_response
+from .verification import VerificationRefused, verify_upload
+from .views import bundle_response, pdf_response, verify_throttled
 
 
 class DossierSerializer(serializers.ModelSerializer):
@@ -26,8 +27,24 @@ class DossierSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dossier
-        fields = ["id", "number", "case", "addressee", "addressee_name", "language", "date_from", "date_to",
-                  "rule_pack", "status", "progress", "error", "seal", "pdf_sha256", "pages", "created_at"]
+        fields = [
+            "id",
+            "number",
+            "case",
+            "addressee",
+            "addressee_name",
+            "language",
+            "date_from",
+            "date_to",
+            "rule_pack",
+            "status",
+            "progress",
+            "error",
+            "seal",
+            "pdf_sha256",
+            "pages",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -39,11 +56,15 @@ class DossierRequestSerializer(serializers.Serializer):
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
     rule_pack = serializers.CharField(required=False, max_length=20)
-    requests = serializers.ListField(child=serializers.ChoiceField(choices=[c for c, _t in request_choices("en")]),
-                                     required=False, default=list)
+    requests = serializers.ListField(
+        child=serializers.ChoiceField(choices=[c for c, _t in request_choices("en")]),
+        required=False,
+        default=list,
+    )
     request_text = serializers.CharField(required=False, allow_blank=True, default="")
-    incidents = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
-                                      default=None)
+    incidents = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_null=True, default=None
+    )
 
 
 class DossierCreate(OwnerAPIView):
@@ -53,10 +74,18 @@ class DossierCreate(OwnerAPIView):
         data = serializer.validated_data
         case = selectors.case_for(request.user, data["case"])
         dossier = services.dossier_create(
-            owner=request.user, case=case, addressee=data["addressee"], addressee_name=data["addressee_name"],
-            language=data["language"], date_from=data["date_from"], date_to=data["date_to"],
-            incident_ids=data["incidents"], requests=data["requests"], request_text=data["request_text"],
-            rule_pack=data.get("rule_pack"))
+            owner=request.user,
+            case=case,
+            addressee=data["addressee"],
+            addressee_name=data["addressee_name"],
+            language=data["language"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            incident_ids=data["incidents"],
+            requests=data["requests"],
+            request_text=data["request_text"],
+            rule_pack=data.get("rule_pack"),
+        )
         dossier.refresh_from_db()
         code = status.HTTP_201_CREATED if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED
         return Response(DossierSerializer(dossier).data, status=code)
@@ -74,8 +103,11 @@ class DossierDetail(OwnerAPIView):
 def _issued(request, pk):
     dossier = _dossier(request, pk)
     if not dossier.is_issued:
-        return None, error_response("not_ready", _("The dossier is not ready yet (status: %(status)s).")
-                                    % {"status": dossier.status}, 404)
+        return None, error_response(
+            "not_ready",
+            _("The dossier is not ready yet (status: %(status)s).") % {"status": dossier.status},
+            404,
+        )
     return dossier, None
 
 
@@ -98,10 +130,19 @@ class Verify(APIView):
     permission_classes = [AllowAny]
 
     def post(self, request):
+        wait = verify_throttled(request)
+        if wait is not None:
+            response = error_response("throttled", wait_message(wait), status.HTTP_429_TOO_MANY_REQUESTS)
+            response["Retry-After"] = str(wait)
+            return response
         upload, problem = _uploaded_file(request)
         if problem:
             return problem
-        return Response(verify_upload(upload).as_api())
+        try:
+            verdict = verify_upload(upload)
+        except VerificationRefused as refused:
+            return error_response(refused.code, refused.message, refused.status)
+        return Response(verdict.as_api())
 
 
 class DossierRetry(OwnerAPIView):

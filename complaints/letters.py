@@ -18,7 +18,9 @@ def addressee(code: str, language: str, custom_name: str = "") -> dict[str, str]
     entry = _data()["addressees"][code]
     name = custom_name.strip()
     return {key: entry[key][language].format(name=name) for key in ("name", "channel", "salutation")} | {
-        "form": entry["form"], "code": code}
+        "form": entry["form"],
+        "code": code,
+    }
 
 
 def request_choices(language: str) -> list[tuple[str, str]]:

@@ -45,8 +45,9 @@ def _utc(moment) -> str | None:
 
 
 def included_incidents(dossier):
-    return (Incident.objects.filter(case=dossier.case, pk__in=dossier.incident_ids)
-            .order_by("occurred_at", "id"))
+    return Incident.objects.filter(case=dossier.case, pk__in=dossier.incident_ids).order_by(
+        "occurred_at", "id"
+    )
 
 
 def rehash(evidence: EvidenceFile) -> str:
@@ -82,7 +83,12 @@ def statistics(incidents, findings: dict[int, list[dict]], pack, tz) -> dict:
             hours = [h for h in range(24) if h >= start.hour or h < end.hour]
         else:
             hours = [h for h in range(24) if start.hour <= h < end.hour]
-        window = {"rule": quiet.id, "from": start.strftime("%H:%M"), "until": end.strftime("%H:%M"), "hours": hours}
+        window = {
+            "rule": quiet.id,
+            "from": start.strftime("%H:%M"),
+            "until": end.strftime("%H:%M"),
+            "hours": hours,
+        }
     return {
         "total": len(incidents),
         "calls": len(calls),
@@ -91,7 +97,9 @@ def statistics(incidents, findings: dict[int, list[dict]], pack, tz) -> dict:
         "night_calls": sum(1 for i in calls if at_night(i)) if window else None,
         "quiet_hours": window,
         "sms": sum(1 for i in incidents if i.kind in (IncidentKind.SMS, IncidentKind.APP_MESSAGE)),
-        "third": sum(1 for i in incidents if i.kind == IncidentKind.THIRD_PARTY or THIRD_PARTIES & set(i.contacted)),
+        "third": sum(
+            1 for i in incidents if i.kind == IncidentKind.THIRD_PARTY or THIRD_PARTIES & set(i.contacted)
+        ),
         "visits": sum(1 for i in incidents if i.kind == IncidentKind.VISIT),
         "threats": sum(1 for i in incidents if ABUSE_FLAGS & set(i.flags)),
         "max_day": busiest[1],
@@ -109,20 +117,35 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     incidents = list(included_incidents(dossier))
     # The files of the included incidents, and the phone exports that imported incidents came from.
     source_ids = {i.source_evidence_id for i in incidents if i.source_evidence_id}
-    evidence = list(EvidenceFile.objects.filter(Q(incident__in=incidents) | Q(pk__in=source_ids))
-                    .order_by("incident__occurred_at", "incident_id", "received_at", "id"))
+    evidence = list(
+        EvidenceFile.objects.filter(Q(incident__in=incidents) | Q(pk__in=source_ids)).order_by(
+            "incident__occurred_at", "incident_id", "received_at", "id"
+        )
+    )
     files = []
     for index, item in enumerate(evidence, start=1):
         # The bytes are read again now: a dossier never vouches for a file that changed.
         actual = rehash(item)
         if actual != item.sha256:
-            raise EvidenceChanged(f"evidence id {item.pk} '{item.original_name}': recorded sha256 {item.sha256}, "
-                                  f"stored file now hashes to {actual}")
-        files.append({"ref": f"E{index}", "id": item.pk, "incident": item.incident_id,
-                      "original_name": item.original_name, "content_type": item.content_type, "size": item.size,
-                      "sha256": item.sha256, "received_at": _utc(item.received_at), "provenance": item.provenance,
-                      "duration_seconds": item.metadata.get("duration_seconds"),
-                      "bundle_path": f"evidence/E{index}-{item.original_name}"})
+            raise EvidenceChanged(
+                f"evidence id {item.pk} '{item.original_name}': recorded sha256 {item.sha256}, "
+                f"stored file now hashes to {actual}"
+            )
+        files.append(
+            {
+                "ref": f"E{index}",
+                "id": item.pk,
+                "incident": item.incident_id,
+                "original_name": item.original_name,
+                "content_type": item.content_type,
+                "size": item.size,
+                "sha256": item.sha256,
+                "received_at": _utc(item.received_at),
+                "provenance": item.provenance,
+                "duration_seconds": item.metadata.get("duration_seconds"),
+                "bundle_path": f"evidence/E{index}-{item.original_name}",
+            }
+        )
         if progress and index % 10 == 0:
             progress(5 + int(10 * index / max(len(evidence), 1)), "hashing evidence")
     ref_of = {entry["id"]: entry["ref"] for entry in files}
@@ -145,41 +168,80 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     for number, incident in enumerate(incidents, start=1):
         shown = present(findings.get(incident.pk, []), pack, language) if pack else []
         for view in shown:
-            group = violations.setdefault(view["rule"], {
-                "rule": view["rule"], "title": view["title"], "citation": view["citation"],
-                "confidence": view["confidence"], "incidents": []})
+            group = violations.setdefault(
+                view["rule"],
+                {
+                    "rule": view["rule"],
+                    "title": view["title"],
+                    "citation": view["citation"],
+                    "confidence": view["confidence"],
+                    "incidents": [],
+                },
+            )
             group["incidents"].append({"incident": incident.pk, "explanation": view["explanation"]})
-        incident_entries.append({
-            "ref": f"#{number}", "id": incident.pk, "kind": incident.kind, "occurred_at": _utc(incident.occurred_at),
-            "duration_seconds": incident.duration_seconds, "answered": incident.answered,
-            "counterpart_number": incident.counterpart_number, "counterpart_name": incident.counterpart_name,
-            "agency": incident.agency, "contacted": list(incident.contacted), "flags": list(incident.flags),
-            "visitors": incident.visitors, "description": incident.description, "source": incident.source,
-            "logged_at": _utc(incident.logged_at), "amended_at": _utc(incident.amended_at),
-            "evidence": refs_by_incident.get(incident.pk, []),
-            "source_evidence": ref_of.get(incident.source_evidence_id), "source_ref": incident.source_ref,
-            "violations": [v["rule"] for v in shown]})
+        incident_entries.append(
+            {
+                "ref": f"#{number}",
+                "id": incident.pk,
+                "kind": incident.kind,
+                "occurred_at": _utc(incident.occurred_at),
+                "duration_seconds": incident.duration_seconds,
+                "answered": incident.answered,
+                "counterpart_number": incident.counterpart_number,
+                "counterpart_name": incident.counterpart_name,
+                "agency": incident.agency,
+                "contacted": list(incident.contacted),
+                "flags": list(incident.flags),
+                "visitors": incident.visitors,
+                "description": incident.description,
+                "source": incident.source,
+                "logged_at": _utc(incident.logged_at),
+                "amended_at": _utc(incident.amended_at),
+                "evidence": refs_by_incident.get(incident.pk, []),
+                "source_evidence": ref_of.get(incident.source_evidence_id),
+                "source_ref": incident.source_ref,
+                "violations": [v["rule"] for v in shown],
+            }
+        )
     ordered_rules = [rule.id for rule in pack.rules] if pack else []
     manifest = {
         "format": FORMAT,
-        "dossier": {"number": dossier.number, "created_at": _utc(dossier.created_at), "language": language,
-                    "period": {"from": dossier.date_from.isoformat() if dossier.date_from else None,
-                               "to": dossier.date_to.isoformat() if dossier.date_to else None},
-                    "time_zone": profile.time_zone, "rule_pack": dossier.rule_pack,
-                    "reissue_of": dossier.reissue_of.number if dossier.reissue_of else None},
-        "complainant": {"name": profile.display_name or dossier.owner.get_username(),
-                        "id_number": mask_id_number(profile.id_number), "phone": profile.phone},
+        "dossier": {
+            "number": dossier.number,
+            "created_at": _utc(dossier.created_at),
+            "language": language,
+            "period": {
+                "from": dossier.date_from.isoformat() if dossier.date_from else None,
+                "to": dossier.date_to.isoformat() if dossier.date_to else None,
+            },
+            "time_zone": profile.time_zone,
+            "rule_pack": dossier.rule_pack,
+            "reissue_of": dossier.reissue_of.number if dossier.reissue_of else None,
+        },
+        "complainant": {
+            "name": profile.display_name or dossier.owner.get_username(),
+            "id_number": mask_id_number(profile.id_number),
+            "phone": profile.phone,
+        },
         "addressee": addressee_details(dossier.addressee, language, dossier.addressee_name),
-        "respondent": {"lender_name": case.lender_name, "creditor": case.creditor, "account_hint": case.account_hint,
-                       "collectors": [line.strip() for line in case.collectors.splitlines() if line.strip()],
-                       "agencies_seen": sorted({i.agency for i in incidents if i.agency}),
-                       "numbers_seen": sorted({i.counterpart_number for i in incidents if i.counterpart_number})},
+        "respondent": {
+            "lender_name": case.lender_name,
+            "creditor": case.creditor,
+            "account_hint": case.account_hint,
+            "collectors": [line.strip() for line in case.collectors.splitlines() if line.strip()],
+            "agencies_seen": sorted({i.agency for i in incidents if i.agency}),
+            "numbers_seen": sorted({i.counterpart_number for i in incidents if i.counterpart_number}),
+        },
         "requests": [{"code": code, "text": request_text(code, language)} for code in dossier.requests],
         "request_text": dossier.request_text,
         "incidents": incident_entries,
         "evidence": files,
-        "violations": sorted(violations.values(), key=lambda v: ordered_rules.index(v["rule"])
-                             if v["rule"] in ordered_rules else len(ordered_rules)),
+        "violations": sorted(
+            violations.values(),
+            key=lambda v: (
+                ordered_rules.index(v["rule"]) if v["rule"] in ordered_rules else len(ordered_rules)
+            ),
+        ),
         "rules_evaluated": pack is not None,
         "statistics": statistics(incidents, findings, pack, profile.tz),
         "audit_chain_head": {"seq": dossier.chain_seq, "hash": dossier.chain_hash},

@@ -11,7 +11,10 @@ from evidence.models import Case
 
 class Addressee(models.TextChoices):
     ALIPAY = "alipay", _("Alipay customer service (95188)")
-    ANT_CONSUMER_FINANCE = "ant_consumer_finance", _("Chongqing Ant Consumer Finance (lender of Huabei/Jiebei)")
+    ANT_CONSUMER_FINANCE = (
+        "ant_consumer_finance",
+        _("Chongqing Ant Consumer Finance (lender of Huabei/Jiebei)"),
+    )
     NFRA = "nfra", _("National Financial Regulatory Administration (12378)")
     PBOC = "pboc", _("People's Bank of China (12363)")
     NIFA = "nifa", _("National Internet Finance Association of China")

@@ -45,21 +45,44 @@ def ensure_signing_identity() -> tuple[Path, Path]:
             return key_path, cert_path
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, settings.DOSSIER_SIGNER_NAME),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Collection Evidence Keeper")])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COMMON_NAME, settings.DOSSIER_SIGNER_NAME),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Collection Evidence Keeper"),
+            ]
+        )
         now = datetime.now(UTC)
         certificate = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .sign(key, hashes.SHA256()))
-        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+            .sign(key, hashes.SHA256())
+        )
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         key_path.chmod(0o600)
         cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         return key_path, cert_path
@@ -84,18 +107,30 @@ def embed_and_sign(pdf: bytes, *, manifest: bytes, description: str) -> tuple[by
     whether a timestamp was added."""
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    embed.embed_file(writer, embed.FileSpec(
-        file_spec_string="manifest.json", file_name="manifest.json", description=description,
-        embedded_data=embed.EmbeddedFileObject.from_file_data(writer, data=manifest, mime_type="application/json")))
+    embed.embed_file(
+        writer,
+        embed.FileSpec(
+            file_spec_string="manifest.json",
+            file_name="manifest.json",
+            description=description,
+            embedded_data=embed.EmbeddedFileObject.from_file_data(
+                writer, data=manifest, mime_type="application/json"
+            ),
+        ),
+    )
     attached = io.BytesIO()
     writer.write(attached)
 
     key_path, cert_path = ensure_signing_identity()
     signer = signers.SimpleSigner.load(str(key_path), str(cert_path), key_passphrase=None)
     timestamper = _timestamper()
-    metadata = signers.PdfSignatureMetadata(field_name="DossierSeal", md_algorithm="sha256",
-                                            subfilter=fields.SigSeedSubFilter.PADES,
-                                            reason="Collection evidence dossier", location="")
+    metadata = signers.PdfSignatureMetadata(
+        field_name="DossierSeal",
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason="Collection evidence dossier",
+        location="",
+    )
     writer = IncrementalPdfFileWriter(io.BytesIO(attached.getvalue()))
     signed = signers.sign_pdf(writer, metadata, signer=signer, timestamper=timestamper)
     return signed.getvalue(), timestamper is not None
@@ -138,7 +173,9 @@ def check_signature(pdf: bytes | PdfFileReader) -> SignatureCheck:
         reader = pdf if isinstance(pdf, PdfFileReader) else PdfFileReader(io.BytesIO(pdf), strict=False)
         signatures = reader.embedded_signatures
     except Exception as exc:
-        return SignatureCheck(False, False, False, False, False, f"the PDF cannot be read ({exc.__class__.__name__})")
+        return SignatureCheck(
+            False, False, False, False, False, f"the PDF cannot be read ({exc.__class__.__name__})"
+        )
     if not signatures:
         return SignatureCheck(False, False, False, False, False, "the PDF carries no signature")
     try:
@@ -154,5 +191,6 @@ def check_signature(pdf: bytes | PdfFileReader) -> SignatureCheck:
         problem = "the signature was not made by this installation's key"
     elif not whole:
         problem = "content was added after signing"
-    return SignatureCheck(True, bool(status.intact), bool(status.trusted), whole,
-                          status.timestamp_validity is not None, problem)
+    return SignatureCheck(
+        True, bool(status.intact), bool(status.trusted), whole, status.timestamp_validity is not None, problem
+    )

@@ -2,20 +2,42 @@
 
 A bundle (zip) holds dossier.pdf, manifest.json, the evidence files, SHA256SUMS (checkable with
 `sha256sum -c SHA256SUMS` after unzipping) and VERIFY.txt. Verification trusts only what the
-signature protects: the manifest embedded in the signed PDF says what every file must hash to.
+signature protects: the manifest embedded in the signed PDF says what every file must hash to, and
+once its seal is known to have been issued here, the manifest recorded at issue says which files
+the bundle holds. Any other file is named as unexpected; SHA256SUMS and VERIFY.txt, not sealed,
+must say exactly what the server wrote.
+
+Anyone may upload to the public verify page, so a check never costs more than a real bundle could:
+the zip's directory is sized up before it is parsed, every member's declared size and compression
+ratio are checked before a byte is inflated, members are read in blocks against their own limit and
+the bundle's total, evidence is hashed as it streams (never held), and the PDF is parsed once, from
+a temporary file, with pyHanko's decoding limits. Past a limit the upload is refused
+(VerificationRefused) with a message naming it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
+import struct
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field, fields, replace
 from typing import IO
 
+from django.conf import settings
 from django.core.files.storage import default_storage
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext as _
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.misc import PdfDecodeLimitError
+from pyhanko.pdf_utils.reader import PdfFileReader
 
+from evidence.hashing import sha256_of
 from evidence.models import EvidenceFile
 from evidence.storage import open_evidence
 
@@ -23,27 +45,27 @@ from .models import Dossier, DossierStatus
 from .pdf import texts
 from .signing import check_signature, embedded_manifest
 
-# A bundle larger than this when unpacked is refused rather than read (zip bombs).
-MAX_UNPACKED_BYTES = 8 * 1024 * 1024 * 1024
-MAX_ENTRIES = 100_000
-
-
-def _sha256_stream(handle, chunk: int = 1 << 20) -> str:
-    hasher = hashlib.sha256()
-    while block := handle.read(chunk):
-        hasher.update(block)
-    return hasher.hexdigest()
-
+MiB = 1024 * 1024
+BLOCK = MiB
+# A dossier.pdf taken from a zip stays in memory up to this size, on disk beyond it.
+PDF_SPOOL_BYTES = 8 * MiB
+# Members smaller than this inflate as they like; larger ones must stay under VERIFY_MAX_RATIO.
+RATIO_FLOOR = MiB
+# The table of contents may take this much per entry allowed (a name, a zip64 field, headers).
+DIRECTORY_BYTES_PER_ENTRY = 1024
 
 # --- building -------------------------------------------------------------------------------------
 
+
 def verify_text(dossier: Dossier) -> str:
-    header = (f"Dossier / 材料编号: {dossier.number}\n"
-              f"Seal / 封印 (sha256 of manifest.json): {dossier.seal}\n"
-              f"dossier.pdf sha256: {dossier.pdf_sha256}\n\n"
-              "Quick check / 快速核验:\n"
-              "  sha256sum -c SHA256SUMS\n"
-              "  sha256sum manifest.json     # must equal the seal / 应与封印一致\n\n")
+    header = (
+        f"Dossier / 材料编号: {dossier.number}\n"
+        f"Seal / 封印 (sha256 of manifest.json): {dossier.seal}\n"
+        f"dossier.pdf sha256: {dossier.pdf_sha256}\n\n"
+        "Quick check / 快速核验:\n"
+        "  sha256sum -c SHA256SUMS\n"
+        "  sha256sum manifest.json     # must equal the seal / 应与封印一致\n\n"
+    )
     return header + texts()["verify"]["text"].strip() + "\n"
 
 
@@ -66,9 +88,14 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
             if row is None:
                 missing.append(entry["bundle_path"])
                 continue
-            with open_evidence(row) as source, \
-                    bundle.open(zipfile.ZipInfo(entry["bundle_path"], date_time=(2000, 1, 1, 0, 0, 0)), "w",
-                                force_zip64=True) as sink:
+            with (
+                open_evidence(row) as source,
+                bundle.open(
+                    zipfile.ZipInfo(entry["bundle_path"], date_time=(2000, 1, 1, 0, 0, 0)),
+                    "w",
+                    force_zip64=True,
+                ) as sink,
+            ):
                 while block := source.read(1 << 20):
                     sink.write(block)
             sums.append((entry["sha256"], entry["bundle_path"]))
@@ -87,6 +114,63 @@ def bundle_file(dossier: Dossier):
 
 # --- checking -------------------------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class VerifyLimits:
+    """What checking one upload may cost. Each field is read from the setting named in SETTINGS."""
+
+    pdf_bytes: int = 50 * MiB  # dossier.pdf, uploaded alone or inside a bundle
+    manifest_bytes: int = 32 * MiB  # manifest.json, in the bundle or embedded in the PDF
+    text_bytes: int = 4 * MiB  # SHA256SUMS and VERIFY.txt
+    unpacked_bytes: int = 1024 * MiB  # every member of a bundle together, as declared and as read
+    entries: int = 10_000  # members of a bundle
+    ratio: int = 100  # unpacked / compressed size of one member (over 1 MiB)
+
+    SETTINGS = {
+        "pdf_bytes": "VERIFY_MAX_PDF_BYTES",
+        "manifest_bytes": "VERIFY_MAX_MANIFEST_BYTES",
+        "text_bytes": "VERIFY_MAX_TEXT_BYTES",
+        "unpacked_bytes": "VERIFY_MAX_UNPACKED_BYTES",
+        "entries": "VERIFY_MAX_ENTRIES",
+        "ratio": "VERIFY_MAX_RATIO",
+    }
+
+    @classmethod
+    def from_settings(cls) -> VerifyLimits:
+        return cls(**{f.name: int(getattr(settings, cls.SETTINGS[f.name], f.default)) for f in fields(cls)})
+
+    def member_cap(self, name: str) -> int | None:
+        """The most one member may unpack to, by its name; evidence files share the total only."""
+        if name == "dossier.pdf":
+            return self.pdf_bytes
+        if name == "manifest.json":
+            return self.manifest_bytes
+        if name in UNSEALED_FILES:
+            return self.text_bytes
+        return None
+
+    def pdf_decode_limits(self) -> DecodeLimits:
+        """pyHanko's limits on inflating streams inside a PDF: no stream beyond the manifest's limit,
+        and all of them together no more than that twice over (or the PDF's own size)."""
+        return DecodeLimits(
+            per_stream=StreamDecodeLimits(max_output_size=self.manifest_bytes),
+            document_budget=DocumentDecodeBudget(base_allowance=2 * self.manifest_bytes, max_ratio=1),
+        )
+
+
+class VerificationRefused(Exception):
+    """The upload would cost more to check than any real dossier or bundle: it is not read further.
+    `code` and `status` are the API's error code and HTTP status."""
+
+    def __init__(self, message: str, *, code: str = "too_large_to_check", status: int = 413):
+        super().__init__(message)
+        self.message, self.code, self.status = message, code, status
+
+
+def _size(limit: int) -> str:
+    return str(filesizeformat(limit))
+
+
 @dataclass
 class Verdict:
     problems: list[str] = field(default_factory=list)
@@ -99,7 +183,11 @@ class Verdict:
         return not self.problems and self.dossier is not None
 
     def as_api(self) -> dict:
-        known = {"seal": self.dossier.seal, "created_at": self.dossier.created_at.isoformat()} if self.dossier else None
+        known = (
+            {"seal": self.dossier.seal, "created_at": self.dossier.created_at.isoformat()}
+            if self.dossier
+            else None
+        )
         return {"valid": self.valid, "dossier": known, "problems": list(self.problems)}
 
 
@@ -107,88 +195,434 @@ def _issued(seal: str) -> Dossier | None:
     return Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first() if seal else None
 
 
-def verify_pdf_bytes(pdf: bytes, name: str = "dossier.pdf") -> tuple[Verdict, bytes | None]:
+def _file_size(handle: IO[bytes]) -> int:
+    handle.seek(0, 2)
+    size = handle.tell()
+    handle.seek(0)
+    return size
+
+
+def _inflates_too_much(name: str, limits: VerifyLimits) -> VerificationRefused:
+    return VerificationRefused(
+        _(
+            "%(name)s: a compressed stream inside it inflates past %(limit)s, the most a stream of a dossier "
+            "(its manifest included) may hold; it was not read further."
+        )
+        % {"name": name, "limit": _size(limits.manifest_bytes)}
+    )
+
+
+def verify_pdf(handle: IO[bytes], limits: VerifyLimits, name: str = "dossier.pdf") -> Verdict:
+    """Check a dossier PDF held in a seekable file (its size already within limits): one parse
+    serves the signature and the embedded manifest. The verdict's seal is set when the PDF embeds a
+    manifest (the manifest itself is not kept: its hash is all that is compared)."""
     verdict = Verdict()
-    signature = check_signature(pdf)
+    actual, _size_read = sha256_of(handle)
+    try:
+        reader = PdfFileReader(handle, strict=False, decode_limits=limits.pdf_decode_limits())
+    except PdfDecodeLimitError:
+        raise _inflates_too_much(name, limits) from None
+    except Exception as exc:
+        verdict.problems.append(
+            f"{name}: signature broken: the PDF cannot be read ({exc.__class__.__name__})"
+        )
+        verdict.problems.append(f"{name}: the manifest cannot be read ({exc.__class__.__name__})")
+        return verdict
+    signature = check_signature(reader)
     if not signature.ok:
         verdict.problems.append(f"{name}: signature broken: {signature.problem}")
     try:
-        manifest = embedded_manifest(pdf)
+        manifest = embedded_manifest(reader)
+    except PdfDecodeLimitError:
+        raise _inflates_too_much(name, limits) from None
     except Exception as exc:
         manifest = None
         verdict.problems.append(f"{name}: the manifest cannot be read ({exc.__class__.__name__})")
+    if manifest is not None and len(manifest) > limits.manifest_bytes:
+        raise VerificationRefused(
+            _("%(name)s: its embedded manifest.json is %(size)s; the limit for a manifest is %(limit)s.")
+            % {"name": name, "size": _size(len(manifest)), "limit": _size(limits.manifest_bytes)}
+        )
     if manifest is None:
         if not any("manifest" in p for p in verdict.problems):
             verdict.problems.append(f"{name}: no manifest.json attachment: not a dossier of this kind")
-        return verdict, None
+        return verdict
     verdict.seal = hashlib.sha256(manifest).hexdigest()
     verdict.dossier = _issued(verdict.seal)
     if verdict.dossier is None:
         verdict.problems.append(f"seal {verdict.seal} was never issued by this server")
-    else:
-        actual = hashlib.sha256(pdf).hexdigest()
-        if actual != verdict.dossier.pdf_sha256:
-            verdict.problems.append(f"{name}: expected sha256 {verdict.dossier.pdf_sha256} (as issued), "
-                                    f"actual {actual}")
-    return verdict, manifest
+    elif actual != verdict.dossier.pdf_sha256:
+        verdict.problems.append(
+            f"{name}: expected sha256 {verdict.dossier.pdf_sha256} (as issued), actual {actual}"
+        )
+    return verdict
 
 
-def verify_zip(handle: IO[bytes]) -> Verdict:
+# --- the zip, sized up before it is parsed -------------------------------------------------------
+
+END_RECORD = struct.Struct("<4s4H2LH")  # end of central directory
+END_LOCATOR_64 = struct.Struct("<4sLQL")  # zip64 end of central directory locator
+END_RECORD_64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory
+DIRECTORY_ENTRY = struct.Struct("<4s4B4HL2L5H2L")
+
+
+def _directory(handle: IO[bytes]) -> tuple[int, int, int] | None:
+    """(entries declared, start, size) of the zip's central directory, found the way zipfile
+    finds it; None when there is no end record (zipfile will then say it is not a zip)."""
+    file_size = _file_size(handle)
+    tail_size = min(file_size, END_RECORD.size + 0xFFFF)
+    handle.seek(file_size - tail_size)
+    tail = handle.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + END_RECORD.size > len(tail):
+        return None
+    _sig, _disk, _cd_disk, _here, entries, size, _offset, _comment = END_RECORD.unpack_from(tail, at)
+    end = file_size - tail_size + at
+    locator = at - END_LOCATOR_64.size
+    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        handle.seek(end - END_LOCATOR_64.size - END_RECORD_64.size)
+        record = handle.read(END_RECORD_64.size)
+        if len(record) == END_RECORD_64.size and record[:4] == b"PK\x06\x06":
+            entries, size = END_RECORD_64.unpack(record)[7:9]
+            end -= END_LOCATOR_64.size + END_RECORD_64.size
+    return entries, end - size, size
+
+
+def _size_up_directory(handle: IO[bytes], limits: VerifyLimits) -> None:
+    """Refuse a zip whose table of contents is too big to parse, before zipfile builds an object
+    for every entry in it: the count its end record declares, the directory's size, and the
+    entries actually found there, counted from their fixed-size headers alone."""
+    found = _directory(handle)
+    if found is None:
+        return
+    declared, start, size = found
+    too_many = _("The bundle has more than %(limit)d entries, the most a bundle may hold; it was not read.")
+    if declared > limits.entries:
+        raise VerificationRefused(too_many % {"limit": limits.entries})
+    directory_limit = limits.entries * DIRECTORY_BYTES_PER_ENTRY
+    if size > directory_limit:
+        raise VerificationRefused(
+            _("The bundle's table of contents is %(size)s; the limit is %(limit)s. It was not read.")
+            % {"size": _size(size), "limit": _size(directory_limit)}
+        )
+    if start < 0:
+        return
+    handle.seek(start)
+    directory = handle.read(size)
+    offset = count = 0
+    while offset + DIRECTORY_ENTRY.size <= len(directory) and directory[offset : offset + 4] == b"PK\x01\x02":
+        name_length, extra_length, comment_length = struct.unpack_from("<3H", directory, offset + 28)
+        offset += DIRECTORY_ENTRY.size + name_length + extra_length + comment_length
+        count += 1
+        if count > limits.entries:
+            raise VerificationRefused(too_many % {"limit": limits.entries})
+    handle.seek(0)
+
+
+UNSEALED_FILES = ("SHA256SUMS", "VERIFY.txt")
+SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
+# Reading a damaged or crafted member: bad CRC or header, encrypted, unknown compression, truncated.
+READ_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    OSError,
+)
+
+
+def _unsafe(name: str) -> bool:
+    """A name an unzip tool could place outside the folder it unzips into, or elsewhere than the
+    verifier looks: absolute, a drive, a backslash, '.', '..' or empty components."""
+    if name.startswith("/") or "\\" in name or "\x00" in name or re.match(r"[A-Za-z]:", name):
+        return True
+    return any(part in ("", ".", "..") for part in name.rstrip("/").split("/"))
+
+
+class _Budget:
+    """The bytes a bundle may unpack to, spent as members are actually read."""
+
+    def __init__(self, limit: int):
+        self.limit, self.spent = limit, 0
+
+    def spend(self, amount: int) -> None:
+        self.spent += amount
+        if self.spent > self.limit:
+            raise VerificationRefused(
+                _("The bundle unpacks to more than %(limit)s, the most a bundle may hold; reading stopped.")
+                % {"limit": _size(self.limit)}
+            )
+
+
+class _Member:
+    """A zip member read in blocks, stopped as soon as it passes its own cap or the bundle's total
+    (whatever its header declared)."""
+
+    def __init__(self, stream, name: str, cap: int | None, budget: _Budget):
+        self.stream, self.name, self.cap, self.budget, self.read_bytes = stream, name, cap, budget, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(BLOCK), b""))
+        block = self.stream.read(min(size, BLOCK))
+        self.read_bytes += len(block)
+        if self.cap is not None and self.read_bytes > self.cap:
+            raise VerificationRefused(
+                _("%(name)s unpacks to more than %(limit)s, the limit for that file; reading stopped.")
+                % {"name": self.name, "limit": _size(self.cap)}
+            )
+        self.budget.spend(len(block))
+        return block
+
+
+def _refuse_oversized(members: list[zipfile.ZipInfo], limits: VerifyLimits) -> None:
+    """Check what every member declares before any is inflated."""
+    total = 0
+    for info in members:
+        cap = limits.member_cap(info.filename)
+        if cap is not None and info.file_size > cap:
+            raise VerificationRefused(
+                _(
+                    "%(name)s declares %(size)s unpacked; the limit for that file is %(limit)s. The bundle was "
+                    "not read."
+                )
+                % {"name": info.filename, "size": _size(info.file_size), "limit": _size(cap)}
+            )
+        if (
+            info.compress_type != zipfile.ZIP_STORED
+            and info.file_size > RATIO_FLOOR
+            and info.file_size > limits.ratio * max(info.compress_size, 1)
+        ):
+            raise VerificationRefused(
+                _(
+                    "%(name)s would inflate %(ratio)d times (%(packed)s to %(size)s); no real dossier file "
+                    "compresses more than %(limit)d times. The bundle was not read."
+                )
+                % {
+                    "name": info.filename,
+                    "ratio": info.file_size // max(info.compress_size, 1),
+                    "packed": _size(info.compress_size),
+                    "size": _size(info.file_size),
+                    "limit": limits.ratio,
+                }
+            )
+        total += info.file_size
+    if total > limits.unpacked_bytes:
+        raise VerificationRefused(
+            _("The bundle declares %(size)s unpacked; the limit is %(limit)s. It was not read.")
+            % {"size": _size(total), "limit": _size(limits.unpacked_bytes)}
+        )
+
+
+def verify_zip(handle: IO[bytes], limits: VerifyLimits | None = None) -> Verdict:
+    limits = limits or VerifyLimits.from_settings()
+    # Reading back as much as was handed in is never amplification: a stored (uncompressed) bundle
+    # larger than VERIFY_MAX_UNPACKED_BYTES, checked with verify_bundle, is read in full.
+    limits = replace(limits, unpacked_bytes=max(limits.unpacked_bytes, _file_size(handle)))
+    _size_up_directory(handle, limits)
     try:
         bundle = zipfile.ZipFile(handle)
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, EOFError, OSError):
         return Verdict(problems=["the file is neither a dossier PDF nor a readable bundle zip"])
     with bundle:
-        entries = {info.filename: info for info in bundle.infolist() if not info.is_dir()}
-        if len(entries) > MAX_ENTRIES or sum(i.file_size for i in entries.values()) > MAX_UNPACKED_BYTES:
-            return Verdict(problems=["the bundle is too large to check"])
-        if "dossier.pdf" not in entries:
-            verdict = Verdict(problems=["dossier.pdf: missing from the bundle"])
-            sealed = None
-        else:
-            verdict, sealed = verify_pdf_bytes(bundle.read("dossier.pdf"))
-        if "manifest.json" not in entries:
-            verdict.problems.append("manifest.json: missing from the bundle")
-            listed = None
-        else:
-            listed = bundle.read("manifest.json")
-            listed_hash = hashlib.sha256(listed).hexdigest()
-            if sealed is not None and listed != sealed:
-                verdict.problems.append(f"manifest.json: altered (sha256 {listed_hash}; the manifest sealed in "
-                                        f"dossier.pdf has sha256 {verdict.seal})")
-            elif sealed is None:
+        return _verify_bundle(bundle, limits)
+
+
+def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
+    every = bundle.infolist()
+    if len(every) > limits.entries:
+        raise VerificationRefused(
+            _("The bundle has more than %(limit)d entries, the most a bundle may hold; it was not read.")
+            % {"limit": limits.entries}
+        )
+    members = [info for info in every if not info.is_dir()]
+    _refuse_oversized(members, limits)
+    budget = _Budget(limits.unpacked_bytes)
+
+    # Structure first: names no unzip tool should be trusted with, and names given twice (each tool
+    # picks its own copy, so only one of them can be the sealed one).
+    structural: list[str] = []
+    unsafe = {info.filename for info in members if _unsafe(info.filename)}
+    for name in dict.fromkeys(info.filename for info in members if info.filename in unsafe):
+        structural.append(
+            _("unsafe path in bundle: %(path)s (absolute, or leaving the bundle's folder); it was not read")
+            % {"path": name}
+        )
+    for name, count in Counter(info.filename for info in members).items():
+        if count > 1 and name not in unsafe:
+            structural.append(
+                _("%(path)s: appears %(count)d times in the bundle; only one copy can be the sealed one")
+                % {"path": name, "count": count}
+            )
+    entries = {info.filename: info for info in members if info.filename not in unsafe}
+
+    def unreadable(name: str, exc: Exception) -> str:
+        return _("%(path)s: cannot be read from the zip (%(error)s)") % {
+            "path": name,
+            "error": exc.__class__.__name__,
+        }
+
+    if "dossier.pdf" not in entries:
+        verdict = Verdict(problems=["dossier.pdf: missing from the bundle"])
+    else:
+        # The PDF goes to a temporary file (in memory while small) and is parsed from there once.
+        with tempfile.SpooledTemporaryFile(max_size=PDF_SPOOL_BYTES) as spool:
+            try:
+                with bundle.open(entries["dossier.pdf"]) as stream:
+                    shutil.copyfileobj(_Member(stream, "dossier.pdf", limits.pdf_bytes, budget), spool, BLOCK)
+            except READ_ERRORS as exc:
+                verdict = Verdict(problems=[unreadable("dossier.pdf", exc)])
+            else:
+                verdict = verify_pdf(spool, limits)
+    verdict.problems[:0] = structural
+    sealed = verdict.seal  # sha256 of the manifest embedded in dossier.pdf, when there is one
+
+    def read(name: str, *, digest: bool = False) -> bytes | str | None:
+        """A small member's bytes (or with `digest`, its sha256 as it streams), or None (the problem
+        noted) when it cannot be read."""
+        try:
+            with bundle.open(entries[name]) as stream:
+                source = _Member(stream, name, limits.member_cap(name), budget)
+                return sha256_of(source, rewind=False)[0] if digest else source.read()
+        except READ_ERRORS as exc:
+            verdict.problems.append(unreadable(name, exc))
+            return None
+
+    if "manifest.json" not in entries:
+        verdict.problems.append("manifest.json: missing from the bundle")
+    else:
+        listed_hash = read("manifest.json", digest=True)
+        if listed_hash is not None:
+            if sealed and listed_hash != sealed:
+                verdict.problems.append(
+                    f"manifest.json: altered (sha256 {listed_hash}; the manifest sealed in "
+                    f"dossier.pdf has sha256 {verdict.seal})"
+                )
+            elif not sealed:
                 verdict.seal = listed_hash
                 verdict.dossier = verdict.dossier or _issued(listed_hash)
                 if verdict.dossier is None:
                     verdict.problems.append(f"seal {listed_hash} was never issued by this server")
-        # What each file must hash to comes from the signed manifest when there is one.
-        source = sealed if sealed is not None else listed
+
+    dossier = verdict.dossier
+    if dossier is None:
+        # Nothing this server trusts says what the other files must be; an unsigned manifest is not
+        # parsed (it could be built to exhaust memory), and VERIFY.txt is informative at most.
+        others = [name for name in entries if name not in ("dossier.pdf", "manifest.json")]
+        if others:
+            verdict.problems.append(
+                _(
+                    "The evidence files, SHA256SUMS and VERIFY.txt were not checked: this server "
+                    "did not issue the dossier, so nothing it trusts says what they must contain, "
+                    "and VERIFY.txt is informative only."
+                )
+            )
+        return verdict
+
+    # The manifest as issued (the seal proves the bundle's sealed one is identical) names the files.
+    sealed_hashes = {"dossier.pdf": dossier.pdf_sha256, "manifest.json": dossier.seal}
+    for entry in json.loads(dossier.manifest).get("evidence", []):
+        path, expected = entry.get("bundle_path", ""), entry.get("sha256")
+        sealed_hashes[path] = expected
+        if path not in entries:
+            verdict.problems.append(f"{path}: missing (expected sha256 {expected})")
+            continue
         try:
-            manifest = json.loads(source) if source else {"evidence": []}
-        except (ValueError, UnicodeDecodeError):
-            verdict.problems.append("manifest.json: not valid JSON")
-            manifest = {"evidence": []}
-        for entry in manifest.get("evidence", []):
-            path = entry.get("bundle_path", "")
-            if path not in entries:
-                verdict.problems.append(f"{path}: missing (expected sha256 {entry.get('sha256')})")
-                continue
-            with bundle.open(entries[path]) as member:
-                actual = _sha256_stream(member)
-            verdict.files_checked += 1
-            if actual != entry.get("sha256"):
-                verdict.problems.append(f"{path}: expected sha256 {entry.get('sha256')}, actual {actual}")
+            with bundle.open(entries[path]) as stream:
+                actual, _read = sha256_of(_Member(stream, path, None, budget), rewind=False)
+        except READ_ERRORS as exc:
+            verdict.problems.append(unreadable(path, exc))
+            continue
+        verdict.files_checked += 1
+        if actual != expected:
+            verdict.problems.append(f"{path}: expected sha256 {expected}, actual {actual}")
+
+    for name in entries:
+        if name not in sealed_hashes and name not in UNSEALED_FILES:
+            verdict.problems.append(
+                _("unexpected file in bundle: %(path)s (not in the sealed manifest)") % {"path": name}
+            )
+    if "SHA256SUMS" in entries:
+        sums = read("SHA256SUMS")
+        if sums is not None:
+            _check_sums(
+                sums,
+                sealed_hashes,
+                present=[name for name in entries if name in sealed_hashes],
+                problems=verdict.problems,
+            )
+    if "VERIFY.txt" in entries:
+        text = read("VERIFY.txt")
+        if text is not None and text != verify_text(dossier).encode("utf-8"):
+            verdict.problems.append(
+                _(
+                    "VERIFY.txt: differs from the one this server wrote for dossier %(number)s; "
+                    "it is not sealed, so do not follow its instructions"
+                )
+                % {"number": dossier.number}
+            )
     return verdict
 
 
-def verify_upload(handle: IO[bytes]) -> Verdict:
-    """Check a dossier PDF or bundle zip, from a file object positioned anywhere."""
+def _check_sums(data: bytes, sealed: dict[str, str], *, present: list[str], problems: list[str]) -> None:
+    """Every line of SHA256SUMS must give a sealed file its sealed hash, and every sealed file in the
+    bundle must have its line: `sha256sum -c` then checks exactly what the signature covers."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(_("SHA256SUMS: not UTF-8 text"))
+        return
+    listed: set[str] = set()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        match = SUMS_LINE.fullmatch(line)
+        if match is None:
+            problems.append(_("SHA256SUMS line %(number)d is not “<sha256>  <file>”") % {"number": number})
+            continue
+        digest, path = match.group(1).lower(), match.group(2)
+        if path in listed:
+            problems.append(
+                _("SHA256SUMS line %(number)d lists %(path)s a second time")
+                % {"number": number, "path": path}
+            )
+            continue
+        listed.add(path)
+        if path not in sealed:
+            problems.append(
+                _("SHA256SUMS line %(number)d names %(path)s, which is not in the sealed manifest")
+                % {"number": number, "path": path}
+            )
+        elif digest != sealed[path]:
+            problems.append(
+                _(
+                    "SHA256SUMS line %(number)d gives %(path)s sha256 %(listed)s; the sealed sha256 "
+                    "is %(sealed)s"
+                )
+                % {"number": number, "path": path, "listed": digest, "sealed": sealed[path]}
+            )
+    for path in present:
+        if path not in listed:
+            problems.append(_("SHA256SUMS: no line for %(path)s, which is in the bundle") % {"path": path})
+
+
+def verify_upload(handle: IO[bytes], limits: VerifyLimits | None = None) -> Verdict:
+    """Check a dossier PDF or bundle zip, from a seekable file object positioned anywhere.
+    Raises VerificationRefused when the upload is past a limit in VerifyLimits."""
+    limits = limits or VerifyLimits.from_settings()
     handle.seek(0)
     head = handle.read(8)
     handle.seek(0)
     if head.startswith(b"%PDF-"):
-        verdict, _manifest = verify_pdf_bytes(handle.read())
-        return verdict
+        size = _file_size(handle)
+        if size > limits.pdf_bytes:
+            raise VerificationRefused(
+                _("The PDF is %(size)s; the limit for a dossier PDF is %(limit)s. It was not read.")
+                % {"size": _size(size), "limit": _size(limits.pdf_bytes)}
+            )
+        return verify_pdf(handle, limits)
     if head.startswith(b"PK\x03\x04"):
-        return verify_zip(handle)
+        return verify_zip(handle, limits)
     return Verdict(problems=["the file is neither a dossier PDF nor a bundle zip"])

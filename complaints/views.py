@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.throttling import throttle, wait_message
 from evidence import selectors
 from evidence.models import IncidentKind
 from evidence.selectors import current_language
@@ -22,7 +24,11 @@ from . import services
 from .forms import DossierForm, VerifyForm
 from .models import Dossier, DossierStatus
 from .pdf import font_status
-from .verification import bundle_file, verify_upload
+from .verification import VerificationRefused, bundle_file, verify_upload
+
+# Verification attempts allowed per client when VERIFY_RATE is not set: far above a handler
+# checking a batch of dossiers, far below what would keep the server busy.
+VERIFY_RATE = "60/hour"
 
 
 def dossier_for(user, pk) -> Dossier:
@@ -30,12 +36,15 @@ def dossier_for(user, pk) -> Dossier:
 
 
 def _incident_choices(case):
-    rows = case.incidents.order_by("-occurred_at", "-id").values_list("pk", "occurred_at", "kind",
-                                                                      "counterpart_number")
+    rows = case.incidents.order_by("-occurred_at", "-id").values_list(
+        "pk", "occurred_at", "kind", "counterpart_number"
+    )
 
     labels = dict(IncidentKind.choices)
-    return [(pk, f"{timezone.localtime(at):%Y-%m-%d %H:%M} {labels.get(kind, kind)} {number}".strip())
-            for pk, at, kind, number in rows]
+    return [
+        (pk, f"{timezone.localtime(at):%Y-%m-%d %H:%M} {labels.get(kind, kind)} {number}".strip())
+        for pk, at, kind, number in rows
+    ]
 
 
 @login_required
@@ -49,20 +58,28 @@ def dossier_builder(request, pk: int):
         excluded = {int(pk) for pk in data["exclude"]}
         try:
             dossier = services.dossier_create(
-                owner=request.user, case=case, addressee=data["addressee"], addressee_name=data["addressee_name"],
-                language=data["language"], date_from=data["date_from"], date_to=data["date_to"],
+                owner=request.user,
+                case=case,
+                addressee=data["addressee"],
+                addressee_name=data["addressee_name"],
+                language=data["language"],
+                date_from=data["date_from"],
+                date_to=data["date_to"],
                 incident_ids=[pk for pk, _label in choices if pk not in excluded] if excluded else None,
                 requests=data["requests"],
-                request_text=data["request_text"])
+                request_text=data["request_text"],
+            )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
             return redirect("dossier_detail", pk=dossier.pk)
     _font, font_warning = font_status()
-    return render(request, "complaints/builder.html", {
-        "case": case, "form": form, "font_warning": font_warning,
-        "dossiers": case.dossiers.all()[:20]})
+    return render(
+        request,
+        "complaints/builder.html",
+        {"case": case, "form": form, "font_warning": font_warning, "dossiers": case.dossiers.all()[:20]},
+    )
 
 
 @login_required
@@ -72,11 +89,18 @@ def dossier_detail(request, pk: int):
 
 
 def status_payload(dossier: Dossier) -> dict:
-    return {"id": dossier.pk, "status": dossier.status, "progress": dossier.progress,
-            "note": dossier.progress_note, "error": dossier.error, "seal": dossier.seal,
-            "pdf_sha256": dossier.pdf_sha256, "pages": dossier.pages,
-            "pdf_url": reverse("dossier_pdf", args=[dossier.pk]) if dossier.is_issued else None,
-            "bundle_url": reverse("dossier_bundle", args=[dossier.pk]) if dossier.is_issued else None}
+    return {
+        "id": dossier.pk,
+        "status": dossier.status,
+        "progress": dossier.progress,
+        "note": dossier.progress_note,
+        "error": dossier.error,
+        "seal": dossier.seal,
+        "pdf_sha256": dossier.pdf_sha256,
+        "pages": dossier.pages,
+        "pdf_url": reverse("dossier_pdf", args=[dossier.pk]) if dossier.is_issued else None,
+        "bundle_url": reverse("dossier_bundle", args=[dossier.pk]) if dossier.is_issued else None,
+    }
 
 
 @login_required
@@ -85,16 +109,24 @@ def dossier_status(request, pk: int):
 
 
 def pdf_response(dossier: Dossier) -> FileResponse:
-    response = FileResponse(default_storage.open(dossier.pdf_name, "rb"), as_attachment=True,
-                            filename=f"{dossier.number}.pdf", content_type="application/pdf")
+    response = FileResponse(
+        default_storage.open(dossier.pdf_name, "rb"),
+        as_attachment=True,
+        filename=f"{dossier.number}.pdf",
+        content_type="application/pdf",
+    )
     response["X-Content-SHA256"] = dossier.pdf_sha256
     response["Cache-Control"] = "private, no-store"
     return response
 
 
 def bundle_response(dossier: Dossier) -> FileResponse:
-    response = FileResponse(bundle_file(dossier), as_attachment=True, filename=f"{dossier.number}.zip",
-                            content_type="application/zip")
+    response = FileResponse(
+        bundle_file(dossier),
+        as_attachment=True,
+        filename=f"{dossier.number}.zip",
+        content_type="application/zip",
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -102,7 +134,6 @@ def bundle_response(dossier: Dossier) -> FileResponse:
 def _issued_or_404(user, pk) -> Dossier:
     dossier = dossier_for(user, pk)
     if not dossier.is_issued:
-
         raise Http404("not issued yet")
     return dossier
 
@@ -121,8 +152,10 @@ def dossier_bundle(request, pk: int):
 @require_POST
 def dossier_reissue(request, pk: int):
     dossier = dossier_for(request.user, pk)
-    if dossier.status in (DossierStatus.FAILED, DossierStatus.PENDING, DossierStatus.RUNNING) and \
-            request.POST.get("mode") == "retry":
+    if (
+        dossier.status in (DossierStatus.FAILED, DossierStatus.PENDING, DossierStatus.RUNNING)
+        and request.POST.get("mode") == "retry"
+    ):
         services.dossier_retry(dossier=dossier)
         return redirect("dossier_detail", pk=dossier.pk)
     try:
@@ -130,18 +163,46 @@ def dossier_reissue(request, pk: int):
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("dossier_detail", pk=dossier.pk)
-    messages.success(request, _("A new dossier is being built from the record as it is now. "
-                                "The earlier one stays valid as issued."))
+    messages.success(
+        request,
+        _(
+            "A new dossier is being built from the record as it is now. "
+            "The earlier one stays valid as issued."
+        ),
+    )
     return redirect("dossier_detail", pk=fresh.pk)
 
 
+def verify_throttled(request) -> int | None:
+    """Count one verification attempt by this client (the page and the API share the count): None
+    while within VERIFY_RATE, else the seconds to wait."""
+    return throttle(request, "verify", getattr(settings, "VERIFY_RATE", VERIFY_RATE))
+
+
 def verify_page(request):
-    """Public: anyone holding a dossier PDF or bundle can check it, without an account."""
+    """Public: anyone holding a dossier PDF or bundle can check it, without an account. Attempts
+    are throttled per client; an upload past a limit of VerifyLimits is refused unread."""
+    if request.method == "POST":
+        wait = verify_throttled(request)
+        if wait is not None:
+            response = render(
+                request,
+                "complaints/verify.html",
+                {"form": VerifyForm(), "refusal": wait_message(wait)},
+                status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
     form = VerifyForm(request.POST or None, request.FILES or None)
-    verdict = None
+    verdict, refusal, code = None, None, 200
     if request.method == "POST":
         if upload_too_large(request):
             form.add_error("file", _("The file is larger than the upload limit."))
         elif form.is_valid():
-            verdict = verify_upload(form.cleaned_data["file"])
-    return render(request, "complaints/verify.html", {"form": form, "verdict": verdict})
+            try:
+                verdict = verify_upload(form.cleaned_data["file"])
+            except VerificationRefused as refused:
+                refusal, code = refused.message, refused.status
+    return render(
+        request, "complaints/verify.html", {"form": form, "verdict": verdict, "refusal": refusal}, status=code
+    )

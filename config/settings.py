@@ -175,8 +175,12 @@ EVIDENCE_ROOT = Path(os.environ.get("EVIDENCE_ROOT", DATA_DIR / "evidence-store"
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(EVIDENCE_ROOT), "base_url": None,
-                    "file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+        "OPTIONS": {
+            "location": str(EVIDENCE_ROOT),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -217,6 +221,35 @@ EVIDENCE_MAX_UPLOAD_BYTES = envint("EVIDENCE_MAX_UPLOAD_BYTES", 200 * 1024 * 102
 RESUMABLE_UPLOAD_DIR = Path(os.environ.get("RESUMABLE_UPLOAD_DIR", DATA_DIR / "resumable"))
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
+# Images larger than this (width × height) are kept as evidence but never decoded for metadata or
+# thumbnails (a 164 KB PNG can declare 13000×13000 pixels).
+EVIDENCE_MAX_IMAGE_PIXELS = envint("EVIDENCE_MAX_IMAGE_PIXELS", 50_000_000)
+
+# Public verification (/verify/, POST /api/v1/verify/) takes anyone's upload: what it reads is bounded.
+VERIFY_MAX_PDF_BYTES = envint("VERIFY_MAX_PDF_BYTES", 50 * 1024 * 1024)
+VERIFY_MAX_MANIFEST_BYTES = envint("VERIFY_MAX_MANIFEST_BYTES", 32 * 1024 * 1024)
+VERIFY_MAX_TEXT_BYTES = envint("VERIFY_MAX_TEXT_BYTES", 4 * 1024 * 1024)
+VERIFY_MAX_UNPACKED_BYTES = envint("VERIFY_MAX_UNPACKED_BYTES", 1024 * 1024 * 1024)
+VERIFY_MAX_ENTRIES = envint("VERIFY_MAX_ENTRIES", 10_000)
+VERIFY_MAX_RATIO = envint("VERIFY_MAX_RATIO", 100)
+
+# Throttling (429 with Retry-After): attempts per client address, e.g. "60/hour" or "5/10min".
+VERIFY_RATE = os.environ.get("VERIFY_RATE", "60/hour")
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "10/10min")
+SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "5/hour")
+# Trusted proxies in front of the web server (1 behind nginx), so the client's address is read from
+# X-Forwarded-For; 0 trusts none and counts REMOTE_ADDR.
+THROTTLE_PROXY_HOPS = envint("THROTTLE_PROXY_HOPS", 1 if envbool("DJANGO_BEHIND_PROXY", False) else 0)
+THROTTLE_CACHE = "default"
+# Counters live in the cache: one process keeps its own; several web processes or instances share
+# Redis (CACHE_URL=redis://host:6379/0).
+if os.environ.get("CACHE_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["CACHE_URL"],
+        }
+    }
 
 # Rule packs (one TOML file per jurisdiction). RULE_PACK_DIRS in the environment adds folders
 # (separated by ':'); a pack there replaces a bundled one of the same id.
@@ -229,9 +262,9 @@ DOSSIER_SIGNING_DIR = Path(os.environ.get("DOSSIER_SIGNING_DIR", DATA_DIR / "sig
 DOSSIER_SIGNER_NAME = os.environ.get("DOSSIER_SIGNER_NAME", "Collection Evidence Keeper dossier signing")
 DOSSIER_TSA_URL = os.environ.get("DOSSIER_TSA_URL", "")
 
-# Background work through the django-tasks API. The default runs tasks in a thread of the web
-# process after the request's transaction commits, so `make run` needs no worker.
-TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "complaints.task_backends.ThreadBackend")}}
+# Background work through the django-tasks API, queued in the database and run by
+# `manage.py db_worker` (`make run` starts one beside the development server).
+TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
@@ -289,9 +322,16 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-                   "json": {"()": "config.logging.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
-                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

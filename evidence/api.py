@@ -40,16 +40,26 @@ class OwnerAPIView(APIView):
 def _uploaded_file(request):
     """The multipart field `file`, or an error response (413 over the limit, 400 when missing)."""
     if upload_too_large(request):
-        return None, error_response("file_too_large", _("The file is larger than the upload limit."),
-                                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return None, error_response(
+            "file_too_large",
+            _("The file is larger than the upload limit."),
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     # Reading FILES runs the upload handlers, which notice an oversized body as it streams in.
     upload = request.FILES.get("file")
     if upload_too_large(request):
-        return None, error_response("file_too_large", _("The file is larger than the upload limit."),
-                                    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        return None, error_response(
+            "file_too_large",
+            _("The file is larger than the upload limit."),
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     if upload is None:
-        return None, error_response("invalid", _("Send the file as the multipart field 'file'."), 400,
-                                    {"file": [_("This field is required.")]})
+        return None, error_response(
+            "invalid",
+            _("Send the file as the multipart field 'file'."),
+            400,
+            {"file": [_("This field is required.")]},
+        )
     return upload, None
 
 
@@ -85,8 +95,13 @@ def _file_and_case(request):
         return None, None, problem
     case = _case_from_body(request, request.data.get("case"))
     if case is None:
-        return None, None, error_response("invalid", _("'case' must be a case id."), 400,
-                                          {"case": [_("A valid integer is required.")]})
+        return (
+            None,
+            None,
+            error_response(
+                "invalid", _("'case' must be a case id."), 400, {"case": [_("A valid integer is required.")]}
+            ),
+        )
     return upload, case, None
 
 
@@ -96,8 +111,12 @@ class IncidentListCreate(OwnerAPIView):
         if "case" in request.query_params:
             case = _case_from_body(request, request.query_params["case"])
             if case is None:
-                return error_response("invalid", _("'case' must be a case id."), 400,
-                                      {"case": [_("A valid integer is required.")]})
+                return error_response(
+                    "invalid",
+                    _("'case' must be a case id."),
+                    400,
+                    {"case": [_("A valid integer is required.")]},
+                )
             incidents = incidents.filter(case=case)
         incidents = selectors.incidents_with_evidence(incidents.order_by("occurred_at", "id"))
         data = IncidentSerializer(incidents, many=True, context=self.get_serializer_context()).data
@@ -109,20 +128,24 @@ class IncidentListCreate(OwnerAPIView):
         fields = dict(serializer.validated_data)
         case = _case_from_body(request, fields.pop("case_id"))
         incident = services.incident_create(case=case, source=Source.API, **fields)
-        return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            IncidentSerializer(incident, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class IncidentDetail(OwnerAPIView):
     def get(self, request, pk: int):
-        incident = get_object_or_404(selectors.incidents_with_evidence(Incident.objects.for_owner(request.user)),
-                                     pk=pk)
+        incident = get_object_or_404(
+            selectors.incidents_with_evidence(Incident.objects.for_owner(request.user)), pk=pk
+        )
         return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
 
     def patch(self, request, pk: int):
         incident = selectors.incident_for(request.user, pk)
-        serializer = IncidentUpdateSerializer(incident, data=request.data, partial=True,
-                                              context=self.get_serializer_context())
+        serializer = IncidentUpdateSerializer(
+            incident, data=request.data, partial=True, context=self.get_serializer_context()
+        )
         serializer.is_valid(raise_exception=True)
         incident = services.incident_update(incident=incident, **serializer.validated_data)
         return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
@@ -163,13 +186,23 @@ class EvidenceDownload(OwnerAPIView):
 def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
     """The stored bytes, streamed through the storage API, never from a public URL."""
 
-
-    if as_attachment and settings.EVIDENCE_S3_PRESIGNED_DOWNLOADS and hasattr(default_storage, "presigned_url"):
+    if (
+        as_attachment
+        and settings.EVIDENCE_S3_PRESIGNED_DOWNLOADS
+        and hasattr(default_storage, "presigned_url")
+    ):
         # The owner check has passed; the bytes come straight from the store, for a few minutes.
-        return HttpResponseRedirect(default_storage.presigned_url(evidence.storage_name, evidence.storage_version,
-                                                                  evidence.original_name))
-    response = FileResponse(open_evidence(evidence), as_attachment=as_attachment,
-                            filename=evidence.original_name, content_type=evidence.content_type)
+        return HttpResponseRedirect(
+            default_storage.presigned_url(
+                evidence.storage_name, evidence.storage_version, evidence.original_name
+            )
+        )
+    response = FileResponse(
+        open_evidence(evidence),
+        as_attachment=as_attachment,
+        filename=evidence.original_name,
+        content_type=evidence.content_type,
+    )
     response["Content-Length"] = str(evidence.size)
     response["X-Content-SHA256"] = evidence.sha256
     response["Cache-Control"] = "private, no-store"
@@ -198,5 +231,12 @@ class PhoneLogImport(OwnerAPIView):
         except Exception:
             phone_import.delete()  # nothing was imported; the upload left no trace but its blob
             raise
-        return Response({**counts, "import": phone_import.pk, "format": phone_import.format,
-                         "export_sha256": phone_import.sha256}, status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                **counts,
+                "import": phone_import.pk,
+                "format": phone_import.format,
+                "export_sha256": phone_import.sha256,
+            },
+            status=status.HTTP_201_CREATED,
+        )

@@ -46,8 +46,11 @@ def exception_handler(exc, context):
     if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
         response.status_code = status.HTTP_401_UNAUTHORIZED
         code = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else "invalid_token"
-        message = (_("Send 'Authorization: Bearer <token>'; create a token on the API tokens page.")
-                   if code == "not_authenticated" else str(exc.detail))
+        message = (
+            _("Send 'Authorization: Bearer <token>'; create a token on the API tokens page.")
+            if code == "not_authenticated"
+            else str(exc.detail)
+        )
         response.data = {"error": {"code": code, "message": message}}
         return response
     code = getattr(exc, "default_code", "error")

@@ -63,9 +63,16 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
 def _write_findings(changed: list[tuple[int, list, str]]) -> None:
     field = Incident._meta.get_field("violations")
     quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(Incident._meta.db_table)} SET {quote('violations')} = %s, "
-           f"{quote('violation_rules')} = %s WHERE {quote('id')} = %s")
+    sql = (
+        f"UPDATE {quote(Incident._meta.db_table)} SET {quote('violations')} = %s, "
+        f"{quote('violation_rules')} = %s WHERE {quote('id')} = %s"
+    )
     with connection.cursor() as cursor:
         for start in range(0, len(changed), 5000):
-            cursor.executemany(sql, [(field.get_db_prep_save(found, connection), rules, pk)
-                                     for pk, found, rules in changed[start:start + 5000]])
+            cursor.executemany(
+                sql,
+                [
+                    (field.get_db_prep_save(found, connection), rules, pk)
+                    for pk, found, rules in changed[start : start + 5000]
+                ],
+            )

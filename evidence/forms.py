@@ -20,8 +20,13 @@ def rule_pack_choices():
 
 
 class CaseForm(forms.ModelForm):
-    rule_pack = forms.ChoiceField(label=_("Rules to check against"), choices=rule_pack_choices, required=False,
-                                  initial="cn", help_text=_("The jurisdiction whose collection rules are checked."))
+    rule_pack = forms.ChoiceField(
+        label=_("Rules to check against"),
+        choices=rule_pack_choices,
+        required=False,
+        initial="cn",
+        help_text=_("The jurisdiction whose collection rules are checked."),
+    )
 
     def clean_rule_pack(self) -> str:
         return self.cleaned_data.get("rule_pack") or "cn"
@@ -29,25 +34,73 @@ class CaseForm(forms.ModelForm):
     class Meta:
         model = Case
         fields = ["title", "creditor", "lender_name", "account_hint", "collectors", "rule_pack", "notes"]
-        widgets = {"collectors": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
+        widgets = {
+            "collectors": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
 
 
 # Which fields each kind of incident asks for, and which "what they did" flags make sense for it.
 # Data, not branches: a new kind is a new entry here.
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    IncidentKind.CALL: ("occurred_at", "duration", "answered", "counterpart_number", "counterpart_name",
-                        "agency", "contacted", "flags", "description"),
-    IncidentKind.SMS: ("occurred_at", "counterpart_number", "counterpart_name", "agency", "contacted",
-                       "flags", "description"),
-    IncidentKind.VISIT: ("occurred_at", "duration", "visitors", "counterpart_name", "agency", "contacted",
-                         "flags", "description"),
-    IncidentKind.THIRD_PARTY: ("occurred_at", "contacted", "counterpart_number", "counterpart_name",
-                               "agency", "flags", "description"),
+    IncidentKind.CALL: (
+        "occurred_at",
+        "duration",
+        "answered",
+        "counterpart_number",
+        "counterpart_name",
+        "agency",
+        "contacted",
+        "flags",
+        "description",
+    ),
+    IncidentKind.SMS: (
+        "occurred_at",
+        "counterpart_number",
+        "counterpart_name",
+        "agency",
+        "contacted",
+        "flags",
+        "description",
+    ),
+    IncidentKind.VISIT: (
+        "occurred_at",
+        "duration",
+        "visitors",
+        "counterpart_name",
+        "agency",
+        "contacted",
+        "flags",
+        "description",
+    ),
+    IncidentKind.THIRD_PARTY: (
+        "occurred_at",
+        "contacted",
+        "counterpart_number",
+        "counterpart_name",
+        "agency",
+        "flags",
+        "description",
+    ),
     IncidentKind.LETTER: ("occurred_at", "counterpart_name", "agency", "flags", "description"),
-    IncidentKind.APP_MESSAGE: ("occurred_at", "counterpart_name", "agency", "contacted", "flags",
-                               "description"),
-    IncidentKind.OTHER: ("occurred_at", "duration", "counterpart_number", "counterpart_name", "agency",
-                         "contacted", "flags", "description"),
+    IncidentKind.APP_MESSAGE: (
+        "occurred_at",
+        "counterpart_name",
+        "agency",
+        "contacted",
+        "flags",
+        "description",
+    ),
+    IncidentKind.OTHER: (
+        "occurred_at",
+        "duration",
+        "counterpart_number",
+        "counterpart_name",
+        "agency",
+        "contacted",
+        "flags",
+        "description",
+    ),
 }
 KIND_FLAGS: dict[str, tuple[str, ...]] = {
     IncidentKind.VISIT: tuple(Flag.values),
@@ -59,26 +112,45 @@ _DURATION = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>[0-5]?\d)$")
 
 class IncidentForm(forms.Form):
     occurred_at = forms.DateTimeField(
-        label=_("When"), widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        label=_("When"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
         input_formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
-        help_text=_("Your local time."))
-    duration = forms.CharField(label=_("How long"), required=False, max_length=12,
-                               help_text=_("Seconds, or minutes:seconds such as 3:25."),
-                               widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "3:25"}))
-    answered = forms.NullBooleanField(label=_("Did you answer?"), required=False,
-                                      widget=forms.NullBooleanSelect)
+        help_text=_("Your local time."),
+    )
+    duration = forms.CharField(
+        label=_("How long"),
+        required=False,
+        max_length=12,
+        help_text=_("Seconds, or minutes:seconds such as 3:25."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "3:25"}),
+    )
+    answered = forms.NullBooleanField(
+        label=_("Did you answer?"), required=False, widget=forms.NullBooleanSelect
+    )
     visitors = forms.IntegerField(label=_("How many people came"), required=False, min_value=0, max_value=99)
-    counterpart_number = forms.CharField(label=_("Their number"), required=False, max_length=64,
-                                         widget=forms.TextInput(attrs={"inputmode": "tel"}))
+    counterpart_number = forms.CharField(
+        label=_("Their number"),
+        required=False,
+        max_length=64,
+        widget=forms.TextInput(attrs={"inputmode": "tel"}),
+    )
     counterpart_name = forms.CharField(label=_("Name they gave"), required=False, max_length=100)
     agency = forms.CharField(label=_("Agency or company"), required=False, max_length=200)
-    contacted = forms.MultipleChoiceField(label=_("Who was contacted"), required=False,
-                                          choices=Contacted.choices, widget=forms.CheckboxSelectMultiple)
-    flags = forms.MultipleChoiceField(label=_("What they did"), required=False, choices=Flag.choices,
-                                      widget=forms.CheckboxSelectMultiple)
-    description = forms.CharField(label=_("What happened"), required=False,
-                                  widget=forms.Textarea(attrs={"rows": 4}),
-                                  help_text=_("Their words as exactly as you remember them."))
+    contacted = forms.MultipleChoiceField(
+        label=_("Who was contacted"),
+        required=False,
+        choices=Contacted.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    flags = forms.MultipleChoiceField(
+        label=_("What they did"), required=False, choices=Flag.choices, widget=forms.CheckboxSelectMultiple
+    )
+    description = forms.CharField(
+        label=_("What happened"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Their words as exactly as you remember them."),
+    )
 
     def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,7 +164,10 @@ class IncidentForm(forms.Form):
             self.fields["flags"].choices = [(v, label) for v, label in Flag.choices if v in allowed]
         if "answered" in self.fields:
             self.fields["answered"].widget.choices = [
-                ("unknown", _("Not stated")), ("true", _("Answered")), ("false", _("Not answered"))]
+                ("unknown", _("Not stated")),
+                ("true", _("Answered")),
+                ("false", _("Not answered")),
+            ]
         if kind == IncidentKind.THIRD_PARTY:
             self.fields["contacted"].label = _("Whom did they contact")
         self.order_fields(wanted)
@@ -117,21 +192,34 @@ class IncidentForm(forms.Form):
 
     @classmethod
     def initial_from(cls, incident: Incident) -> dict:
-        data = {name: getattr(incident, name) for name in
-                ("occurred_at", "answered", "visitors", "counterpart_number", "counterpart_name", "agency",
-                 "contacted", "flags", "description")}
+        data = {
+            name: getattr(incident, name)
+            for name in (
+                "occurred_at",
+                "answered",
+                "visitors",
+                "counterpart_number",
+                "counterpart_name",
+                "agency",
+                "contacted",
+                "flags",
+                "description",
+            )
+        }
         data["occurred_at"] = timezone.localtime(incident.occurred_at).replace(tzinfo=None)
         data["duration"] = str(incident.duration_seconds) if incident.duration_seconds is not None else ""
         return data
 
 
 class TimelineFilterForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Kind"), required=False,
-                             choices=[("", _("All kinds"))] + list(IncidentKind.choices))
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("All kinds"))] + list(IncidentKind.choices)
+    )
     violations = forms.BooleanField(label=_("Suspected violations only"), required=False)
     rule = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
-    date_from = forms.DateField(label=_("From"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
@@ -142,21 +230,28 @@ class TimelineFilterForm(forms.Form):
 
 
 class ImportUploadForm(forms.Form):
-    file = forms.FileField(label=_("Call or message log export"),
-                           help_text=_("calls.xml or sms.xml from SMS Backup & Restore (Android), or an iMazing "
-                                       "call CSV (iPhone)."),
-                           widget=forms.ClearableFileInput(attrs={"accept": ".xml,.csv,text/xml,text/csv"}))
+    file = forms.FileField(
+        label=_("Call or message log export"),
+        help_text=_(
+            "calls.xml or sms.xml from SMS Backup & Restore (Android), or an iMazing call CSV (iPhone)."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,.csv,text/xml,text/csv"}),
+    )
 
 
 class ImportChoiceForm(forms.Form):
-    numbers = forms.MultipleChoiceField(label=_("Numbers to import"), required=False,
-                                        widget=forms.CheckboxSelectMultiple)
-    kinds = forms.MultipleChoiceField(label=_("Kinds to import"), required=True, widget=forms.CheckboxSelectMultiple)
+    numbers = forms.MultipleChoiceField(
+        label=_("Numbers to import"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    kinds = forms.MultipleChoiceField(
+        label=_("Kinds to import"), required=True, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, summary: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["numbers"].choices = [(p["number"], p["number"] or _("(hidden number)"))
-                                          for p in summary["counterparts"]]
+        self.fields["numbers"].choices = [
+            (p["number"], p["number"] or _("(hidden number)")) for p in summary["counterparts"]
+        ]
         self.fields["kinds"].choices = IMPORT_KIND_LABELS
         if not self.is_bound:
             self.initial["numbers"] = [p["number"] for p in summary["counterparts"] if p["known"]]
@@ -170,6 +265,10 @@ class ImportChoiceForm(forms.Form):
 
 
 IMPORT_KIND_LABELS = [
-    ("incoming", _("Incoming calls")), ("missed", _("Missed calls")), ("rejected", _("Rejected or blocked calls")),
-    ("outgoing", _("Calls I made")), ("sms_received", _("Messages received")), ("sms_sent", _("Messages I sent")),
+    ("incoming", _("Incoming calls")),
+    ("missed", _("Missed calls")),
+    ("rejected", _("Rejected or blocked calls")),
+    ("outgoing", _("Calls I made")),
+    ("sms_received", _("Messages received")),
+    ("sms_sent", _("Messages I sent")),
 ]

@@ -31,14 +31,20 @@ from .services import EvidenceRejected, content_address, evidence_store, sanitis
 from .storage import open_blob, save_blob
 
 BATCH = 1000
-EXPORT_TYPES = {"calls_xml": ("application/xml", "xml"), "sms_xml": ("application/xml", "xml"),
-                "imazing_csv": ("text/csv", "csv")}
+EXPORT_TYPES = {
+    "calls_xml": ("application/xml", "xml"),
+    "sms_xml": ("application/xml", "xml"),
+    "imazing_csv": ("text/csv", "csv"),
+}
 
 
 def known_numbers(case: Case) -> set[str]:
-    numbers = {normalise_number(line) for line in case.collectors.splitlines() if any(c.isdigit() for c in line)}
-    numbers |= set(case.incidents.exclude(counterpart_number="").values_list("counterpart_number", flat=True)
-                   .distinct())
+    numbers = {
+        normalise_number(line) for line in case.collectors.splitlines() if any(c.isdigit() for c in line)
+    }
+    numbers |= set(
+        case.incidents.exclude(counterpart_number="").values_list("counterpart_number", flat=True).distinct()
+    )
     return {normalise_number(n) for n in numbers if n}
 
 
@@ -67,8 +73,13 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         raise EvidenceRejected(code=code, status=status, message=str(exc)) from None
     fmt = summary["format"]
     if fmt not in EXPORT_TYPES:
-        raise EvidenceRejected(code="unsupported_type", status=415, message=_(
-            "This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing call CSV."))
+        raise EvidenceRejected(
+            code="unsupported_type",
+            status=415,
+            message=_(
+                "This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing call CSV."
+            ),
+        )
     name = content_address(owner_id=case.owner_id, sha256=sha256, extension=EXPORT_TYPES[fmt][1])
     earlier = PhoneImport.objects.filter(owner=case.owner, sha256=sha256).order_by("pk").first()
     if earlier is not None:  # the same export again: its blob is already kept
@@ -77,9 +88,17 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         upload.seek(0)
         upload.sha256 = sha256
         name, version = save_blob(name, upload)
-    return PhoneImport.objects.create(owner=case.owner, case=case, original_name=sanitise_file_name(upload.name),
-                                      storage_name=name, storage_version=version, sha256=sha256,
-                                      size=upload.size, format=fmt, summary=summary)
+    return PhoneImport.objects.create(
+        owner=case.owner,
+        case=case,
+        original_name=sanitise_file_name(upload.name),
+        storage_name=name,
+        storage_version=version,
+        sha256=sha256,
+        size=upload.size,
+        format=fmt,
+        summary=summary,
+    )
 
 
 def _number_matches(number: str, wanted: set[str]) -> bool:
@@ -88,28 +107,53 @@ def _number_matches(number: str, wanted: set[str]) -> bool:
 
 def _export_evidence(phone_import: PhoneImport, case: Case) -> EvidenceFile:
     """The export kept as evidence, under an incident that records the import itself."""
-    existing = (EvidenceFile.objects.filter(owner=case.owner, incident__case=case, sha256=phone_import.sha256)
-                .order_by("pk").first())
+    existing = (
+        EvidenceFile.objects.filter(owner=case.owner, incident__case=case, sha256=phone_import.sha256)
+        .order_by("pk")
+        .first()
+    )
     if existing:
         return existing
     content_type, extension = EXPORT_TYPES[phone_import.format]
-    holder = Incident(case=case, kind=IncidentKind.OTHER, occurred_at=timezone.now(), source=Source.IMPORT,
-                      description=_("Phone log export imported: %(name)s") % {"name": phone_import.original_name})
+    holder = Incident(
+        case=case,
+        kind=IncidentKind.OTHER,
+        occurred_at=timezone.now(),
+        source=Source.IMPORT,
+        description=_("Phone log export imported: %(name)s") % {"name": phone_import.original_name},
+    )
     holder.full_clean()
     holder.save()
-    audit_append(owner=case.owner, action="incident.create", subject=holder,
-                 payload={"case": case.pk, "after": holder.snapshot()})
+    audit_append(
+        owner=case.owner,
+        action="incident.create",
+        subject=holder,
+        payload={"case": case.pk, "after": holder.snapshot()},
+    )
     with open_blob(phone_import.storage_name, phone_import.storage_version) as handle:
-        return evidence_store(incident=holder, upload=handle, provenance=Provenance.IMPORTED,
-                              stored=(phone_import.storage_name, phone_import.storage_version), inspected={
-            "name": phone_import.original_name, "sha256": phone_import.sha256, "size": phone_import.size,
-            "content_type": content_type, "extension": extension,
-            "metadata": {"import_format": phone_import.format, "calls": phone_import.summary.get("calls"),
-                         "messages": phone_import.summary.get("messages")}})
+        return evidence_store(
+            incident=holder,
+            upload=handle,
+            provenance=Provenance.IMPORTED,
+            stored=(phone_import.storage_name, phone_import.storage_version),
+            inspected={
+                "name": phone_import.original_name,
+                "sha256": phone_import.sha256,
+                "size": phone_import.size,
+                "content_type": content_type,
+                "extension": extension,
+                "metadata": {
+                    "import_format": phone_import.format,
+                    "calls": phone_import.summary.get("calls"),
+                    "messages": phone_import.summary.get("messages"),
+                },
+            },
+        )
 
 
-def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = None,
-                     kinds: list[str] | None = None) -> dict:
+def phone_import_run(
+    *, phone_import: PhoneImport, numbers: list[str] | None = None, kinds: list[str] | None = None
+) -> dict:
     """Create an incident for every new entry from the chosen numbers and kinds.
 
     Returns {"created", "duplicates", "skipped"}: duplicates are entries already in the case (from this
@@ -121,14 +165,20 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
     wanted_kinds = set(kinds) if kinds else set(DEFAULT_KINDS)
     unknown = wanted_kinds - set(IMPORT_KINDS)
     if unknown:
-        raise EvidenceRejected(code="invalid", status=400, message=_("Unknown kinds: %(kinds)s.")
-                               % {"kinds": ", ".join(sorted(unknown))})
+        raise EvidenceRejected(
+            code="invalid",
+            status=400,
+            message=_("Unknown kinds: %(kinds)s.") % {"kinds": ", ".join(sorted(unknown))},
+        )
     existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
     counts = {"created": 0, "duplicates": 0, "skipped": 0}
     keys_digest = hashlib.sha256()
     now = timezone.now()
     try:
-        with transaction.atomic(), open_blob(phone_import.storage_name, phone_import.storage_version) as handle:
+        with (
+            transaction.atomic(),
+            open_blob(phone_import.storage_name, phone_import.storage_version) as handle,
+        ):
             _fmt, entries = iter_entries(handle, tz)
             export = None
             batch: list[dict] = []
@@ -143,7 +193,9 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
                         if not raw:
                             continue
                         extension = content_type.split("/")[-1].split(";")[0] or "img"
-                        upload = ContentFile(raw, name=f"mms-{incident.occurred_at:%Y%m%d-%H%M%S}-{index}.{extension}")
+                        upload = ContentFile(
+                            raw, name=f"mms-{incident.occurred_at:%Y%m%d-%H%M%S}-{index}.{extension}"
+                        )
                         try:
                             evidence_store(incident=incident, upload=upload, provenance=Provenance.IMPORTED)
                         except EvidenceRejected:
@@ -153,7 +205,8 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
 
             for entry in entries:
                 if entry.import_kind not in wanted_kinds or (
-                        wanted_numbers is not None and not _number_matches(entry.number, wanted_numbers)):
+                    wanted_numbers is not None and not _number_matches(entry.number, wanted_numbers)
+                ):
                     counts["skipped"] += 1
                     continue
                 key = entry.key
@@ -164,13 +217,27 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
                 if export is None:
                     export = _export_evidence(phone_import, case)
                 values = {
-                    "case_id": case.pk, "kind": IncidentKind.CALL if entry.kind == "call" else IncidentKind.SMS,
-                    "occurred_at": entry.at, "duration_seconds": entry.duration, "answered": entry.answered,
-                    "counterpart_number": entry.number, "counterpart_name": entry.contact_name[:100], "agency": "",
-                    "description": entry.body, "contacted": ["self"], "flags": [], "visitors": None,
-                    "source": Source.IMPORT, "logged_at": now, "amended_at": None, "violations": [],
-                    "violation_rules": "", "import_key": key, "source_evidence_id": export.pk,
-                    "source_ref": f"{phone_import.original_name[:60]} #{entry.position} ({entry.direction})"}
+                    "case_id": case.pk,
+                    "kind": IncidentKind.CALL if entry.kind == "call" else IncidentKind.SMS,
+                    "occurred_at": entry.at,
+                    "duration_seconds": entry.duration,
+                    "answered": entry.answered,
+                    "counterpart_number": entry.number,
+                    "counterpart_name": entry.contact_name[:100],
+                    "agency": "",
+                    "description": entry.body,
+                    "contacted": ["self"],
+                    "flags": [],
+                    "visitors": None,
+                    "source": Source.IMPORT,
+                    "logged_at": now,
+                    "amended_at": None,
+                    "violations": [],
+                    "violation_rules": "",
+                    "import_key": key,
+                    "source_evidence_id": export.pk,
+                    "source_ref": f"{phone_import.original_name[:60]} #{entry.position} ({entry.direction})",
+                }
                 if entry.images:
                     # Saved one by one: its attachments need its id.
                     with_images.append((Incident(**values), entry.images))
@@ -184,9 +251,17 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
                 flush()
             if counts["created"]:
                 # One link for the whole import: it names the export and digests every created entry.
-                audit_append(owner=case.owner, action="import.create", subject=phone_import,
-                             payload={"export_sha256": phone_import.sha256, "name": phone_import.original_name,
-                                      **counts, "keys_digest": keys_digest.hexdigest()})
+                audit_append(
+                    owner=case.owner,
+                    action="import.create",
+                    subject=phone_import,
+                    payload={
+                        "export_sha256": phone_import.sha256,
+                        "name": phone_import.original_name,
+                        **counts,
+                        "keys_digest": keys_digest.hexdigest(),
+                    },
+                )
                 case_violations_refresh(case=case)
             phone_import.result = counts
             phone_import.evidence = export or phone_import.evidence
@@ -197,10 +272,28 @@ def phone_import_run(*, phone_import: PhoneImport, numbers: list[str] | None = N
     return counts
 
 
-INSERT_FIELDS = ("case", "kind", "occurred_at", "duration_seconds", "answered", "counterpart_number",
-                 "counterpart_name", "agency", "contacted", "flags", "visitors", "description", "source",
-                 "logged_at", "amended_at", "violations", "violation_rules", "source_evidence", "source_ref",
-                 "import_key")
+INSERT_FIELDS = (
+    "case",
+    "kind",
+    "occurred_at",
+    "duration_seconds",
+    "answered",
+    "counterpart_number",
+    "counterpart_name",
+    "agency",
+    "contacted",
+    "flags",
+    "visitors",
+    "description",
+    "source",
+    "logged_at",
+    "amended_at",
+    "violations",
+    "violation_rules",
+    "source_evidence",
+    "source_ref",
+    "import_key",
+)
 
 
 def _insert(incidents: list[dict]) -> None:
@@ -217,8 +310,10 @@ def _insert(incidents: list[dict]) -> None:
     if missing:  # a new model field must be added here too
         raise RuntimeError(f"imported incidents lack: {sorted(missing)}")
     quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(Incident._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    sql = (
+        f"INSERT INTO {quote(Incident._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
     # Only dates need converting for the database (they are aware UTC datetimes here); JSON values
     # repeat across rows and are prepared once each; strings, numbers and ids go in as they are.
     adapt = connection.ops.adapt_datetimefield_value
@@ -235,6 +330,9 @@ def _insert(incidents: list[dict]) -> None:
             return adapt(value)
         return value
 
-    rows = [tuple(prepare(field, kind, row[field.attname]) for field, kind in zip(fields, kinds)) for row in incidents]
+    rows = [
+        tuple(prepare(field, kind, row[field.attname]) for field, kind in zip(fields, kinds, strict=True))
+        for row in incidents
+    ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)

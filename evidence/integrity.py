@@ -33,8 +33,10 @@ def file_problem(evidence: EvidenceFile) -> str | None:
     with handle:
         actual, size = sha256_of(handle)
     if actual != evidence.sha256 or size != evidence.size:
-        return (f"{where}: expected sha256 {evidence.sha256} size {evidence.size}, "
-                f"actual sha256 {actual} size {size}")
+        return (
+            f"{where}: expected sha256 {evidence.sha256} size {evidence.size}, "
+            f"actual sha256 {actual} size {size}"
+        )
     return None
 
 

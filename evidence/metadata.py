@@ -6,21 +6,29 @@ here raises on hostile input.
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import struct
 import zoneinfo
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import IO
+
+import mutagen
+from django.conf import settings
+from PIL import Image, ImageFile, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError, WebPImagePlugin
+from PIL.Image import DecompressionBombError
 
 logger = logging.getLogger(__name__)
 
 try:  # HEIC from iPhones; optional so a machine without libheif still runs.
     import pillow_heif
+    from pillow_heif import HeifImageFile
 
     pillow_heif.register_heif_opener()
 except Exception:  # pragma: no cover - depends on the wheel being present
-    pillow_heif = None
+    pillow_heif = HeifImageFile = None
 
 
 # --- file names --------------------------------------------------------------------------------
@@ -28,8 +36,12 @@ except Exception:  # pragma: no cover - depends on the wheel being present
 # Patterns from phone-formats.md, most specific first. Times in names are the phone's local time
 # (no offset) except BCR's, which carries one.
 _NAME_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("bcr", re.compile(
-        r"^(?P<dt>\d{8}_\d{6}\.\d{3}[+-]\d{4})(?:_(?:in|out|conference))?(?:_sim\d)?_(?P<num>[^_.]+)")),
+    (
+        "bcr",
+        re.compile(
+            r"^(?P<dt>\d{8}_\d{6}\.\d{3}[+-]\d{4})(?:_(?:in|out|conference))?(?:_sim\d)?_(?P<num>[^_.]+)"
+        ),
+    ),
     ("samsung", re.compile(r"^Call recording (?P<who>.+?)_(?P<d>\d{6})_(?P<t>\d{6})\.\w+$")),
     ("lineageos", re.compile(r"^(?P<num>\+?\d+)_(?P<d>\d{6})_(?P<t>\d{6})\d{0,3}\.amr$")),
     ("miui", re.compile(r"^(?:[^@]*@)?(?P<name>[^(]*)\((?P<num>[^)]*)\)_(?P<ts>\d{14})\.\w+$")),
@@ -103,31 +115,240 @@ def parse_file_name(name: str, tz: zoneinfo.ZoneInfo) -> dict:
 
 
 # --- images --------------------------------------------------------------------------------------
+#
+# An image is read in two steps. Its header (size, EXIF) is read without decoding a single pixel and
+# without Pillow's Image.open(), whose decompression-bomb check warns (DecompressionBombWarning)
+# above Image.MAX_IMAGE_PIXELS and raises (DecompressionBombError) above twice that, from the
+# declared size alone. Pixels are decoded only for a thumbnail, and only when what the decoder would
+# produce fits max_image_pixels(); otherwise the image is kept as evidence without a thumbnail and
+# its metadata says so (image_too_large). A 164 KB PNG can declare 13000×13000 pixels: decoding it
+# costs hundreds of megabytes.
+
+# 50 megapixels: phone photos (4000×3000 = 12 MP, 8000×6000 = 48 MP) and screenshots (1080×2400)
+# fit; the largest decode it allows is about 200 MB (4 bytes a pixel). Settable per installation
+# with EVIDENCE_MAX_IMAGE_PIXELS.
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 0x9003
 _OFFSET_TIME_ORIGINAL = 0x9011
 _DATETIME = 0x0132
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# JPEG frames a decoder can scale down while decoding, one MCU row at a time: baseline, extended
+# sequential (Huffman and arithmetic). Progressive, lossless and hierarchical frames are not.
+_JPEG_SEQUENTIAL_FRAMES = {0xC0, 0xC1, 0xC9}
+_JPEG_FRAMES = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOFn; C4, C8, CC are DHT, JPG, DAC
+_JPEG_STANDALONE = set(range(0xD0, 0xD8)) | {0x01}  # RSTn, TEM: no length follows
+
+
+def max_image_pixels() -> int:
+    """The most pixels decoded for any one image (thumbnails); larger images are not decoded."""
+    return int(getattr(settings, "EVIDENCE_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
+
+
+def _pixels(size: tuple[int, int]) -> int:
+    return max(1, size[0]) * max(1, size[1])
+
+
+class ImageTooLarge(Exception):
+    """Decoding this image would exceed max_image_pixels(), even reduced."""
+
+    def __init__(self, width: int, height: int):
+        super().__init__(f"{width}×{height} pixels exceeds the limit of {max_image_pixels()} pixels")
+        self.width, self.height = width, height
+
+    def as_metadata(self) -> dict:
+        return {"width": self.width, "height": self.height, "max_pixels": max_image_pixels()}
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """Canvas size from a WebP's first chunk header (30 bytes): VP8X, lossless VP8L or lossy VP8."""
+    if len(head) < 30 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return None
+    kind = head[12:16]
+    if kind == b"VP8X":
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    if kind == b"VP8L" and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if kind == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+        return (
+            int.from_bytes(head[26:28], "little") & 0x3FFF,
+            int.from_bytes(head[28:30], "little") & 0x3FFF,
+        )
+    return None
+
+
+def _png_chunk(fileobj: IO[bytes], wanted: bytes) -> bytes | None:
+    """The body of a PNG's first `wanted` chunk, wherever it is: the chunks are walked by their
+    lengths, so the image data is skipped, never inflated."""
+    fileobj.seek(len(_PNG_SIGNATURE))
+    while len(header := fileobj.read(8)) == 8:
+        length, kind = struct.unpack(">I4s", header)
+        if kind == wanted:
+            body = fileobj.read(length)
+            return body if len(body) == length else None
+        if kind == b"IEND":
+            return None
+        fileobj.seek(length + 4, io.SEEK_CUR)  # the body and its CRC
+    return None
+
+
+def _riff_chunk(fileobj: IO[bytes], wanted: bytes) -> bytes | None:
+    """The body of a WebP's (RIFF) first `wanted` chunk, walking the chunks by their lengths."""
+    fileobj.seek(12)
+    while len(header := fileobj.read(8)) == 8:
+        kind, length = header[:4], int.from_bytes(header[4:], "little")
+        if kind == wanted:
+            body = fileobj.read(length)
+            return body if len(body) == length else None
+        fileobj.seek(length + (length & 1), io.SEEK_CUR)  # bodies are padded to an even length
+    return None
+
+
+def _jpeg_streams_reduced(fileobj: IO[bytes]) -> bool:
+    """Whether libjpeg can decode this JPEG scaled down without holding the full-size image: a
+    sequential frame whose first scan carries every component. Otherwise (progressive, or
+    components in separate scans) it keeps the coefficients of the whole image, whatever the scale."""
+    fileobj.seek(2)
+    frame, components = None, None
+    while fileobj.read(1) == b"\xff":
+        marker = fileobj.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = fileobj.read(1)
+        if not marker or marker[0] == 0xD9:  # end of file, end of image
+            return False
+        if marker[0] in _JPEG_STANDALONE:
+            continue
+        length_bytes = fileobj.read(2)
+        if len(length_bytes) < 2:
+            return False
+        length = int.from_bytes(length_bytes, "big")
+        if length < 2 or (marker[0] in _JPEG_FRAMES and length < 8):
+            return False  # a segment shorter than its own header: never seek backwards
+        if marker[0] in _JPEG_FRAMES:
+            body = fileobj.read(6)
+            if len(body) < 6:
+                return False
+            frame, components = marker[0], body[5]
+            fileobj.seek(length - 8, io.SEEK_CUR)
+        elif marker[0] == 0xDA:  # start of scan: the number of components in this scan
+            scan = fileobj.read(1)
+            return frame in _JPEG_SEQUENTIAL_FRAMES and bool(scan) and scan[0] == components
+        else:
+            fileobj.seek(length - 2, io.SEEK_CUR)
+    return False
+
+
+def open_image(fileobj: IO[bytes]) -> ImageFile.ImageFile:
+    """An evidence image (PNG, JPEG, WebP, HEIC) identified from its header: no pixel is decoded
+    and no pixel memory is allocated until load().
+
+    Pillow's format classes are used directly, not Image.open(), so its decompression-bomb check on
+    the declared size neither warns nor raises: callers compare the size with max_image_pixels()
+    before decoding. WebP is the exception: Pillow sets up libwebp's decoder, canvas included, while
+    opening, so its size is read from the header first and ImageTooLarge raised before Pillow sees it.
+    Raises UnidentifiedImageError for anything else.
+    """
+    fileobj.seek(0)
+    head = fileobj.read(32)
+    fileobj.seek(0)
+    if head.startswith(_PNG_SIGNATURE):
+        return PngImagePlugin.PngImageFile(fileobj)
+    if head.startswith(b"\xff\xd8\xff"):
+        return JpegImagePlugin.JpegImageFile(fileobj)  # an MPO's first (primary) picture
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        size = _webp_size(head)
+        if size is None:
+            raise UnidentifiedImageError("WebP without a readable size")
+        if _pixels(size) > max_image_pixels():
+            raise ImageTooLarge(*size)
+        try:
+            return WebPImagePlugin.WebPImageFile(fileobj)
+        except DecompressionBombError:  # only when the limit is set above twice Pillow's own
+            raise ImageTooLarge(*size) from None
+    if head[4:8] == b"ftyp" and HeifImageFile is not None:
+        return HeifImageFile(fileobj)  # libheif parses the container; decoding waits for load()
+    raise UnidentifiedImageError("not an image kept as evidence")
+
+
+def open_for_decoding(fileobj: IO[bytes], size: tuple[int, int]) -> ImageFile.ImageFile:
+    """The image, opened (open_image) and set up to decode at most max_image_pixels() pixels.
+
+    Where the format lets the decoder reduce (JPEG DCT scaling, a HEIC's embedded thumbnail), the
+    decode is made as small as it can be while still at least `size`, or smaller still if that is
+    what fits the limit. Raises ImageTooLarge when even the smallest decode does not fit.
+    """
+    limit = max_image_pixels()
+    declared = (0, 0)
+    for request in dict.fromkeys((size, (1, 1))):
+        picture = open_image(fileobj)
+        declared = picture.size
+        if _pixels(declared) <= limit:
+            picture.draft("RGB", size)  # within the limit, reducing only saves memory
+            return picture
+        reducible = isinstance(picture, JpegImagePlugin.JpegImageFile) and _jpeg_streams_reduced(fileobj)
+        reducible = reducible or (HeifImageFile is not None and isinstance(picture, HeifImageFile))
+        if reducible:
+            picture.draft("RGB", request)
+            if _pixels(picture.size) <= limit:
+                return picture
+        with picture:  # let it go; close() would close the caller's file too
+            pass
+        if not reducible:
+            break
+    raise ImageTooLarge(*declared)
+
+
+def _image_header(fileobj: IO[bytes]) -> tuple[tuple[int, int], bytes | None]:
+    """Size and raw EXIF of an image, read from its header and chunks: no pixel is decoded (Pillow's
+    PngImageFile.getexif() would decode the whole image when the eXIf chunk follows the pixels)."""
+    fileobj.seek(0)
+    head = fileobj.read(32)
+    fileobj.seek(0)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        size = _webp_size(head)
+        if size is None:
+            raise UnidentifiedImageError("WebP without a readable size")
+        return size, _riff_chunk(fileobj, b"EXIF")
+    with open_image(fileobj) as image:
+        size, info = image.size, dict(image.info)
+    raw = info.get("exif")
+    if raw is None and isinstance(image, PngImagePlugin.PngImageFile):
+        raw = _png_chunk(fileobj, b"eXIf")
+        if raw is None and "Raw profile type exif" in info:  # ImageMagick's text chunk, as Pillow reads it
+            try:
+                raw = bytes.fromhex("".join(str(info["Raw profile type exif"]).split("\n")[3:]))
+            except ValueError:
+                raw = None
+    return size, raw
+
 
 def image_metadata(fileobj: IO[bytes], tz: zoneinfo.ZoneInfo) -> dict:
-    from PIL import Image
-
     result: dict = {}
     try:
-        with Image.open(fileobj) as image:
-            result["width"], result["height"] = image.size
-            exif = image.getexif()
-            if not exif and image.format == "PNG":
-                # A PNG may carry its eXIf chunk after the image data; it is read on load.
-                image.load()
-                exif = image.getexif()
-            sub = exif.get_ifd(_EXIF_IFD)
-            raw = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
-            offset = sub.get(_OFFSET_TIME_ORIGINAL)
+        size, raw_exif = _image_header(fileobj)
+        result["width"], result["height"] = size
+        if _pixels(size) > max_image_pixels():
+            try:
+                with open_for_decoding(fileobj, (1, 1)):  # does even the smallest decode not fit?
+                    pass
+            except (ImageTooLarge, DecompressionBombError):
+                result["image_too_large"] = ImageTooLarge(*size).as_metadata()
+            except Exception as exc:  # unreadable pixels: the EXIF may still be there
+                logger.info("image not decodable: %s", exc)
+        exif = Image.Exif()
+        if raw_exif:
+            exif.load(raw_exif)
+        sub = exif.get_ifd(_EXIF_IFD)
+        raw = sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+        offset = sub.get(_OFFSET_TIME_ORIGINAL)
     except Exception as exc:  # Pillow raises many types on broken images.
         logger.info("image metadata unreadable: %s", exc)
         return result
+    finally:
+        fileobj.seek(0)
     if raw:
         text = raw.decode("ascii", "ignore") if isinstance(raw, bytes) else str(raw)
         text = text.strip("\x00 ")
@@ -228,7 +449,7 @@ def webm_duration(fileobj: IO[bytes]) -> float | None:
                 track_length = 1
                 while track_length <= 8 and not body[0] & (0x80 >> (track_length - 1)):
                     track_length += 1
-                relative = struct.unpack(">h", body[track_length:track_length + 2])[0]
+                relative = struct.unpack(">h", body[track_length : track_length + 2])[0]
                 latest = max(latest or 0, cluster + relative)
                 fileobj.seek(size - len(body), 1)
             else:
@@ -256,8 +477,6 @@ def audio_metadata(fileobj: IO[bytes], extension: str) -> dict:
             result["codec"] = "AMR-WB" if extension == "awb" else "AMR-NB"
         return result
     try:
-        import mutagen
-
         fileobj.seek(0)
         audio = mutagen.File(fileobj)
     except Exception as exc:
@@ -273,8 +492,9 @@ def audio_metadata(fileobj: IO[bytes], extension: str) -> dict:
     return result
 
 
-def extract(fileobj: IO[bytes], *, content_type: str, extension: str, original_name: str,
-            tz: zoneinfo.ZoneInfo) -> dict:
+def extract(
+    fileobj: IO[bytes], *, content_type: str, extension: str, original_name: str, tz: zoneinfo.ZoneInfo
+) -> dict:
     """All metadata for one file, JSON-ready."""
     result: dict = {}
     if content_type.startswith("image/"):

@@ -35,15 +35,25 @@ class Case(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="cases")
     title = models.CharField(_("title"), max_length=200)
     creditor = models.CharField(_("creditor"), max_length=20, choices=Creditor.choices)
-    lender_name = models.CharField(_("lender's legal name"), max_length=200, blank=True,
-                                   help_text=_("For Huabei and Jiebei: 重庆蚂蚁消费金融有限公司."))
-    account_hint = models.CharField(_("account hint"), max_length=40, blank=True,
-                                    help_text=_("Last digits only, never the full number."))
-    collectors = models.TextField(_("collectors seen"), blank=True,
-                                  help_text=_("Agency names and phone numbers, one per line."))
+    lender_name = models.CharField(
+        _("lender's legal name"),
+        max_length=200,
+        blank=True,
+        help_text=_("For Huabei and Jiebei: 重庆蚂蚁消费金融有限公司."),
+    )
+    account_hint = models.CharField(
+        _("account hint"), max_length=40, blank=True, help_text=_("Last digits only, never the full number.")
+    )
+    collectors = models.TextField(
+        _("collectors seen"), blank=True, help_text=_("Agency names and phone numbers, one per line.")
+    )
     notes = models.TextField(_("notes"), blank=True)
-    rule_pack = models.CharField(_("rules to check against"), max_length=20, default="cn",
-                                 help_text=_("The jurisdiction whose collection rules are checked."))
+    rule_pack = models.CharField(
+        _("rules to check against"),
+        max_length=20,
+        default="cn",
+        help_text=_("The jurisdiction whose collection rules are checked."),
+    )
     # Counts per rule id, refreshed with the incidents' findings; the case summary reads it in O(1).
     violation_summary = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -60,8 +70,10 @@ class Case(models.Model):
         return self.title
 
     def snapshot(self) -> dict:
-        return {f: getattr(self, f) for f in ("title", "creditor", "lender_name", "account_hint",
-                                              "collectors", "notes", "rule_pack")}
+        return {
+            f: getattr(self, f)
+            for f in ("title", "creditor", "lender_name", "account_hint", "collectors", "notes", "rule_pack")
+        }
 
 
 class IncidentKind(models.TextChoices):
@@ -129,16 +141,33 @@ class Incident(models.Model):
     violation_rules = models.CharField(max_length=500, blank=True, default="", editable=False)
     # Imported incidents: the phone export they came from (kept as evidence), and a key that is the
     # same for the same call or message in any later, overlapping backup.
-    source_evidence = models.ForeignKey("EvidenceFile", null=True, blank=True, on_delete=models.SET_NULL,
-                                        related_name="derived_incidents", editable=False)
+    source_evidence = models.ForeignKey(
+        "EvidenceFile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived_incidents",
+        editable=False,
+    )
     source_ref = models.CharField(max_length=100, blank=True, editable=False)
     import_key = models.CharField(max_length=40, blank=True, default="", editable=False)
 
     objects = IncidentQuerySet.as_manager()
 
     # The fields a user states about an incident; amendments record these before and after.
-    STATED_FIELDS = ("kind", "occurred_at", "duration_seconds", "answered", "counterpart_number",
-                     "counterpart_name", "agency", "contacted", "flags", "visitors", "description")
+    STATED_FIELDS = (
+        "kind",
+        "occurred_at",
+        "duration_seconds",
+        "answered",
+        "counterpart_number",
+        "counterpart_name",
+        "agency",
+        "contacted",
+        "flags",
+        "visitors",
+        "description",
+    )
 
     class Meta:
         verbose_name = _("incident")
@@ -152,8 +181,11 @@ class Incident(models.Model):
         ]
         constraints = [
             # Importing the same entry twice is impossible, not merely avoided.
-            models.UniqueConstraint(fields=["case", "import_key"], condition=~models.Q(import_key=""),
-                                    name="incident_unique_import_key"),
+            models.UniqueConstraint(
+                fields=["case", "import_key"],
+                condition=~models.Q(import_key=""),
+                name="incident_unique_import_key",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -197,8 +229,9 @@ class EvidenceFile(models.Model):
     sha256 = models.CharField("SHA-256", max_length=64, db_index=True)
     received_at = models.DateTimeField(_("received at"), default=timezone.now, editable=False)
     metadata = models.JSONField(_("extracted metadata"), default=dict, blank=True)
-    provenance = models.CharField(_("provenance"), max_length=10, choices=Provenance.choices,
-                                  default=Provenance.UPLOADED)
+    provenance = models.CharField(
+        _("provenance"), max_length=10, choices=Provenance.choices, default=Provenance.UPLOADED
+    )
 
     objects = EvidenceQuerySet.as_manager()
 
@@ -223,16 +256,24 @@ class EvidenceFile(models.Model):
         return self.metadata.get("duration_seconds")
 
     def snapshot(self) -> dict:
-        return {"incident": self.incident_id, "original_name": self.original_name,
-                "content_type": self.content_type, "size": self.size, "sha256": self.sha256,
-                "storage_name": self.storage_name, "received_at": self.received_at.isoformat()}
+        return {
+            "incident": self.incident_id,
+            "original_name": self.original_name,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+            "storage_name": self.storage_name,
+            "received_at": self.received_at.isoformat(),
+        }
 
 
 class PhoneImport(models.Model):
     """A phone export uploaded for import: kept (hashed) from the moment it arrives, previewed, then
     imported for the numbers and kinds the person picks."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_imports")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="phone_imports"
+    )
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="phone_imports")
     original_name = models.CharField(max_length=255)
     storage_name = models.CharField(max_length=255)
@@ -242,12 +283,17 @@ class PhoneImport(models.Model):
     format = models.CharField(max_length=20)
     summary = models.JSONField(default=dict)
     result = models.JSONField(default=dict, blank=True)
-    evidence = models.ForeignKey(EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    evidence = models.ForeignKey(
+        EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     imported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.format})"
 
 
 class ResumableUpload(models.Model):
@@ -261,5 +307,10 @@ class ResumableUpload(models.Model):
     filename = models.CharField(max_length=255)
     length = models.PositiveBigIntegerField()
     offset = models.PositiveBigIntegerField(default=0)
-    evidence = models.ForeignKey(EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    evidence = models.ForeignKey(
+        EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.filename} {self.offset}/{self.length}"

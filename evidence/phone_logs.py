@@ -13,9 +13,10 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Iterator
+from typing import IO
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
@@ -35,8 +36,15 @@ class PhoneLogError(ValueError):
 
 
 # SMS Backup & Restore call types; unknown values are kept raw and imported as "other".
-CALL_TYPES = {1: "incoming", 2: "outgoing", 3: "missed", 4: "voicemail", 5: "rejected", 6: "blocked",
-              7: "answered_elsewhere"}
+CALL_TYPES = {
+    1: "incoming",
+    2: "outgoing",
+    3: "missed",
+    4: "voicemail",
+    5: "rejected",
+    6: "blocked",
+    7: "answered_elsewhere",
+}
 SMS_TYPES = {1: "received", 2: "sent", 3: "draft", 4: "outbox", 5: "failed", 6: "queued"}
 
 # What a person chooses to import; outgoing calls and sent messages are their own, off by default.
@@ -171,6 +179,7 @@ def detect_format(head: bytes) -> str:
 
 # --- parsers -------------------------------------------------------------------------------------
 
+
 def _epoch(value: str | None, position: int) -> datetime:
     try:
         millis = int(value or "")
@@ -209,26 +218,42 @@ def iter_xml(fileobj: IO[bytes]) -> Iterator[Entry]:
                 if root is None:
                     root = element
                     if element.tag not in ("calls", "smses"):
-                        raise PhoneLogError(_("This XML is not an SMS Backup & Restore calls.xml or sms.xml "
-                                              "(its root element is <%(tag)s>).") % {"tag": element.tag})
+                        raise PhoneLogError(
+                            _(
+                                "This XML is not an SMS Backup & Restore calls.xml or sms.xml "
+                                "(its root element is <%(tag)s>)."
+                            )
+                            % {"tag": element.tag}
+                        )
                 continue
             if element.tag == "call":
                 position += 1
                 code = int(_attr(element, "type") or 0) if _attr(element, "type").isdigit() else 0
                 duration = _attr(element, "duration")
-                yield Entry(kind="call", direction=CALL_TYPES.get(code, "other"), type_code=code,
-                            number=_number(_attr(element, "number")),
-                            at=_epoch(_attr(element, "date"), position),
-                            duration=int(duration) if duration.isdigit() else None,
-                            contact_name=_name(element), position=position)
+                yield Entry(
+                    kind="call",
+                    direction=CALL_TYPES.get(code, "other"),
+                    type_code=code,
+                    number=_number(_attr(element, "number")),
+                    at=_epoch(_attr(element, "date"), position),
+                    duration=int(duration) if duration.isdigit() else None,
+                    contact_name=_name(element),
+                    position=position,
+                )
                 root.clear()
             elif element.tag == "sms":
                 position += 1
                 code = int(_attr(element, "type")) if _attr(element, "type").isdigit() else 0
-                yield Entry(kind="sms", direction=SMS_TYPES.get(code, "other"), type_code=code,
-                            number=normalise_number(_attr(element, "address")),
-                            at=_epoch(_attr(element, "date"), position), contact_name=_name(element),
-                            body=_attr(element, "body"), position=position)
+                yield Entry(
+                    kind="sms",
+                    direction=SMS_TYPES.get(code, "other"),
+                    type_code=code,
+                    number=normalise_number(_attr(element, "address")),
+                    at=_epoch(_attr(element, "date"), position),
+                    contact_name=_name(element),
+                    body=_attr(element, "body"),
+                    position=position,
+                )
                 root.clear()
             elif element.tag == "mms":
                 position += 1
@@ -250,17 +275,34 @@ def iter_xml(fileobj: IO[bytes]) -> Iterator[Entry]:
                 # MMS dates are sometimes in seconds rather than milliseconds.
                 if date.isdigit() and len(date) <= 10:
                     date = str(int(date) * 1000)
-                yield Entry(kind="sms", direction={1: "received", 2: "sent"}.get(code, "other"), type_code=code,
-                            number=normalise_number(number), at=_epoch(date, position), contact_name=_name(element),
-                            body="\n".join(texts), position=position, images=images)
+                yield Entry(
+                    kind="sms",
+                    direction={1: "received", 2: "sent"}.get(code, "other"),
+                    type_code=code,
+                    number=normalise_number(number),
+                    at=_epoch(date, position),
+                    contact_name=_name(element),
+                    body="\n".join(texts),
+                    position=position,
+                    images=images,
+                )
                 root.clear()
     except DefusedXmlException:
-        raise PhoneLogError(_("The file declares a DTD or entities, which phone backups never do; it was "
-                              "refused for safety. Nothing was imported.")) from None
+        raise PhoneLogError(
+            _(
+                "The file declares a DTD or entities, which phone backups never do; it was "
+                "refused for safety. Nothing was imported."
+            )
+        ) from None
     except ParseError as exc:
         line, column = getattr(exc, "position", (0, 0))
-        raise PhoneLogError(_("The file is incomplete or not valid XML (line %(line)d, column %(column)d). "
-                              "Nothing was imported.") % {"line": line, "column": column}) from None
+        raise PhoneLogError(
+            _(
+                "The file is incomplete or not valid XML (line %(line)d, column %(column)d). "
+                "Nothing was imported."
+            )
+            % {"line": line, "column": column}
+        ) from None
     if root is None:
         raise PhoneLogError(_("The file is empty."))
 
@@ -275,9 +317,16 @@ def _hms(value: str) -> int | None:
     return seconds
 
 
-IMAZING_TYPES = {"incoming": ("incoming", 1), "outgoing": ("outgoing", 2), "missed": ("missed", 3),
-                 "cancelled": ("missed", 3), "canceled": ("missed", 3), "blocked": ("blocked", 6),
-                 "rejected": ("rejected", 5), "declined": ("rejected", 5)}
+IMAZING_TYPES = {
+    "incoming": ("incoming", 1),
+    "outgoing": ("outgoing", 2),
+    "missed": ("missed", 3),
+    "cancelled": ("missed", 3),
+    "canceled": ("missed", 3),
+    "blocked": ("blocked", 6),
+    "rejected": ("rejected", 5),
+    "declined": ("rejected", 5),
+}
 
 
 def iter_imazing_csv(fileobj: IO[bytes], tz) -> Iterator[Entry]:
@@ -291,24 +340,42 @@ def iter_imazing_csv(fileobj: IO[bytes], tz) -> Iterator[Entry]:
         columns = {name.strip().lower(): index for index, name in enumerate(header)}
         missing = [c for c in IMAZING_COLUMNS if c not in columns]
         if missing:
-            raise PhoneLogError(_("This CSV does not have iMazing's call columns (Call type, Date, Duration, Number); "
-                                  "missing: %(missing)s. Found: %(found)s.")
-                                % {"missing": ", ".join(missing), "found": ", ".join(h.strip() for h in header)})
+            raise PhoneLogError(
+                _(
+                    "This CSV does not have iMazing's call columns (Call type, Date, Duration, Number); "
+                    "missing: %(missing)s. Found: %(found)s."
+                )
+                % {"missing": ", ".join(missing), "found": ", ".join(h.strip() for h in header)}
+            )
         for position, row in enumerate(reader, start=1):
             if not any(cell.strip() for cell in row):
                 continue
             try:
-                moment = datetime.strptime(row[columns["date"]].strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz)
+                moment = datetime.strptime(row[columns["date"]].strip(), "%Y-%m-%d %H:%M:%S").replace(
+                    tzinfo=tz
+                )
             except (ValueError, IndexError):
-                raise PhoneLogError(_("Row %(n)d has an impossible date: “%(value)s”. Nothing was imported.")
-                                    % {"n": position, "value": row[columns["date"]] if len(row) > columns["date"]
-                                       else ""}) from None
+                raise PhoneLogError(
+                    _("Row %(n)d has an impossible date: “%(value)s”. Nothing was imported.")
+                    % {"n": position, "value": row[columns["date"]] if len(row) > columns["date"] else ""}
+                ) from None
             kind_text = row[columns["call type"]].strip().lower()
             direction, code = IMAZING_TYPES.get(kind_text, ("other", 0))
-            contact = row[columns["contact"]].strip() if "contact" in columns and len(row) > columns["contact"] else ""
-            yield Entry(kind="call", direction=direction, type_code=code,
-                        number=normalise_number(row[columns["number"]]), at=moment.astimezone(UTC),
-                        duration=_hms(row[columns["duration"]]), contact_name=contact, position=position)
+            contact = (
+                row[columns["contact"]].strip()
+                if "contact" in columns and len(row) > columns["contact"]
+                else ""
+            )
+            yield Entry(
+                kind="call",
+                direction=direction,
+                type_code=code,
+                number=normalise_number(row[columns["number"]]),
+                at=moment.astimezone(UTC),
+                duration=_hms(row[columns["duration"]]),
+                contact_name=contact,
+                position=position,
+            )
     finally:
         text.detach()
 
@@ -323,8 +390,10 @@ def iter_entries(fileobj: IO[bytes], tz) -> tuple[str, Iterator[Entry]]:
         return fmt, iter_imazing_csv(fileobj, tz)
     if fmt == "csv":
         return fmt, iter_imazing_csv(fileobj, tz)  # reports which columns are missing
-    raise PhoneLogError(_("This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing "
-                          "call CSV."), unsupported=True)
+    raise PhoneLogError(
+        _("This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing call CSV."),
+        unsupported=True,
+    )
 
 
 def decode_image(data: str) -> bytes | None:
@@ -335,6 +404,7 @@ def decode_image(data: str) -> bytes | None:
 
 
 # --- preview -------------------------------------------------------------------------------------
+
 
 def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str]) -> dict:
     """What a person sees before importing: counts, date range, counterparts ranked by count, how
@@ -350,8 +420,10 @@ def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str]) -> dict:
             messages += 1
         first = entry.at if first is None or entry.at < first else first
         last = entry.at if last is None or entry.at > last else last
-        person = people.setdefault(entry.number, {"number": entry.number, "name": "", "calls": 0, "messages": 0,
-                                                  "night": 0, "kinds": {}})
+        person = people.setdefault(
+            entry.number,
+            {"number": entry.number, "name": "", "calls": 0, "messages": 0, "night": 0, "kinds": {}},
+        )
         person["name"] = person["name"] or entry.contact_name
         person["calls" if entry.kind == "call" else "messages"] += 1
         hour = entry.at.astimezone(tz).hour
@@ -364,6 +436,12 @@ def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str]) -> dict:
     ranked = sorted(people.values(), key=lambda p: (-(p["calls"] + p["messages"]), p["number"]))
     for person in ranked:
         person["known"] = bool(person["number"]) and person["number"][-8:] in known
-    return {"format": fmt, "calls": calls, "messages": messages,
-            "first": first.isoformat() if first else None, "last": last.isoformat() if last else None,
-            "counterparts": ranked[:500], "counterpart_count": len(ranked)}
+    return {
+        "format": fmt,
+        "calls": calls,
+        "messages": messages,
+        "first": first.isoformat() if first else None,
+        "last": last.isoformat() if last else None,
+        "counterparts": ranked[:500],
+        "counterpart_count": len(ranked),
+    }

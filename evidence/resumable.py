@@ -86,9 +86,14 @@ class TusCreate(TusBase):
             case = selectors.case_for(request.user, int(meta["case"]))
         else:
             return error_response("invalid", _("Name the incident or the case in Upload-Metadata."), 400)
-        upload = ResumableUpload.objects.create(id=uuid.uuid4(), owner=request.user, incident=incident, case=case,
-                                                filename=services.sanitise_file_name(meta.get("filename", "upload")),
-                                                length=length)
+        upload = ResumableUpload.objects.create(
+            id=uuid.uuid4(),
+            owner=request.user,
+            incident=incident,
+            case=case,
+            filename=services.sanitise_file_name(meta.get("filename", "upload")),
+            length=length,
+        )
         _spool_path(upload.id).touch(mode=0o600)
         response = HttpResponse(status=201)
         response["Location"] = request.build_absolute_uri(f"/api/v1/uploads/{upload.id}")
@@ -113,14 +118,19 @@ class TusUpload(TusBase):
     def patch(self, request, upload_id):
         upload = self.get_upload(request, upload_id)
         if request.content_type != "application/offset+octet-stream":
-            return error_response("unsupported_type", _("PATCH needs Content-Type: application/offset+octet-stream."), 415)
+            return error_response(
+                "unsupported_type", _("PATCH needs Content-Type: application/offset+octet-stream."), 415
+            )
         try:
             offset = int(request.headers.get("Upload-Offset", ""))
         except ValueError:
             return error_response("invalid", _("Send Upload-Offset."), 400)
         if offset != upload.offset or upload.evidence_id:
-            response = error_response("offset_mismatch", _("The upload is at byte %(offset)d; resume from there.")
-                                      % {"offset": upload.offset}, 409)
+            response = error_response(
+                "offset_mismatch",
+                _("The upload is at byte %(offset)d; resume from there.") % {"offset": upload.offset},
+                409,
+            )
             response["Upload-Offset"] = str(upload.offset)
             return response
         path = _spool_path(upload.id)

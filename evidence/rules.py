@@ -14,10 +14,10 @@ import os
 import re
 import tomllib
 from collections import defaultdict, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Iterable
 
 from django.conf import settings
 
@@ -27,8 +27,10 @@ from .models import Contacted, Flag, IncidentKind
 
 CONFIDENCE = {"V", "S"}
 # An S-marked source is cited by name only: no article, section or paragraph numbers.
-_ARTICLE_NUMBER = re.compile(r"第[一二三四五六七八九十百千零〇\d]+条|§|\bArt(icle)?s?\.?\s*\d|\b\d+\s*U\.S\.C\.|"
-                             r"\bCFR\s+\d+\.\d+|\b\d+\.\d+\(")
+_ARTICLE_NUMBER = re.compile(
+    r"第[一二三四五六七八九十百千零〇\d]+条|§|\bArt(icle)?s?\.?\s*\d|\b\d+\s*U\.S\.C\.|"
+    r"\bCFR\s+\d+\.\d+|\b\d+\.\d+\("
+)
 
 
 class RulePackError(ValueError):
@@ -56,13 +58,34 @@ class Record:
         return bool(self.duration)
 
 
-RECORD_FIELDS = ("id", "kind", "occurred_at", "answered", "duration_seconds", "contacted", "flags", "visitors",
-                 "counterpart_number")
+RECORD_FIELDS = (
+    "id",
+    "kind",
+    "occurred_at",
+    "answered",
+    "duration_seconds",
+    "contacted",
+    "flags",
+    "visitors",
+    "counterpart_number",
+)
 
 
 def records_from_rows(rows: Iterable[tuple]) -> list[Record]:
-    return [Record(pk, kind, at, answered, duration, tuple(contacted or ()), tuple(flags or ()), visitors, number or "")
-            for pk, kind, at, answered, duration, contacted, flags, visitors, number in rows]
+    return [
+        Record(
+            pk,
+            kind,
+            at,
+            answered,
+            duration,
+            tuple(contacted or ()),
+            tuple(flags or ()),
+            visitors,
+            number or "",
+        )
+        for pk, kind, at, answered, duration, contacted, flags, visitors, number in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class Pack:
 
 # --- loading and validation ---------------------------------------------------------------------
 
+
 def _parse_clock(value, where: str) -> time:
     try:
         return time.fromisoformat(str(value))
@@ -107,8 +131,9 @@ def _parse_clock(value, where: str) -> time:
 
 
 def _bilingual(value, where: str) -> dict[str, str]:
-    if not isinstance(value, dict) or any(not isinstance(value.get(lang), str) or not value.get(lang)
-                                          for lang in language_codes()):
+    if not isinstance(value, dict) or any(
+        not isinstance(value.get(lang), str) or not value.get(lang) for lang in language_codes()
+    ):
         raise RulePackError(f"{where}: needs text in each language ({', '.join(language_codes())})")
     return {lang: value[lang] for lang in language_codes()}
 
@@ -150,7 +175,9 @@ def _validate_predicate(raw: dict, where: str) -> dict:
     elif kind == "flags":
         predicate["any_kind"] = _choices(raw.get("any_kind", []), IncidentKind.values, f"{where}.any_kind")
         predicate["any_flag"] = _choices(raw.get("any_flag", []), Flag.values, f"{where}.any_flag")
-        predicate["any_contacted"] = _choices(raw.get("any_contacted", []), Contacted.values, f"{where}.any_contacted")
+        predicate["any_contacted"] = _choices(
+            raw.get("any_contacted", []), Contacted.values, f"{where}.any_contacted"
+        )
         if not (predicate["any_kind"] or predicate["any_flag"] or predicate["any_contacted"]):
             raise RulePackError(f"{where}: a flags predicate needs any_kind, any_flag or any_contacted")
     elif kind == "visit_conditions":
@@ -187,17 +214,30 @@ def parse_pack(data: dict, source: str) -> Pack:
                 raise RulePackError(f"{where}: citation confidence must be V or S")
             text = _bilingual(citation, f"{where} citation")
             if mark == "S" and any(_ARTICLE_NUMBER.search(t) for t in text.values()):
-                raise RulePackError(f"{where}: an S-marked source is cited by name only, without article numbers")
+                raise RulePackError(
+                    f"{where}: an S-marked source is cited by name only, without article numbers"
+                )
             checked.append({"confidence": mark, **text})
-        rules.append(Rule(id=rule_id, title=_bilingual(raw.get("title"), f"{where}.title"),
-                          explanation=_bilingual(raw.get("explanation"), f"{where}.explanation"),
-                          citations=tuple(checked), predicate=_validate_predicate(raw.get("predicate"), where)))
+        rules.append(
+            Rule(
+                id=rule_id,
+                title=_bilingual(raw.get("title"), f"{where}.title"),
+                explanation=_bilingual(raw.get("explanation"), f"{where}.explanation"),
+                citations=tuple(checked),
+                predicate=_validate_predicate(raw.get("predicate"), where),
+            )
+        )
     if not rules:
         raise RulePackError(f"{source}: a pack needs at least one rule")
-    pack = Pack(id=data["id"], name=_bilingual(data.get("name"), f"{source}: name"),
-                wording=_bilingual(data.get("wording", {"zh-hans": "涉嫌违反", "en": "Suspected breach of"}),
-                                   f"{source}: wording"),
-                rules=tuple(rules), source=source)
+    pack = Pack(
+        id=data["id"],
+        name=_bilingual(data.get("name"), f"{source}: name"),
+        wording=_bilingual(
+            data.get("wording", {"zh-hans": "涉嫌违反", "en": "Suspected breach of"}), f"{source}: wording"
+        ),
+        rules=tuple(rules),
+        source=source,
+    )
     pack.by_id.update({rule.id: rule for rule in rules})
     return pack
 
@@ -246,6 +286,7 @@ def get_pack(pack_id: str) -> Pack:
 
 # --- predicates ----------------------------------------------------------------------------------
 
+
 def _in_window(clock: time, start: time, end: time, start_exclusive: bool) -> bool:
     after_start = clock > start if start_exclusive else clock >= start
     if start > end:  # the window wraps past midnight
@@ -259,7 +300,7 @@ def _kinds(predicate: dict) -> set[str] | None:
 
 def quiet_hours(records, local, predicate):
     kinds = _kinds(predicate)
-    for record, moment in zip(records, local):
+    for record, moment in zip(records, local, strict=True):
         if kinds and record.kind not in kinds:
             continue
         if _in_window(moment.time(), predicate["from"], predicate["until"], predicate["from_exclusive"]):
@@ -286,7 +327,7 @@ def count_in_window(records, local, predicate):
     span = timedelta(days=predicate.get("days", 1) - 1)
     per_day: dict[tuple, int] = defaultdict(int)
     queues: dict[str, deque] = defaultdict(deque)
-    for record, moment in zip(records, local):
+    for record, moment in zip(records, local, strict=True):
         if (kinds and record.kind not in kinds) or not _counted(record, mode):
             continue
         group = record.number if by_number else ""
@@ -308,7 +349,7 @@ def count_after_event(records, local, predicate):
     """Flag calls within N days after a conversation, the conversation's day counted as day 1."""
     kinds, days = _kinds(predicate), predicate["days"]
     last_event: date | None = None
-    for record, moment in zip(records, local):
+    for record, moment in zip(records, local, strict=True):
         if kinds and record.kind not in kinds:
             continue
         today = moment.date()
@@ -326,7 +367,11 @@ def flags(records, local, predicate):
     for record in records:
         kind_matches = record.kind in any_kind
         # Most incidents carry no flags and only "self": skip them without building lists.
-        if not kind_matches and any_flag.isdisjoint(record.flags) and any_contacted.isdisjoint(record.contacted):
+        if (
+            not kind_matches
+            and any_flag.isdisjoint(record.flags)
+            and any_contacted.isdisjoint(record.contacted)
+        ):
             continue
         matched_flags = [f for f in record.flags if f in any_flag]
         matched_contacted = [c for c in record.contacted if c in any_contacted]
@@ -338,7 +383,7 @@ def visit_conditions(records, local, predicate):
     kinds = _kinds(predicate) or {"visit"}
     minimum = predicate.get("min_visitors", 0)
     wanted_flags = set(predicate["flags"])
-    for record, moment in zip(records, local):
+    for record, moment in zip(records, local, strict=True):
         if record.kind not in kinds:
             continue
         conditions = []
@@ -351,8 +396,13 @@ def visit_conditions(records, local, predicate):
             yield record.id, {"conditions": conditions}
 
 
-PREDICATES = {"quiet_hours": quiet_hours, "count_in_window": count_in_window,
-              "count_after_event": count_after_event, "flags": flags, "visit_conditions": visit_conditions}
+PREDICATES = {
+    "quiet_hours": quiet_hours,
+    "count_in_window": count_in_window,
+    "count_after_event": count_after_event,
+    "flags": flags,
+    "visit_conditions": visit_conditions,
+}
 
 
 def evaluate(records: list[Record], pack: Pack, tz) -> dict[int, list[dict]]:

@@ -31,12 +31,20 @@ def evidence_for(user, pk) -> EvidenceFile:
 def incidents_with_evidence(queryset: QuerySet) -> QuerySet:
     """Incidents with their evidence in one extra query, however many there are."""
     return queryset.select_related("case").prefetch_related(
-        Prefetch("evidence", queryset=EvidenceFile.objects.order_by("received_at", "id")))
+        Prefetch("evidence", queryset=EvidenceFile.objects.order_by("received_at", "id"))
+    )
 
 
-def incident_timeline(*, case: Case, kind: str = "", date_from: date | None = None,
-                      date_to: date | None = None, tz=None, violations_only: bool = False,
-                      rule: str = "") -> QuerySet:
+def incident_timeline(
+    *,
+    case: Case,
+    kind: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    tz=None,
+    violations_only: bool = False,
+    rule: str = "",
+) -> QuerySet:
     """A case's incidents, newest first, filtered by kind, local dates (inclusive) and findings."""
     queryset = case.incidents.all()
     if kind:
@@ -56,8 +64,12 @@ def attach_evidence_counts(incidents) -> None:
     """Evidence counts for one page of incidents, in one query over that page only (an annotation
     would make the database group the whole case before it can sort and cut a page)."""
     ids = [incident.pk for incident in incidents]
-    counts = dict(EvidenceFile.objects.filter(incident_id__in=ids).values_list("incident_id")
-                  .annotate(n=Count("id")).values_list("incident_id", "n"))
+    counts = dict(
+        EvidenceFile.objects.filter(incident_id__in=ids)
+        .values_list("incident_id")
+        .annotate(n=Count("id"))
+        .values_list("incident_id", "n")
+    )
     for incident in incidents:
         incident.evidence_count = counts.get(incident.pk, 0)
 
@@ -71,9 +83,16 @@ def violation_summary(*, case: Case) -> list[dict]:
     except RulePackError:
         return []
     language = current_language()
-    return [{"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
-             "count": case.violation_summary[rule.id]}
-            for rule in pack.rules if case.violation_summary.get(rule.id)]
+    return [
+        {
+            "rule": rule.id,
+            "title": rule.title[language],
+            "citation": rule.citation_text(language),
+            "count": case.violation_summary[rule.id],
+        }
+        for rule in pack.rules
+        if case.violation_summary.get(rule.id)
+    ]
 
 
 def kind_counts(*, case: Case) -> list[tuple[str, str, int]]:
@@ -83,6 +102,7 @@ def kind_counts(*, case: Case) -> list[tuple[str, str, int]]:
 
 
 # --- violations as shown ----------------------------------------------------------------------------------
+
 
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
@@ -97,10 +117,13 @@ def _condition_text(code: str, language: str) -> str:
     name, *rest = code.split(":")
     if name == "few_visitors":
         count, minimum = rest
-        return (f"仅{count}人上门（应不少于{minimum}人）" if language == "zh-hans"
-                else f"only {count} collector(s) came (at least {minimum} required)")
+        return (
+            f"仅{count}人上门（应不少于{minimum}人）"
+            if language == "zh-hans"
+            else f"only {count} collector(s) came (at least {minimum} required)"
+        )
     if name == "night":
-        return (f"夜间 {':'.join(rest)} 上门" if language == "zh-hans" else f"at night ({':'.join(rest)})")
+        return f"夜间 {':'.join(rest)} 上门" if language == "zh-hans" else f"at night ({':'.join(rest)})"
     return _labels([name], Flag)[0] if name in Flag.values else name
 
 
@@ -116,7 +139,9 @@ def explain(rule: Rule, params: dict, language: str) -> str:
         values["flags"] = separator.join(flag_labels)
         values["contacted"] = separator.join(contacted_labels)
         values["detail"] = separator.join(flag_labels + _labels(params.get("contacted", []), Contacted))
-        values["conditions"] = separator.join(_condition_text(c, language) for c in params.get("conditions", []))
+        values["conditions"] = separator.join(
+            _condition_text(c, language) for c in params.get("conditions", [])
+        )
         try:
             return rule.explanation[language].format(**values)
         except (KeyError, IndexError, ValueError):
@@ -131,10 +156,17 @@ def present(findings: list[dict], pack: Pack, language: str) -> list[dict]:
         rule = pack.by_id.get(finding["rule"])
         if rule is None:  # the pack changed since the finding was stored
             continue
-        shown.append({"rule": rule.id, "title": rule.title[language], "citation": rule.citation_text(language),
-                      "confidence": rule.confidence, "explanation": explain(rule, finding["params"], language),
-                      "wording": pack.wording[language],
-                      "heading": f"{pack.wording[language]}{'：' if language == 'zh-hans' else ': '}{rule.title[language]}"})
+        shown.append(
+            {
+                "rule": rule.id,
+                "title": rule.title[language],
+                "citation": rule.citation_text(language),
+                "confidence": rule.confidence,
+                "explanation": explain(rule, finding["params"], language),
+                "wording": pack.wording[language],
+                "heading": f"{pack.wording[language]}{'：' if language == 'zh-hans' else ': '}{rule.title[language]}",
+            }
+        )
     return shown
 
 

@@ -15,8 +15,18 @@ class CaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Case
-        fields = ["id", "title", "creditor", "lender_name", "account_hint", "collectors", "notes",
-                  "rule_pack", "violation_summary", "created_at"]
+        fields = [
+            "id",
+            "title",
+            "creditor",
+            "lender_name",
+            "account_hint",
+            "collectors",
+            "notes",
+            "rule_pack",
+            "violation_summary",
+            "created_at",
+        ]
         read_only_fields = ["id", "violation_summary", "created_at"]
 
 
@@ -26,8 +36,18 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EvidenceFile
-        fields = ["id", "incident", "original_name", "content_type", "size", "sha256", "received_at",
-                  "metadata", "provenance", "download_url"]
+        fields = [
+            "id",
+            "incident",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "received_at",
+            "metadata",
+            "provenance",
+            "download_url",
+        ]
         read_only_fields = fields
 
     def get_download_url(self, obj) -> str:
@@ -37,17 +57,35 @@ class EvidenceSerializer(serializers.ModelSerializer):
 class IncidentSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="case_id")
     kind = serializers.ChoiceField(choices=IncidentKind.choices)
-    contacted = serializers.ListField(child=serializers.ChoiceField(choices=Contacted.choices),
-                                      required=False)
+    contacted = serializers.ListField(
+        child=serializers.ChoiceField(choices=Contacted.choices), required=False
+    )
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
     evidence = EvidenceSerializer(many=True, read_only=True)
     violations = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
-        fields = ["id", "case", "kind", "occurred_at", "duration_seconds", "answered",
-                  "counterpart_number", "counterpart_name", "agency", "description", "contacted", "flags",
-                  "visitors", "source", "logged_at", "amended_at", "evidence", "violations"]
+        fields = [
+            "id",
+            "case",
+            "kind",
+            "occurred_at",
+            "duration_seconds",
+            "answered",
+            "counterpart_number",
+            "counterpart_name",
+            "agency",
+            "description",
+            "contacted",
+            "flags",
+            "visitors",
+            "source",
+            "logged_at",
+            "amended_at",
+            "evidence",
+            "violations",
+        ]
         read_only_fields = ["id", "source", "logged_at", "amended_at", "evidence", "violations"]
 
     def validate_occurred_at(self, value):

@@ -45,11 +45,29 @@ class EvidenceRejected(Exception):
 
 # --- cases ---------------------------------------------------------------------------------------
 
+
 @transaction.atomic
-def case_create(*, owner, title: str, creditor: str, lender_name: str = "", account_hint: str = "",
-                collectors: str = "", notes: str = "", rule_pack: str = "cn") -> Case:
-    case = Case(owner=owner, title=title, creditor=creditor, lender_name=lender_name,
-                account_hint=account_hint, collectors=collectors, notes=notes, rule_pack=rule_pack)
+def case_create(
+    *,
+    owner,
+    title: str,
+    creditor: str,
+    lender_name: str = "",
+    account_hint: str = "",
+    collectors: str = "",
+    notes: str = "",
+    rule_pack: str = "cn",
+) -> Case:
+    case = Case(
+        owner=owner,
+        title=title,
+        creditor=creditor,
+        lender_name=lender_name,
+        account_hint=account_hint,
+        collectors=collectors,
+        notes=notes,
+        rule_pack=rule_pack,
+    )
     case.full_clean()
     validate_rule_pack(case.rule_pack)
     case.save()
@@ -65,8 +83,12 @@ def case_update(*, case: Case, **fields) -> Case:
     case.full_clean()
     validate_rule_pack(case.rule_pack)
     case.save()
-    audit_append(owner=case.owner, action="case.update", subject=case,
-                 payload={"before": before, "after": case.snapshot()})
+    audit_append(
+        owner=case.owner,
+        action="case.update",
+        subject=case,
+        payload={"before": before, "after": case.snapshot()},
+    )
     if before["rule_pack"] != case.rule_pack:
         _refresh_violations(case)
     return case
@@ -79,11 +101,18 @@ def _refresh_violations(case: Case) -> None:
 def validate_rule_pack(value: str) -> None:
     packs = available_packs()
     if value not in packs:
-        raise ValidationError({"rule_pack": [_("Unknown rule pack “%(value)s”; available: %(packs)s.")
-                                             % {"value": value, "packs": ", ".join(sorted(packs))}]})
+        raise ValidationError(
+            {
+                "rule_pack": [
+                    _("Unknown rule pack “%(value)s”; available: %(packs)s.")
+                    % {"value": value, "packs": ", ".join(sorted(packs))}
+                ]
+            }
+        )
 
 
 # --- incidents -----------------------------------------------------------------------------------
+
 
 def _check_occurred_at(value: datetime) -> None:
     if value is None:
@@ -93,7 +122,9 @@ def _check_occurred_at(value: datetime) -> None:
     if value > timezone.now() + timedelta(minutes=10):
         raise ValidationError({"occurred_at": [_("This time is in the future.")]})
     if value.year < 2000:
-        raise ValidationError({"occurred_at": [_("This date is too far in the past to be a collection call.")]})
+        raise ValidationError(
+            {"occurred_at": [_("This date is too far in the past to be a collection call.")]}
+        )
 
 
 def _clean_incident(incident: Incident) -> None:
@@ -112,14 +143,25 @@ def _clean_incident(incident: Incident) -> None:
 
 
 @transaction.atomic
-def incident_create(*, case: Case, kind: str, occurred_at: datetime, source: str = Source.MANUAL,
-                    refresh: bool = True, **fields) -> Incident:
+def incident_create(
+    *,
+    case: Case,
+    kind: str,
+    occurred_at: datetime,
+    source: str = Source.MANUAL,
+    refresh: bool = True,
+    **fields,
+) -> Incident:
     """Log one incident. Bulk callers (imports) pass refresh=False and refresh the case once."""
     incident = Incident(case=case, kind=kind, occurred_at=occurred_at, source=source, **fields)
     _clean_incident(incident)
     incident.save()
-    audit_append(owner=case.owner, action="incident.create", subject=incident,
-                 payload={"case": case.pk, "after": incident.snapshot()})
+    audit_append(
+        owner=case.owner,
+        action="incident.create",
+        subject=incident,
+        payload={"case": case.pk, "after": incident.snapshot()},
+    )
     if refresh:
         _refresh_violations(case)
         incident.refresh_from_db(fields=["violations", "violation_rules"])
@@ -141,8 +183,12 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
     incident.amended_at = timezone.now()
     incident.save()
     changed = sorted(k for k in after if after[k] != before[k])
-    audit_append(owner=incident.case.owner, action="incident.amend", subject=incident,
-                 payload={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}})
+    audit_append(
+        owner=incident.case.owner,
+        action="incident.amend",
+        subject=incident,
+        payload={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
+    )
     _refresh_violations(incident.case)
     incident.refresh_from_db(fields=["violations", "violation_rules"])
     return incident
@@ -152,8 +198,11 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
 def incident_delete(*, incident: Incident) -> None:
     owner = incident.case.owner
     files = list(incident.evidence.all())
-    snapshot = {"case": incident.case_id, "before": incident.snapshot(),
-                "evidence": [f.snapshot() for f in files]}
+    snapshot = {
+        "case": incident.case_id,
+        "before": incident.snapshot(),
+        "evidence": [f.snapshot() for f in files],
+    }
     audit_append(owner=owner, action="incident.delete", subject=incident, payload=snapshot)
     names = [f.storage_name for f in files]
     case = incident.case
@@ -174,7 +223,7 @@ def sanitise_file_name(name: str) -> str:
     name = _UNSAFE_NAME.sub("_", name).strip().lstrip(".") or "file"
     if len(name) > 200:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[: 190] + dot + ext[:9]) if dot else name[:200]
+        name = (stem[:190] + dot + ext[:9]) if dot else name[:200]
     return name
 
 
@@ -208,28 +257,51 @@ def evidence_inspect(*, upload, tz) -> dict:
     if sha256 is None:
         sha256, size = sha256_of(upload)
     if size == 0:
-        raise EvidenceRejected(code="empty_file", status=400,
-                               message=_("“%(name)s” is empty: there is nothing to keep.") % {"name": name})
+        raise EvidenceRejected(
+            code="empty_file",
+            status=400,
+            message=_("“%(name)s” is empty: there is nothing to keep.") % {"name": name},
+        )
     limit = settings.EVIDENCE_MAX_UPLOAD_BYTES
     if size > limit:
-        raise EvidenceRejected(code="file_too_large", status=413, message=_(
-            "“%(name)s” is larger than the limit of %(limit)d MB.") % {"name": name, "limit": limit // (1 << 20)})
+        raise EvidenceRejected(
+            code="file_too_large",
+            status=413,
+            message=_("“%(name)s” is larger than the limit of %(limit)d MB.")
+            % {"name": name, "limit": limit // (1 << 20)},
+        )
     upload.seek(0)
     head = upload.read(64)
     upload.seek(0)
     sniffed = sniff(head)
     if sniffed is None:
-        raise EvidenceRejected(code="unsupported_type", status=415, message=_(
-            "“%(name)s” is not a file type that can be kept as evidence. Accepted: %(accepted)s.")
-            % {"name": name, "accepted": ACCEPTED_DESCRIPTION})
-    extracted = meta.extract(upload, content_type=sniffed.content_type, extension=sniffed.extension,
-                             original_name=name, tz=tz)
-    return {"name": name, "sha256": sha256, "size": size, "content_type": sniffed.content_type,
-            "extension": sniffed.extension, "metadata": extracted}
+        raise EvidenceRejected(
+            code="unsupported_type",
+            status=415,
+            message=_("“%(name)s” is not a file type that can be kept as evidence. Accepted: %(accepted)s.")
+            % {"name": name, "accepted": ACCEPTED_DESCRIPTION},
+        )
+    extracted = meta.extract(
+        upload, content_type=sniffed.content_type, extension=sniffed.extension, original_name=name, tz=tz
+    )
+    return {
+        "name": name,
+        "sha256": sha256,
+        "size": size,
+        "content_type": sniffed.content_type,
+        "extension": sniffed.extension,
+        "metadata": extracted,
+    }
 
 
-def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.UPLOADED,
-                   inspected: dict | None = None, stored: tuple[str, str] | None = None) -> EvidenceFile:
+def evidence_store(
+    *,
+    incident: Incident,
+    upload,
+    provenance: str = Provenance.UPLOADED,
+    inspected: dict | None = None,
+    stored: tuple[str, str] | None = None,
+) -> EvidenceFile:
     """Keep one uploaded file as evidence of an incident.
 
     The blob is written through the storage API under its content address, then the row and its
@@ -240,7 +312,9 @@ def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.U
     info = inspected or evidence_inspect(upload=upload, tz=profile_for(owner).tz)
     name = content_address(owner_id=owner.pk, sha256=info["sha256"], extension=info["extension"])
     wrote_blob = False
-    existing = EvidenceFile.objects.filter(storage_name=name).values_list("storage_version", flat=True).first()
+    existing = (
+        EvidenceFile.objects.filter(storage_name=name).values_list("storage_version", flat=True).first()
+    )
     if stored is not None:  # the caller already wrote this blob (a phone export kept at preview)
         stored_name, version = stored
     elif existing is not None or (not _versioned_storage() and default_storage.exists(name)):
@@ -253,15 +327,23 @@ def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.U
         wrote_blob = True
     try:
         with transaction.atomic():
-            evidence = EvidenceFile(owner=owner, incident=incident, storage_name=stored_name,
-                                    storage_version=version,
-                                    original_name=info["name"], content_type=info["content_type"],
-                                    size=info["size"], sha256=info["sha256"], metadata=info["metadata"],
-                                    provenance=provenance)
+            evidence = EvidenceFile(
+                owner=owner,
+                incident=incident,
+                storage_name=stored_name,
+                storage_version=version,
+                original_name=info["name"],
+                content_type=info["content_type"],
+                size=info["size"],
+                sha256=info["sha256"],
+                metadata=info["metadata"],
+                provenance=provenance,
+            )
             evidence.full_clean()
             evidence.save()
-            audit_append(owner=owner, action="evidence.store", subject=evidence,
-                         payload={"after": evidence.snapshot()})
+            audit_append(
+                owner=owner, action="evidence.store", subject=evidence, payload={"after": evidence.snapshot()}
+            )
     except BaseException:
         if wrote_blob:
             _delete_unreferenced_blobs([stored_name])
@@ -275,8 +357,12 @@ def evidence_store(*, incident: Incident, upload, provenance: str = Provenance.U
 
 @transaction.atomic
 def evidence_delete(*, evidence: EvidenceFile) -> None:
-    audit_append(owner=evidence.owner, action="evidence.delete", subject=evidence,
-                 payload={"before": evidence.snapshot()})
+    audit_append(
+        owner=evidence.owner,
+        action="evidence.delete",
+        subject=evidence,
+        payload={"before": evidence.snapshot()},
+    )
     name = evidence.storage_name
     evidence.delete()
     transaction.on_commit(lambda: _delete_unreferenced_blobs([name]))
@@ -289,8 +375,11 @@ MATCH_SLACK = timedelta(seconds=90)
 
 def incident_matching(*, case: Case, start: datetime, number: str = "") -> Incident | None:
     """The call incident whose span contains a recording's start (phone-formats.md)."""
-    candidates = case.incidents.filter(kind=IncidentKind.CALL, occurred_at__lte=start + MATCH_SLACK,
-                                       occurred_at__gte=start - timedelta(hours=6)).order_by("-occurred_at")
+    candidates = case.incidents.filter(
+        kind=IncidentKind.CALL,
+        occurred_at__lte=start + MATCH_SLACK,
+        occurred_at__gte=start - timedelta(hours=6),
+    ).order_by("-occurred_at")
     wanted = meta.normalise_number(number)[-8:] if number else ""
     for incident in candidates:
         end = incident.occurred_at + timedelta(seconds=incident.duration_seconds or 0) + MATCH_SLACK
@@ -303,8 +392,9 @@ def incident_matching(*, case: Case, start: datetime, number: str = "") -> Incid
     return None
 
 
-def evidence_autofile(*, case: Case, upload, provenance: str = Provenance.UPLOADED,
-                      source: str = Source.API) -> EvidenceFile:
+def evidence_autofile(
+    *, case: Case, upload, provenance: str = Provenance.UPLOADED, source: str = Source.API
+) -> EvidenceFile:
     """File an upload under the incident it belongs to, or a new one, from what the file says."""
     tz = profile_for(case.owner).tz
     info = evidence_inspect(upload=upload, tz=tz)
@@ -317,15 +407,25 @@ def evidence_autofile(*, case: Case, upload, provenance: str = Provenance.UPLOAD
         data["filed"] = "matched" if incident is not None else "new"
         if incident is None:
             is_audio = info["content_type"].startswith("audio/")
-            kind = IncidentKind.CALL if is_audio else (
-                IncidentKind.LETTER if info["content_type"] == "application/pdf" else IncidentKind.OTHER)
+            kind = (
+                IncidentKind.CALL
+                if is_audio
+                else (
+                    IncidentKind.LETTER if info["content_type"] == "application/pdf" else IncidentKind.OTHER
+                )
+            )
             duration = data.get("duration_seconds")
             description = _("Filed automatically from “%(name)s”.") % {"name": info["name"]}
             incident = incident_create(
-                case=case, kind=kind, occurred_at=start or timezone.now(), source=source,
-                counterpart_number=number, counterpart_name=named.get("name", "")[:100],
+                case=case,
+                kind=kind,
+                occurred_at=start or timezone.now(),
+                source=source,
+                counterpart_number=number,
+                counterpart_name=named.get("name", "")[:100],
                 duration_seconds=int(round(duration)) if (duration and is_audio) else None,
-                description=description)
+                description=description,
+            )
         return evidence_store(incident=incident, upload=upload, provenance=provenance, inspected=info)
 
 
@@ -340,12 +440,18 @@ def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile
     evidence.incident = incident
     evidence.metadata = {**evidence.metadata, "filed": "moved"}
     evidence.save(update_fields=["incident", "metadata"])
-    audit_append(owner=evidence.owner, action="evidence.move", subject=evidence,
-                 payload={"before": {"incident": before}, "after": {"incident": incident.pk}})
+    audit_append(
+        owner=evidence.owner,
+        action="evidence.move",
+        subject=evidence,
+        payload={"before": {"incident": before}, "after": {"incident": incident.pk}},
+    )
     return evidence
 
 
-def visit_recording_store(*, case: Case, upload, started_at: datetime | None, elapsed_seconds: float | None) -> EvidenceFile:
+def visit_recording_store(
+    *, case: Case, upload, started_at: datetime | None, elapsed_seconds: float | None
+) -> EvidenceFile:
     """A recording made in the browser during a home visit: a new visit incident, the audio kept as
     evidence with provenance "recorded in this app" and the server's receipt time."""
     now = timezone.now()
@@ -356,13 +462,20 @@ def visit_recording_store(*, case: Case, upload, started_at: datetime | None, el
         started_at = expected
     info = evidence_inspect(upload=upload, tz=profile_for(case.owner).tz)
     if not (info["content_type"].startswith("audio/") or info["content_type"] == "video/webm"):
-        raise EvidenceRejected(code="unsupported_type", status=415,
-                               message=_("A visit recording must be audio."))
+        raise EvidenceRejected(
+            code="unsupported_type", status=415, message=_("A visit recording must be audio.")
+        )
     if "duration_seconds" not in info["metadata"] and elapsed_seconds:
         info["metadata"]["duration_seconds"] = round(elapsed.total_seconds(), 2)
         info["metadata"]["duration_source"] = "recorder timer"
     with transaction.atomic():
-        incident = incident_create(case=case, kind=IncidentKind.VISIT, occurred_at=started_at,
-                                   duration_seconds=int(elapsed.total_seconds()) or None,
-                                   description=_("Recorded in the app during the visit."))
-        return evidence_store(incident=incident, upload=upload, provenance=Provenance.RECORDED, inspected=info)
+        incident = incident_create(
+            case=case,
+            kind=IncidentKind.VISIT,
+            occurred_at=started_at,
+            duration_seconds=int(elapsed.total_seconds()) or None,
+            description=_("Recorded in the app during the visit."),
+        )
+        return evidence_store(
+            incident=incident, upload=upload, provenance=Provenance.RECORDED, inspected=info
+        )

@@ -21,8 +21,20 @@ ACCEPTED_DESCRIPTION = _(
     "audio (AMR, MP3, M4A/AAC, 3GP, Ogg/Opus, WAV, WebM), images (PNG, JPEG, WebP, HEIC) and PDF"
 )
 
-_MP4_AUDIO_BRANDS = {b"M4A ", b"M4B ", b"isom", b"mp41", b"mp42", b"iso2", b"iso4", b"iso5", b"iso6",
-                     b"dash", b"MSNV", b"qt  "}
+_MP4_AUDIO_BRANDS = {
+    b"M4A ",
+    b"M4B ",
+    b"isom",
+    b"mp41",
+    b"mp42",
+    b"iso2",
+    b"iso4",
+    b"iso5",
+    b"iso6",
+    b"dash",
+    b"MSNV",
+    b"qt  ",
+}
 _3GP_BRANDS = {b"3gp4", b"3gp5", b"3gp6", b"3gp7", b"3gs7", b"3ge6", b"3ge7", b"3gg6", b"3g2a"}
 _HEIC_BRANDS = {b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"hevc", b"hevx"}
 

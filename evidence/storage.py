@@ -47,8 +47,10 @@ class EvidenceS3Storage(S3Storage):
         days = getattr(settings, "EVIDENCE_S3_RETENTION_DAYS", 0)
         if not days:
             return {}
-        return {"ObjectLockMode": getattr(settings, "EVIDENCE_S3_RETENTION_MODE", "COMPLIANCE"),
-                "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=days)}
+        return {
+            "ObjectLockMode": getattr(settings, "EVIDENCE_S3_RETENTION_MODE", "COMPLIANCE"),
+            "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=days),
+        }
 
     def _save(self, name, content):
         cleaned = clean_name(name)
@@ -60,8 +62,13 @@ class EvidenceS3Storage(S3Storage):
         # One PUT (evidence is at most EVIDENCE_MAX_UPLOAD_BYTES, far below S3's 5 GB single-PUT
         # limit), so the whole-object checksum below is what the store verifies.
         response = self.connection.meta.client.put_object(
-            Bucket=self.bucket_name, Key=key, Body=content, ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(), **params)
+            Bucket=self.bucket_name,
+            Key=key,
+            Body=content,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
+            **params,
+        )
         self.last_versions[cleaned] = response.get("VersionId") or ""
         return cleaned
 
@@ -82,19 +89,24 @@ class EvidenceS3Storage(S3Storage):
     def presigned_url(self, name: str, version: str, filename: str) -> str:
         """A short-lived URL for the recorded version, downloading under the original file name."""
 
-        params = {"Bucket": self.bucket_name, "Key": self._normalize_name(clean_name(name)),
-                  "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}"}
+        params = {
+            "Bucket": self.bucket_name,
+            "Key": self._normalize_name(clean_name(name)),
+            "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+        }
         if version:
             params["VersionId"] = version
-        return self.connection.meta.client.generate_presigned_url("get_object", Params=params,
-                                                                  ExpiresIn=self.querystring_expire)
+        return self.connection.meta.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=self.querystring_expire
+        )
 
     def checksum_of(self, name: str, version: str = "") -> str:
         """The SHA-256 the store recorded for the object (hex), as checked when it was written."""
         key = self._normalize_name(clean_name(name))
         extra = {"VersionId": version} if version else {}
-        head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key, ChecksumMode="ENABLED",
-                                                      **extra)
+        head = self.connection.meta.client.head_object(
+            Bucket=self.bucket_name, Key=key, ChecksumMode="ENABLED", **extra
+        )
         value = head.get("ChecksumSHA256") or ""
         return base64.b64decode(value).hex() if value else ""
 

@@ -1,6 +1,10 @@
 """Thumbnails of image evidence: made once when the image arrives, kept beside the evidence through
 the storage API, used by the incident page and the dossier. They are derived copies, never evidence:
-the original bytes are what is hashed, listed and bundled."""
+the original bytes are what is hashed, listed and bundled.
+
+An image is decoded for its thumbnail only when what the decoder produces fits the limit on decoded
+pixels (metadata.max_image_pixels()), reduced while decoding where the format allows: an image bomb
+(a small file declaring a huge picture) is kept as evidence without a thumbnail, never decoded."""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ import logging
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from PIL import Image
+
+from .metadata import ImageTooLarge, max_image_pixels, open_for_decoding  # also registers the HEIC opener
+from .storage import open_evidence
 
 logger = logging.getLogger(__name__)
 
@@ -22,19 +30,24 @@ def thumbnail_name(*, owner_id: int, sha256: str) -> str:
 
 
 def make_thumbnail(fileobj) -> bytes | None:
-    from PIL import Image
-
-    from . import metadata  # noqa: F401  (registers the HEIC opener)
-
+    """A JPEG within BOX, or None when the image cannot be read or is too large to decode."""
     try:
-        fileobj.seek(0)
-        with Image.open(fileobj) as picture:
-            picture.draft("RGB", BOX)
-            picture = picture.convert("RGB")
+        # Decoded at the smallest size the format allows that still fills BOX (JPEG DCT scaling,
+        # a HEIC's embedded thumbnail); never more than max_image_pixels(), checked on the header.
+        with open_for_decoding(fileobj, BOX) as picture:
+            if picture.mode == "1":
+                picture = picture.convert("L")  # resizing 1-bit pixels would ignore the filter
+            elif picture.mode not in ("RGB", "L"):
+                picture = picture.convert("RGB")  # palette, alpha, CMYK: shrink in RGB
             picture.thumbnail(BOX, Image.Resampling.BILINEAR, reducing_gap=2.0)
+            if picture.mode != "RGB":
+                picture = picture.convert("RGB")
             buffer = io.BytesIO()
             picture.save(buffer, "JPEG", quality=82)
             return buffer.getvalue()
+    except (ImageTooLarge, Image.DecompressionBombError) as exc:
+        logger.info("no thumbnail, image too large to decode: %s", exc)
+        return None
     except Exception as exc:  # an image Pillow cannot read still counts as evidence
         logger.info("no thumbnail: %s", exc)
         return None
@@ -58,8 +71,9 @@ def thumbnail_for(evidence) -> bytes | None:
         return None
     name = thumbnail_name(owner_id=evidence.owner_id, sha256=evidence.sha256)
     if not default_storage.exists(name):
-        from .storage import open_evidence
-
+        too_large = (evidence.metadata or {}).get("image_too_large")
+        if too_large and too_large.get("max_pixels", 0) >= max_image_pixels():
+            return None  # found too large on arrival, and the limit has not been raised since
         with open_evidence(evidence) as handle:
             if thumbnail_store(owner_id=evidence.owner_id, sha256=evidence.sha256, fileobj=handle) is None:
                 return None

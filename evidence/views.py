@@ -47,6 +47,7 @@ def home(request):
 
 # --- cases -------------------------------------------------------------------------------------
 
+
 @login_required
 def case_list(request):
     cases = Case.objects.for_owner(request.user).annotate(incident_count=Count("incidents"))
@@ -93,12 +94,15 @@ def case_detail(request, pk: int):
     case = selectors.case_for(request.user, pk)
     filters = TimelineFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    incidents = selectors.incident_timeline(case=case, kind=criteria.get("kind", ""),
-                                            date_from=criteria.get("date_from"),
-                                            date_to=criteria.get("date_to"),
-                                            tz=timezone.get_current_timezone(),
-                                            violations_only=criteria.get("violations", False),
-                                            rule=criteria.get("rule", ""))
+    incidents = selectors.incident_timeline(
+        case=case,
+        kind=criteria.get("kind", ""),
+        date_from=criteria.get("date_from"),
+        date_to=criteria.get("date_to"),
+        tz=timezone.get_current_timezone(),
+        violations_only=criteria.get("violations", False),
+        rule=criteria.get("rule", ""),
+    )
     page = Paginator(incidents.select_related("case"), TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
     presenter = violations_presenter()
     page.object_list = list(page.object_list)
@@ -107,13 +111,24 @@ def case_detail(request, pk: int):
         incident.shown_violations = presenter(incident)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "evidence/case_detail.html", {
-        "case": case, "page": page, "filters": filters, "counts": selectors.kind_counts(case=case),
-        "kinds": IncidentKind.choices, "query": query.urlencode(),
-        "violation_summary": selectors.violation_summary(case=case), "active_rule": criteria.get("rule", "")})
+    return render(
+        request,
+        "evidence/case_detail.html",
+        {
+            "case": case,
+            "page": page,
+            "filters": filters,
+            "counts": selectors.kind_counts(case=case),
+            "kinds": IncidentKind.choices,
+            "query": query.urlencode(),
+            "violation_summary": selectors.violation_summary(case=case),
+            "active_rule": criteria.get("rule", ""),
+        },
+    )
 
 
 # --- incidents ---------------------------------------------------------------------------------
+
 
 @login_required
 def incident_create(request, pk: int, kind: str):
@@ -130,9 +145,17 @@ def incident_create(request, pk: int, kind: str):
         else:
             messages.success(request, _("Logged. Add recordings or screenshots below."))
             return redirect("incident_detail", pk=incident.pk)
-    return render(request, "evidence/incident_form.html", {
-        "form": form, "case": case, "kind": kind, "kind_label": IncidentKind(kind).label,
-        "kinds": IncidentKind.choices})
+    return render(
+        request,
+        "evidence/incident_form.html",
+        {
+            "form": form,
+            "case": case,
+            "kind": kind,
+            "kind_label": IncidentKind(kind).label,
+            "kinds": IncidentKind.choices,
+        },
+    )
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -143,12 +166,22 @@ def _apply_errors(form, exc: ValidationError) -> None:
 @login_required
 def incident_detail(request, pk: int):
     incident = selectors.incident_for(request.user, pk)
-    amendments = AuditEvent.objects.filter(owner=request.user, subject_type="incident",
-                                           subject_id=str(incident.pk), action="incident.amend").order_by("seq")
-    return render(request, "evidence/incident_detail.html", {
-        "incident": incident, "case": incident.case, "evidence": incident.evidence.all(),
-        "violations": violations_presenter()(incident),
-        "amendments": amendments, "accept": ACCEPT_ATTRIBUTE, "accepted": ACCEPTED_DESCRIPTION})
+    amendments = AuditEvent.objects.filter(
+        owner=request.user, subject_type="incident", subject_id=str(incident.pk), action="incident.amend"
+    ).order_by("seq")
+    return render(
+        request,
+        "evidence/incident_detail.html",
+        {
+            "incident": incident,
+            "case": incident.case,
+            "evidence": incident.evidence.all(),
+            "violations": violations_presenter()(incident),
+            "amendments": amendments,
+            "accept": ACCEPT_ATTRIBUTE,
+            "accepted": ACCEPTED_DESCRIPTION,
+        },
+    )
 
 
 @login_required
@@ -163,9 +196,17 @@ def incident_edit(request, pk: int):
         else:
             messages.success(request, _("Saved. The earlier version stays in the audit history."))
             return redirect("incident_detail", pk=incident.pk)
-    return render(request, "evidence/incident_form.html", {
-        "form": form, "case": incident.case, "incident": incident, "kind": incident.kind,
-        "kind_label": incident.get_kind_display()})
+    return render(
+        request,
+        "evidence/incident_form.html",
+        {
+            "form": form,
+            "case": incident.case,
+            "incident": incident,
+            "kind": incident.kind,
+            "kind_label": incident.get_kind_display(),
+        },
+    )
 
 
 @login_required
@@ -180,14 +221,19 @@ def incident_delete(request, pk: int):
 
 # --- evidence ----------------------------------------------------------------------------------
 
+
 def store_uploads(request, store) -> tuple[list[dict], int]:
     """Run `store` on every file of the multipart field `files`; one result per file, and the
     status to answer with (201, or the single file's error status, or 207 for a mix)."""
     if upload_too_large(request):
-        return [{"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")}], 413
+        return [
+            {"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")}
+        ], 413
     uploads = request.FILES.getlist("files")
     if upload_too_large(request):
-        return [{"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")}], 413
+        return [
+            {"ok": False, "code": "file_too_large", "message": _("The file is larger than the upload limit.")}
+        ], 413
     if not uploads:
         return [{"ok": False, "code": "no_file", "message": _("Choose at least one file.")}], 400
     results, status = [], 201
@@ -201,9 +247,18 @@ def store_uploads(request, store) -> tuple[list[dict], int]:
             failure = {"code": "invalid", "message": " ".join(exc.messages)}
             error_status = 400
         else:
-            results.append({"ok": True, "id": evidence.pk, "name": evidence.original_name, "sha256": evidence.sha256,
-                            "size": evidence.size, "content_type": evidence.content_type,
-                            "filed": evidence.metadata.get("filed"), "incident": evidence.incident_id})
+            results.append(
+                {
+                    "ok": True,
+                    "id": evidence.pk,
+                    "name": evidence.original_name,
+                    "sha256": evidence.sha256,
+                    "size": evidence.size,
+                    "content_type": evidence.content_type,
+                    "filed": evidence.metadata.get("filed"),
+                    "incident": evidence.incident_id,
+                }
+            )
             continue
         results.append({"ok": False, "name": upload.name, **failure})
         status = error_status if len(uploads) == 1 else 207
@@ -217,13 +272,17 @@ def evidence_upload(request, pk: int):
     without script the form posts them all and comes back here."""
     incident = selectors.incident_for(request.user, pk)
     wants_json = "application/json" in request.headers.get("Accept", "")
-    results, status = store_uploads(request, lambda upload: services.evidence_store(incident=incident, upload=upload))
+    results, status = store_uploads(
+        request, lambda upload: services.evidence_store(incident=incident, upload=upload)
+    )
     if wants_json:
         return JsonResponse({"results": results}, status=status)
     for result in results:
         if result["ok"]:
-            messages.success(request, _("Kept “%(name)s”, SHA-256 %(sha)s.") % {
-                "name": result["name"], "sha": result["sha256"]})
+            messages.success(
+                request,
+                _("Kept “%(name)s”, SHA-256 %(sha)s.") % {"name": result["name"], "sha": result["sha256"]},
+            )
         else:
             messages.error(request, result["message"])
     return redirect(reverse("incident_detail", args=[incident.pk]) + "#evidence")
@@ -243,7 +302,6 @@ def evidence_inline(request, pk: int):
 @login_required
 def evidence_thumbnail(request, pk: int):
     """A small JPEG of an image for the incident page; the original stays one click away."""
-
 
     evidence = selectors.evidence_for(request.user, pk)
     data = thumbnail_for(evidence)
@@ -266,6 +324,7 @@ def evidence_delete(request, pk: int):
 
 # --- phone log import ---------------------------------------------------------------------------
 
+
 @login_required
 def import_upload(request, pk: int):
 
@@ -287,42 +346,63 @@ def import_upload(request, pk: int):
 @login_required
 def import_preview(request, pk: int):
 
-
-    phone_import = get_object_or_404(PhoneImport.objects.filter(owner=request.user).select_related("case"), pk=pk)
+    phone_import = get_object_or_404(
+        PhoneImport.objects.filter(owner=request.user).select_related("case"), pk=pk
+    )
     summary = phone_import.summary
     form = ImportChoiceForm(request.POST or None, summary=summary)
     if request.method == "POST" and form.is_valid():
         try:
-            counts = phone_import_run(phone_import=phone_import, numbers=form.cleaned_data["numbers"],
-                                      kinds=form.cleaned_data["kinds"])
+            counts = phone_import_run(
+                phone_import=phone_import,
+                numbers=form.cleaned_data["numbers"],
+                kinds=form.cleaned_data["kinds"],
+            )
         except services.EvidenceRejected as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, _("Imported %(created)d new entries; %(duplicates)d were already here; "
-                                        "%(skipped)d were not chosen.") % counts)
+            messages.success(
+                request,
+                _(
+                    "Imported %(created)d new entries; %(duplicates)d were already here; "
+                    "%(skipped)d were not chosen."
+                )
+                % counts,
+            )
             return redirect("case_detail", pk=phone_import.case_id)
     tz = timezone.get_current_timezone()
     first = timezone.datetime.fromisoformat(summary["first"]).astimezone(tz) if summary.get("first") else None
     last = timezone.datetime.fromisoformat(summary["last"]).astimezone(tz) if summary.get("last") else None
     rows = [(person, form["numbers"][index]) for index, person in enumerate(summary["counterparts"])]
-    return render(request, "evidence/import_preview.html", {
-        "phone_import": phone_import, "case": phone_import.case, "summary": summary, "form": form,
-        "first": first, "last": last, "rows": rows})
+    return render(
+        request,
+        "evidence/import_preview.html",
+        {
+            "phone_import": phone_import,
+            "case": phone_import.case,
+            "summary": summary,
+            "form": form,
+            "first": first,
+            "last": last,
+            "rows": rows,
+        },
+    )
 
 
 # --- recordings, filed automatically ------------------------------------------------------------
+
 
 @login_required
 def recordings_upload(request, pk: int):
     """Several recordings at once, each filed under the call it belongs to (or a new call), then
     listed so the person can confirm or fix each match."""
 
-
     case = selectors.case_for(request.user, pk)
     if request.method == "POST":
         wants_json = "application/json" in request.headers.get("Accept", "")
         results, status = store_uploads(
-            request, lambda upload: services.evidence_autofile(case=case, upload=upload, source=Source.MANUAL))
+            request, lambda upload: services.evidence_autofile(case=case, upload=upload, source=Source.MANUAL)
+        )
         if wants_json:
             return JsonResponse({"results": results}, status=status)
         for result in results:
@@ -330,17 +410,30 @@ def recordings_upload(request, pk: int):
                 messages.error(request, f"{result.get('name', '')}: {result['message']}")
         return redirect("recordings_upload", pk=case.pk)
 
-    recent = (EvidenceFile.objects.filter(incident__case=case, metadata__has_key="filed")
-              .select_related("incident").order_by("-received_at")[:50])
+    recent = (
+        EvidenceFile.objects.filter(incident__case=case, metadata__has_key="filed")
+        .select_related("incident")
+        .order_by("-received_at")[:50]
+    )
     rows = []
     for evidence in recent:
         moment = evidence.incident.occurred_at
-        options = (Incident.objects.filter(case=case, kind="call", occurred_at__gte=moment - timedelta(days=1),
-                                           occurred_at__lte=moment + timedelta(days=1))
-                   .exclude(pk=evidence.incident_id).order_by("occurred_at")[:40])
+        options = (
+            Incident.objects.filter(
+                case=case,
+                kind="call",
+                occurred_at__gte=moment - timedelta(days=1),
+                occurred_at__lte=moment + timedelta(days=1),
+            )
+            .exclude(pk=evidence.incident_id)
+            .order_by("occurred_at")[:40]
+        )
         rows.append((evidence, options))
-    return render(request, "evidence/recordings.html", {"case": case, "rows": rows, "accept": ACCEPT_ATTRIBUTE,
-                                                        "accepted": ACCEPTED_DESCRIPTION})
+    return render(
+        request,
+        "evidence/recordings.html",
+        {"case": case, "rows": rows, "accept": ACCEPT_ATTRIBUTE, "accepted": ACCEPTED_DESCRIPTION},
+    )
 
 
 @login_required
@@ -365,7 +458,9 @@ def visit_record(request, pk: int):
 
     case = selectors.case_for(request.user, pk)
     if upload_too_large(request):
-        return JsonResponse({"ok": False, "message": _("The file is larger than the upload limit.")}, status=413)
+        return JsonResponse(
+            {"ok": False, "message": _("The file is larger than the upload limit.")}, status=413
+        )
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"ok": False, "message": _("No recording was received.")}, status=400)
@@ -375,13 +470,21 @@ def visit_record(request, pk: int):
     except ValueError:
         elapsed = 0.0
     try:
-        evidence = services.visit_recording_store(case=case, upload=upload, started_at=started,
-                                                  elapsed_seconds=elapsed)
+        evidence = services.visit_recording_store(
+            case=case, upload=upload, started_at=started, elapsed_seconds=elapsed
+        )
     except services.EvidenceRejected as exc:
         return JsonResponse({"ok": False, "code": exc.code, "message": exc.message}, status=exc.status)
-    return JsonResponse({"ok": True, "id": evidence.pk, "sha256": evidence.sha256,
-                         "incident": evidence.incident_id,
-                         "next": reverse("incident_edit", args=[evidence.incident_id])}, status=201)
+    return JsonResponse(
+        {
+            "ok": True,
+            "id": evidence.pk,
+            "sha256": evidence.sha256,
+            "incident": evidence.incident_id,
+            "next": reverse("incident_edit", args=[evidence.incident_id]),
+        },
+        status=201,
+    )
 
 
 def service_worker(request):
@@ -408,10 +511,17 @@ def phone_help(request):
     if request.method == "POST" and form.is_valid():
         _token, new_secret = token_create(user=request.user, name=form.cleaned_data["name"])
     cases = Case.objects.for_owner(request.user).order_by("-created_at")
-    return render(request, "evidence/phone_help.html", {
-        "form": form, "new_secret": new_secret, "cases": cases,
-        "endpoint": request.build_absolute_uri(reverse("api_evidence_autofile")),
-        "token_placeholder": new_secret or "<TOKEN>"})
+    return render(
+        request,
+        "evidence/phone_help.html",
+        {
+            "form": form,
+            "new_secret": new_secret,
+            "cases": cases,
+            "endpoint": request.build_absolute_uri(reverse("api_evidence_autofile")),
+            "token_placeholder": new_secret or "<TOKEN>",
+        },
+    )
 
 
 def healthz(request):
@@ -430,9 +540,12 @@ def healthz(request):
         checks["storage"] = "ok"
     except Exception as exc:
         checks["storage"] = f"error: {exc.__class__.__name__}"
-    checks["storage_backend"] = type(default_storage._wrapped if hasattr(default_storage, "_wrapped")
-                                     else default_storage).__name__
+    checks["storage_backend"] = type(
+        default_storage._wrapped if hasattr(default_storage, "_wrapped") else default_storage
+    ).__name__
     healthy = checks["database"] == "ok" and checks["storage"] == "ok"
-    response = JsonResponse({"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503)
+    response = JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )
     response["Cache-Control"] = "no-store"
     return response

@@ -72,6 +72,8 @@ def chain_problems(owner_id: int, events, head: AuditHead | None) -> tuple[int, 
             problems.append(f"{where}: hash mismatch (computed {computed}, stored {event.hash})")
         previous = event.hash
     if head is not None and (head.seq != count or head.hash != previous):
-        problems.append(f"audit head owner={owner_id}: records seq {head.seq} {head.hash}, "
-                        f"chain ends at seq {count} {previous}")
+        problems.append(
+            f"audit head owner={owner_id}: records seq {head.seq} {head.hash}, "
+            f"chain ends at seq {count} {previous}"
+        )
     return count, problems

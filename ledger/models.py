@@ -22,7 +22,9 @@ def canonical_json(value) -> bytes:
 class AuditHead(models.Model):
     """The newest link of one owner's chain. Appends lock this row, so the chain never forks."""
 
-    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_head")
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_head"
+    )
     seq = models.PositiveBigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
 
@@ -70,9 +72,13 @@ class AuditEvent(models.Model):
         return f"#{self.seq} {self.action} {self.subject_type}:{self.subject_id}"
 
     def event_body(self) -> dict:
-        return {"seq": self.seq, "action": self.action,
-                "subject": f"{self.subject_type}:{self.subject_id}",
-                "payload_digest": self.payload_digest, "at": self.at.isoformat()}
+        return {
+            "seq": self.seq,
+            "action": self.action,
+            "subject": f"{self.subject_type}:{self.subject_id}",
+            "payload_digest": self.payload_digest,
+            "at": self.at.isoformat(),
+        }
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.prev_hash.encode("ascii") + canonical_json(self.event_body())).hexdigest()

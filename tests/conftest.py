@@ -6,16 +6,24 @@ from __future__ import annotations
 import io
 import math
 import os
-import uuid
 import struct
+import uuid
 import wave
 
 import pytest
 from rest_framework.test import APIClient
 
-
-
 S3_MODE = bool(os.environ.get("EVIDENCE_S3_BUCKET"))
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counters live in the cache; each test starts with none."""
+    from django.core.cache import caches
+
+    for cache in caches.all():
+        cache.clear()
+    yield
 
 
 @pytest.fixture(autouse=True)
@@ -25,15 +33,19 @@ def evidence_storage(tmp_path, settings):
     if S3_MODE:
         prefix = f"t-{uuid.uuid4().hex[:12]}"
         options = {**settings.STORAGES["default"]["OPTIONS"], "location": prefix}
-        settings.STORAGES = {**settings.STORAGES,
-                             "default": {"BACKEND": "evidence.storage.EvidenceS3Storage", "OPTIONS": options}}
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {"BACKEND": "evidence.storage.EvidenceS3Storage", "OPTIONS": options},
+        }
         yield {"kind": "s3", "prefix": prefix}
         return
     location = tmp_path / "evidence-store"
     settings.STORAGES = {
         **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                    "OPTIONS": {"location": str(location), "base_url": None}},
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(location), "base_url": None},
+        },
     }
     settings.MEDIA_ROOT = str(location)
     # Django's setting_changed handler drops the cached default storage, so the new folder applies.
@@ -83,7 +95,9 @@ def bob_api(bob):
 def alice_case(alice):
     from evidence.services import case_create
 
-    return case_create(owner=alice, title="花呗催收", creditor="huabei", lender_name="重庆蚂蚁消费金融有限公司")
+    return case_create(
+        owner=alice, title="花呗催收", creditor="huabei", lender_name="重庆蚂蚁消费金融有限公司"
+    )
 
 
 @pytest.fixture
@@ -93,13 +107,19 @@ def alice_incident(alice_case):
 
     from evidence.services import incident_create
 
-    return incident_create(case=alice_case, kind="call",
-                           occurred_at=datetime(2024, 3, 15, 23, 5, tzinfo=ZoneInfo("Asia/Shanghai")),
-                           counterpart_number="17012345678", duration_seconds=120, answered=True,
-                           description="深夜催收电话")
+    return incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2024, 3, 15, 23, 5, tzinfo=ZoneInfo("Asia/Shanghai")),
+        counterpart_number="17012345678",
+        duration_seconds=120,
+        answered=True,
+        description="深夜催收电话",
+    )
 
 
 # --- sample files, built in code ----------------------------------------------------------------
+
 
 def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
     buffer = io.BytesIO()
@@ -107,7 +127,9 @@ def wav_bytes(seconds: float = 2.0, rate: int = 8000) -> bytes:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(i / 5))) for i in range(int(rate * seconds))))
+        out.writeframes(
+            b"".join(struct.pack("<h", int(3000 * math.sin(i / 5))) for i in range(int(rate * seconds)))
+        )
     return buffer.getvalue()
 
 
@@ -176,6 +198,7 @@ def dossier_settings(settings, signing_dir):
 
 # --- phone exports, built in code -----------------------------------------------------------------
 
+
 def epoch_ms(moment) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -186,8 +209,10 @@ def calls_xml(calls) -> bytes:
         f'  <call number="{number}" duration="{duration}" date="{epoch_ms(at)}" type="{kind}" presentation="1" '
         f'subscription_id="null" post_dial_digits="" readable_date="15 Mar 2024 23:10:00" '
         f'contact_name="{contact}" />\n'
-        for number, at, kind, duration, contact in calls)
-    return (f"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n"
-            f"<!--File Created By SMS Backup & Restore v10.20.002 -->\n"
-            f'<calls count="{len(calls)}" backup_set="x" backup_date="1710000000000" type="full">\n{rows}</calls>\n'
-            ).encode()
+        for number, at, kind, duration, contact in calls
+    )
+    return (
+        f"<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n"
+        f"<!--File Created By SMS Backup & Restore v10.20.002 -->\n"
+        f'<calls count="{len(calls)}" backup_set="x" backup_date="1710000000000" type="full">\n{rows}</calls>\n'
+    ).encode()

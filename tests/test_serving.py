@@ -26,12 +26,27 @@ def free_port() -> int:
 def served(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "DATABASE_URL")}
-    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_SECURE": "0",
-                "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DATA_DIR": str(tmp_path / "data"),
-                "STATIC_ROOT": str(tmp_path / "static"), "PORT": str(port), "WEB_CONCURRENCY": "1",
-                "HOST": "127.0.0.1"})
-    server = subprocess.Popen(["make", "-s", "serve"], cwd=BASE_DIR, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    env.update(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_SECURE": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DATA_DIR": str(tmp_path / "data"),
+            "STATIC_ROOT": str(tmp_path / "static"),
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+            "HOST": "127.0.0.1",
+        }
+    )
+    server = subprocess.Popen(
+        ["make", "-s", "serve"],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -40,7 +55,7 @@ def served(tmp_path):
             break
         except requests.ConnectionError:
             if server.poll() is not None:
-                raise AssertionError(server.stdout.read().decode())
+                raise AssertionError(server.stdout.read().decode()) from None
             time.sleep(0.3)
     yield base, tmp_path
     os.killpg(server.pid, 15)
@@ -61,8 +76,10 @@ def test_make_serve_runs_gunicorn_with_static_files_and_healthz(served):
 
 
 def test_healthz_reports_a_broken_storage(client, settings, db):
-    settings.STORAGES = {**settings.STORAGES, "default": {
-        "BACKEND": "tests.test_serving.BrokenStorage", "OPTIONS": {}}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.test_serving.BrokenStorage", "OPTIONS": {}},
+    }
     response = client.get("/healthz")
     assert response.status_code == 503 and response.json()["storage"].startswith("error")
     assert response.json()["database"] == "ok"
@@ -84,8 +101,9 @@ def test_production_logs_are_one_json_object_a_line():
     except ValueError:
         import sys
 
-        record = logging.LogRecord("evidence", logging.ERROR, __file__, 1, "upload of %s failed", ("x.amr",),
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "evidence", logging.ERROR, __file__, 1, "upload of %s failed", ("x.amr",), sys.exc_info()
+        )
     line = JsonFormatter().format(record)
     assert "\n" not in line  # the traceback is escaped inside the one line
     entry = json.loads(line)

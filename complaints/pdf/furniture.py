@@ -97,15 +97,21 @@ class Styles:
     def __init__(self, font: str, language: str):
         wrap = "CJK" if language == "zh-hans" else None
         self.font = font
-        self.body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap=wrap, splitLongWords=1)
+        self.body = ParagraphStyle(
+            "body", fontName=font, fontSize=9.5, leading=14, wordWrap=wrap, splitLongWords=1
+        )
         self.small = ParagraphStyle("small", parent=self.body, fontSize=8, leading=10.5)
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=7.6, leading=9.6, wordWrap="CJK")
-        self.mono = ParagraphStyle("mono", parent=self.body, fontName=MONO, fontSize=7, leading=9, wordWrap="CJK")
+        self.mono = ParagraphStyle(
+            "mono", parent=self.body, fontName=MONO, fontSize=7, leading=9, wordWrap="CJK"
+        )
         self.title = ParagraphStyle(
             "title", parent=self.body, fontSize=18, leading=24, alignment=TA_CENTER, spaceAfter=8
         )
         self.h1 = ParagraphStyle("h1", parent=self.body, fontSize=13, leading=18, spaceBefore=6, spaceAfter=6)
-        self.h2 = ParagraphStyle("h2", parent=self.body, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3)
+        self.h2 = ParagraphStyle(
+            "h2", parent=self.body, fontSize=10.5, leading=15, spaceBefore=6, spaceAfter=3
+        )
 
 
 def para(text, style) -> Paragraph:

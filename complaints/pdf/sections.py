@@ -55,9 +55,17 @@ class Renderer:
     """Draws the PDF from the sealed manifest alone, plus the labels of the dossier's language and
     the screenshot thumbnails handed to it: it reads no database and no storage."""
 
-    def __init__(self, manifest: dict, *, seal: str, labels: dict[str, dict[str, str]] | None = None,
-                 images: dict[str, bytes] | None = None, progress=None, signer_fingerprint: str = "",
-                 timestamped: bool = False):
+    def __init__(
+        self,
+        manifest: dict,
+        *,
+        seal: str,
+        labels: dict[str, dict[str, str]] | None = None,
+        images: dict[str, bytes] | None = None,
+        progress=None,
+        signer_fingerprint: str = "",
+        timestamped: bool = False,
+    ):
         self.m = manifest
         self.labels_of = labels or {}
         self.images = images or {}
@@ -119,23 +127,29 @@ class Renderer:
 
     def letter(self, stats) -> list:
         s, m = self.s, self.m
-        out = [_p(self.tr("title_report" if self.report else "title_complaint"), s.title),
-               _p(self.tr("to", name=m["addressee"]["name"]), s.body)]
+        out = [
+            _p(self.tr("title_report" if self.report else "title_complaint"), s.title),
+            _p(self.tr("to", name=m["addressee"]["name"]), s.body),
+        ]
         if m["addressee"]["channel"]:
             out.append(_p(self.tr("channel", channel=m["addressee"]["channel"]), s.small))
         out += [Spacer(1, 4 * mm), _p(m["addressee"]["salutation"], s.body), Spacer(1, 2 * mm)]
 
         person = m["complainant"]
         out.append(_p(self.tr("complainant_report" if self.report else "complainant"), s.h2))
-        rows = [[_p(self.tr("name"), s.cell), _p(person["name"], s.cell)],
-                [_p(self.tr("id_number"), s.cell), _p(person["id_number"] or "—", s.cell)],
-                [_p(self.tr("phone"), s.cell), _p(person["phone"] or "—", s.cell)]]
+        rows = [
+            [_p(self.tr("name"), s.cell), _p(person["name"], s.cell)],
+            [_p(self.tr("id_number"), s.cell), _p(person["id_number"] or "—", s.cell)],
+            [_p(self.tr("phone"), s.cell), _p(person["phone"] or "—", s.cell)],
+        ]
         out.append(self.kv_table(rows))
 
         respondent = m["respondent"]
         out.append(_p(self.tr("respondent_report" if self.report else "respondent"), s.h2))
-        agencies = sorted(set(respondent["agencies_seen"]) | {c for c in respondent["collectors"]
-                                                               if not any(ch.isdigit() for ch in c)})
+        agencies = sorted(
+            set(respondent["agencies_seen"])
+            | {c for c in respondent["collectors"] if not any(ch.isdigit() for ch in c)}
+        )
         numbers = respondent["numbers_seen"]
         shown_numbers = self.t["sep"].join(numbers[:20])
         if len(numbers) > 20:
@@ -143,25 +157,43 @@ class Renderer:
         rows = [[_p(self.tr("lender"), s.cell), _p(respondent["lender_name"] or "—", s.cell)]]
         if respondent["account_hint"]:
             rows.append([_p(self.tr("account"), s.cell), _p("…" + respondent["account_hint"], s.cell)])
-        rows.append([_p(self.tr("agencies"), s.cell), _p(self.clip(self.t["sep"].join(agencies)) or "—", s.cell)])
+        rows.append(
+            [_p(self.tr("agencies"), s.cell), _p(self.clip(self.t["sep"].join(agencies)) or "—", s.cell)]
+        )
         rows.append([_p(self.tr("numbers"), s.cell), _p(shown_numbers or "—", s.cell)])
         out.append(self.kv_table(rows))
 
         out.append(_p(self.tr("requests_report" if self.report else "requests"), s.h2))
-        requests = [r["text"] for r in m["requests"]] + ([m["request_text"]] if m["request_text"].strip() else [])
+        requests = [r["text"] for r in m["requests"]] + (
+            [m["request_text"]] if m["request_text"].strip() else []
+        )
         for number, text in enumerate(requests, start=1):
             out.append(_p(f"{number}. {text}", s.body))
 
         out.append(_p(self.tr("facts"), s.h2))
         start, end = self.period()
-        facts = [self.tr("facts_period", start=start, end=end, tz=self.m["dossier"]["time_zone"], total=stats["total"])]
+        facts = [
+            self.tr(
+                "facts_period", start=start, end=end, tz=self.m["dossier"]["time_zone"], total=stats["total"]
+            )
+        ]
         if stats["calls"]:
-            facts.append(self.tr("facts_calls", calls=stats["calls"], connected=stats["connected"],
-                                 max_day=stats["max_day"], max_date=stats["max_date"] or "-"))
+            facts.append(
+                self.tr(
+                    "facts_calls",
+                    calls=stats["calls"],
+                    connected=stats["connected"],
+                    max_day=stats["max_day"],
+                    max_date=stats["max_date"] or "-",
+                )
+            )
             window = stats["quiet_hours"]
             if window and stats["night_calls"]:
-                facts.append(self.tr("facts_night", night=stats["night_calls"], start=window["from"],
-                                     end=window["until"]))
+                facts.append(
+                    self.tr(
+                        "facts_night", night=stats["night_calls"], start=window["from"], end=window["until"]
+                    )
+                )
         for key in ("sms", "third", "visits", "threats"):
             if stats[key]:
                 facts.append(self.tr(f"facts_{key}", **{key: stats[key]}))
@@ -173,31 +205,61 @@ class Renderer:
         else:
             out.append(_p(self.tr("facts_rules"), s.body))
             for group in m["violations"]:
-                out.append(_p("• " + self.tr("facts_rule_line", title=group["title"], count=len(group["incidents"]),
-                                              citation=group["citation"]), s.small))
+                out.append(
+                    _p(
+                        "• "
+                        + self.tr(
+                            "facts_rule_line",
+                            title=group["title"],
+                            count=len(group["incidents"]),
+                            citation=group["citation"],
+                        ),
+                        s.small,
+                    )
+                )
         out.append(_p(self.tr("facts_closing"), s.body))
 
         out.append(_p(self.tr("evidence_list"), s.h2))
         out.append(_p(self.tr("evidence_count", count=len(self.evidence)), s.body))
         for entry in self.evidence[:15]:
-            out.append(_p(self.tr("evidence_line", ref=entry["ref"], name=entry["original_name"],
-                                  type=entry["content_type"], size=human_size(entry["size"]),
-                                  sha=entry["sha256"][:16] + "…"), s.small))
+            out.append(
+                _p(
+                    self.tr(
+                        "evidence_line",
+                        ref=entry["ref"],
+                        name=entry["original_name"],
+                        type=entry["content_type"],
+                        size=human_size(entry["size"]),
+                        sha=entry["sha256"][:16] + "…",
+                    ),
+                    s.small,
+                )
+            )
         if len(self.evidence) > 15:
             out.append(_p("…", s.small))
         out += [Spacer(1, 5 * mm)]
         if not self.report:
             out.append(_p(self.tr("closing_complaint"), s.body))
         issued = datetime.fromisoformat(m["dossier"]["created_at"]).astimezone(self.tz).date()
-        out += [Spacer(1, 8 * mm), _p(self.tr("signature_report" if self.report else "signature"), s.body),
-                _p(self.tr("date", date=issued.isoformat()), s.body), PageBreak()]
+        out += [
+            Spacer(1, 8 * mm),
+            _p(self.tr("signature_report" if self.report else "signature"), s.body),
+            _p(self.tr("date", date=issued.isoformat()), s.body),
+            PageBreak(),
+        ]
         return out
 
     def kv_table(self, rows) -> Table:
         table = Table(rows, colWidths=[32 * mm, PAGE_W - 2 * MARGIN - 32 * mm])
-        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b8c0cc")),
-                                   ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5")),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        table.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b8c0cc")),
+                    ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
         return table
 
     def clip(self, text: str, limit: int = CELL_TEXT_LIMIT) -> str:
@@ -207,13 +269,21 @@ class Renderer:
         s = self.s
         out = [_p(self.tr("summary"), s.h1)]
         window = stats["quiet_hours"]
-        rows = [[_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
-                for key in ("total", "calls", "connected")]
+        rows = [
+            [_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
+            for key in ("total", "calls", "connected")
+        ]
         if window:
-            rows.append([_p(self.tr("stat_night", start=window["from"], end=window["until"]), s.cell),
-                         _p(str(stats["night"]), s.cell)])
-        rows += [[_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
-                 for key in ("sms", "third", "visits", "threats")]
+            rows.append(
+                [
+                    _p(self.tr("stat_night", start=window["from"], end=window["until"]), s.cell),
+                    _p(str(stats["night"]), s.cell),
+                ]
+            )
+        rows += [
+            [_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
+            for key in ("sms", "third", "visits", "threats")
+        ]
         rows.append([_p(self.tr("stat_evidence"), s.cell), _p(str(len(self.evidence)), s.cell)])
         out += [self.kv_table(rows), Spacer(1, 5 * mm)]
         out.append(self.per_day_chart(stats["calls_per_day"]))
@@ -222,7 +292,9 @@ class Renderer:
         out.append(PageBreak())
         return out
 
-    def _bar_chart(self, title: str, values: list[int], labels: list[str], colours: list | None = None) -> Drawing:
+    def _bar_chart(
+        self, title: str, values: list[int], labels: list[str], colours: list | None = None
+    ) -> Drawing:
         width, height = PAGE_W - 2 * MARGIN, 70 * mm
         drawing = Drawing(width, height)
         drawing.add(String(0, height - 10, printable(title, self.font), fontName=self.font, fontSize=9.5))
@@ -285,36 +357,73 @@ class Renderer:
         refs = {i["id"]: i for i in self.incidents}
         wording = "涉嫌违反" if self.language == "zh-hans" else "Suspected breach of"
         for group in self.m["violations"]:
-            block = [_p(self.tr("violation_heading", wording=wording, title=group["title"], rule=group["rule"]), s.h2),
-                     _p(self.tr("violation_citation", citation=group["citation"]), s.small),
-                     _p(self.tr("violation_count", count=len(group["incidents"])), s.small)]
+            block = [
+                _p(
+                    self.tr("violation_heading", wording=wording, title=group["title"], rule=group["rule"]),
+                    s.h2,
+                ),
+                _p(self.tr("violation_citation", citation=group["citation"]), s.small),
+                _p(self.tr("violation_count", count=len(group["incidents"])), s.small),
+            ]
             rows = []
             for item in group["incidents"]:
                 incident = refs[item["incident"]]
-                rows.append([_p(incident["ref"], s.cell), _p(self.when(incident["occurred_at"]), s.cell),
-                             _p(item["explanation"], s.cell)])
+                rows.append(
+                    [
+                        _p(incident["ref"], s.cell),
+                        _p(self.when(incident["occurred_at"]), s.cell),
+                        _p(item["explanation"], s.cell),
+                    ]
+                )
             table = LongTable(rows, colWidths=[14 * mm, 34 * mm, PAGE_W - 2 * MARGIN - 48 * mm])
-            table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
-                                       ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+            table.setStyle(
+                TableStyle(
+                    [
+                        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
+                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ]
+                )
+            )
             out += [KeepTogether(block), table, Spacer(1, 3 * mm)]
         return out + [PageBreak()]
 
     def timeline(self) -> list:
 
         s = self.s
-        header = [_p(self.tr(k), s.cell) for k in ("col_no", "col_time", "col_kind", "col_counterpart", "col_what",
-                                                   "col_evidence", "col_logged")]
+        header = [
+            _p(self.tr(k), s.cell)
+            for k in (
+                "col_no",
+                "col_time",
+                "col_kind",
+                "col_counterpart",
+                "col_what",
+                "col_evidence",
+                "col_logged",
+            )
+        ]
         rows = [header]
         long_texts: list[dict] = []
         total = max(len(self.incidents), 1)
         for position, incident in enumerate(self.incidents):
-            who = " ".join(x for x in (incident["counterpart_number"], incident["counterpart_name"],
-                                       incident["agency"]) if x)
+            who = " ".join(
+                x
+                for x in (incident["counterpart_number"], incident["counterpart_name"], incident["agency"])
+                if x
+            )
             details = []
-            if incident["kind"] == "call" and (incident["answered"] is not None or incident["duration_seconds"]):
-                connected = incident["answered"] if incident["answered"] is not None else bool(incident["duration_seconds"])
-                details.append(self.tr("answered" if connected else "unanswered")
-                               + (f" {self.delay(incident['duration_seconds'])}" if incident["duration_seconds"] else ""))
+            if incident["kind"] == "call" and (
+                incident["answered"] is not None or incident["duration_seconds"]
+            ):
+                connected = (
+                    incident["answered"]
+                    if incident["answered"] is not None
+                    else bool(incident["duration_seconds"])
+                )
+                details.append(
+                    self.tr("answered" if connected else "unanswered")
+                    + (f" {self.delay(incident['duration_seconds'])}" if incident["duration_seconds"] else "")
+                )
             if incident["visitors"] is not None:
                 details.append(self.tr("visitors", n=incident["visitors"]))
             if incident["contacted"]:
@@ -322,8 +431,10 @@ class Renderer:
             if incident["flags"]:
                 details.append(self.tr("flags", flags=self.labels("flag", incident["flags"])))
             if incident["source"] in ("import", "api"):
-                details.append(self.tr(f"source_{incident['source']}")
-                               + (f" ({incident['source_evidence']})" if incident.get("source_evidence") else ""))
+                details.append(
+                    self.tr(f"source_{incident['source']}")
+                    + (f" ({incident['source_evidence']})" if incident.get("source_evidence") else "")
+                )
             if incident["amended_at"]:
                 details.append(self.tr("amended", date=self.when(incident["amended_at"])[:16]))
             joiner = "；" if self.language == "zh-hans" else "; "
@@ -332,28 +443,47 @@ class Renderer:
                 long_texts.append(incident)
                 description = self.clip(description) + self.tr("see_full_text", ref=incident["ref"])
             what = "\n".join(x for x in (description, joiner.join(details)) if x)
-            delay = (datetime.fromisoformat(incident["logged_at"])
-                     - datetime.fromisoformat(incident["occurred_at"])).total_seconds()
-            rows.append([incident["ref"], _p(self.when(incident["occurred_at"]).replace(" ", "\n"), s.cell),
-                         _p(self.label("kind", incident["kind"]), s.cell), _p(who, s.cell), _p(what, s.cell),
-                         _p(" ".join(incident["evidence"]), s.cell), _p(self.tr("logged_same", delay=self.delay(delay)),
-                                                                        s.cell)])
+            delay = (
+                datetime.fromisoformat(incident["logged_at"])
+                - datetime.fromisoformat(incident["occurred_at"])
+            ).total_seconds()
+            rows.append(
+                [
+                    incident["ref"],
+                    _p(self.when(incident["occurred_at"]).replace(" ", "\n"), s.cell),
+                    _p(self.label("kind", incident["kind"]), s.cell),
+                    _p(who, s.cell),
+                    _p(what, s.cell),
+                    _p(" ".join(incident["evidence"]), s.cell),
+                    _p(self.tr("logged_same", delay=self.delay(delay)), s.cell),
+                ]
+            )
             if position % 200 == 0:
                 self.progress(20 + int(45 * position / total), "timeline")
         widths = [11 * mm, 18 * mm, 14 * mm, 30 * mm, None, 13 * mm, 18 * mm]
         widths[4] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
         table = LongTable(rows, colWidths=widths, repeatRows=1)
-        table.setStyle(TableStyle([
-            ("FONT", (0, 0), (-1, -1), self.font, 7.4), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
-            ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
-            ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]))
+        table.setStyle(
+            TableStyle(
+                [
+                    ("FONT", (0, 0), (-1, -1), self.font, 7.4),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
+                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+                ]
+            )
+        )
         out = [_p(self.tr("timeline"), self.s.h1), table]
         if long_texts:
             out += [Spacer(1, 6 * mm), _p(self.tr("full_texts"), s.h2)]
             for incident in long_texts:
-                out += [_p(f"{incident['ref']}  {self.when(incident['occurred_at'])}", s.small),
-                        _p(incident["description"], s.body), Spacer(1, 3 * mm)]
+                out += [
+                    _p(f"{incident['ref']}  {self.when(incident['occurred_at'])}", s.small),
+                    _p(incident["description"], s.body),
+                    Spacer(1, 3 * mm),
+                ]
         return out + [PageBreak()]
 
     def evidence_index(self) -> list:
@@ -362,23 +492,48 @@ class Renderer:
         if not self.evidence:
             return out + [_p(self.tr("no_evidence"), s.body), PageBreak()]
         refs = {i["id"]: i["ref"] for i in self.incidents}
-        header = [_p(self.tr(k), s.cell) for k in ("col_ref", "col_name", "col_type", "col_size", "col_duration",
-                                                   "col_received", "col_incident")]
+        header = [
+            _p(self.tr(k), s.cell)
+            for k in (
+                "col_ref",
+                "col_name",
+                "col_type",
+                "col_size",
+                "col_duration",
+                "col_received",
+                "col_incident",
+            )
+        ]
         rows = [header]
         for entry in self.evidence:
             duration = entry["duration_seconds"]
-            rows.append([entry["ref"], _p(entry["original_name"], s.cell), _p(entry["content_type"], s.cell),
-                         human_size(entry["size"]), self.delay(duration) if duration else "—",
-                         self.when(entry["received_at"]), refs.get(entry["incident"], "")])
+            rows.append(
+                [
+                    entry["ref"],
+                    _p(entry["original_name"], s.cell),
+                    _p(entry["content_type"], s.cell),
+                    human_size(entry["size"]),
+                    self.delay(duration) if duration else "—",
+                    self.when(entry["received_at"]),
+                    refs.get(entry["incident"], ""),
+                ]
+            )
             rows.append(["", _p(f"SHA-256 {entry['sha256']}", s.mono), "", "", "", "", ""])
         widths = [11 * mm, None, 22 * mm, 16 * mm, 16 * mm, 28 * mm, 13 * mm]
         widths[1] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
         table = LongTable(rows, colWidths=widths, repeatRows=1)
-        style = [("FONT", (0, 0), (-1, -1), self.font, 7.4), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                 ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
-                 ("LEFTPADDING", (0, 0), (-1, -1), 2.5), ("RIGHTPADDING", (0, 0), (-1, -1), 2.5)]
+        style = [
+            ("FONT", (0, 0), (-1, -1), self.font, 7.4),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
+            ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+        ]
         for row in range(2, len(rows), 2):
-            style += [("SPAN", (1, row), (-1, row)), ("LINEBELOW", (0, row), (-1, row), 0.25, colors.HexColor("#d5dae1"))]
+            style += [
+                ("SPAN", (1, row), (-1, row)),
+                ("LINEBELOW", (0, row), (-1, row), 0.25, colors.HexColor("#d5dae1")),
+            ]
         table.setStyle(TableStyle(style))
         out.append(table)
         out += self.thumbnails()
@@ -399,23 +554,35 @@ class Renderer:
         columns = 3
         rows = []
         for start in range(0, len(cells), columns):
-            group = cells[start:start + columns]
+            group = cells[start : start + columns]
             group += [["", ""]] * (columns - len(group))
             rows.append([c[0] for c in group])
             rows.append([c[1] for c in group])
         width = (PAGE_W - 2 * MARGIN) / columns
         table = LongTable(rows, colWidths=[width] * columns)
-        table.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                                   ("BOTTOMPADDING", (0, 0), (-1, -1), 4)]))
+        table.setStyle(
+            TableStyle(
+                [
+                    ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+                ]
+            )
+        )
         return [CondPageBreak(80 * mm), _p(self.tr("screenshots"), s.h2), table]
 
     def appendix(self) -> list:
         s = self.s
         seal = self.seal
-        grouped = " ".join(seal[i:i + 16] for i in range(0, 64, 16))
+        grouped = " ".join(seal[i : i + 16] for i in range(0, 64, 16))
         head = self.m["audit_chain_head"]
-        out = [_p(self.tr("appendix"), s.h1), _p(self.tr("seal"), s.h2), _p(grouped, s.mono),
-               _p(self.tr("chain_head"), s.h2), _p(f"seq {head['seq']}  {head['hash']}", s.mono)]
+        out = [
+            _p(self.tr("appendix"), s.h1),
+            _p(self.tr("seal"), s.h2),
+            _p(grouped, s.mono),
+            _p(self.tr("chain_head"), s.h2),
+            _p(f"seq {head['seq']}  {head['hash']}", s.mono),
+        ]
         if self.signer_fingerprint:
             out += [_p(self.tr("signer"), s.h2), _p(self.signer_fingerprint, s.mono)]
         out.append(_p(self.tr("timestamp_yes" if self.timestamped else "timestamp_no"), s.small))
@@ -440,9 +607,14 @@ class Renderer:
     # --- page furniture ---------------------------------------------------------------------------
 
     def draw_page(self, canvas, number: int, total: int) -> None:
-        draw_furniture(canvas, font=self.font,
-                       header=self.tr("header", number=self.m["dossier"]["number"], addressee=self.m["addressee"]["name"]),
-                       footer=self.tr("footer", seal=self.seal[:16], page=number, pages=total))
+        draw_furniture(
+            canvas,
+            font=self.font,
+            header=self.tr(
+                "header", number=self.m["dossier"]["number"], addressee=self.m["addressee"]["name"]
+            ),
+            footer=self.tr("footer", seal=self.seal[:16], page=number, pages=total),
+        )
 
     def set_pages(self, total: int) -> None:
         self.pages = total
@@ -452,10 +624,19 @@ class Renderer:
     def render(self) -> bytes:
         buffer = io.BytesIO()
         title = self.tr("title_report" if self.report else "title_complaint")
-        document = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=MARGIN, rightMargin=MARGIN,
-                                     topMargin=16 * mm, bottomMargin=24 * mm, title=f"{title} {self.m['dossier']['number']}",
-                                     author=self.m["complainant"]["name"], subject=self.seal,
-                                     creator="Collection Evidence Keeper", invariant=1)
+        document = SimpleDocTemplate(
+            buffer,
+            pagesize=A4,
+            leftMargin=MARGIN,
+            rightMargin=MARGIN,
+            topMargin=16 * mm,
+            bottomMargin=24 * mm,
+            title=f"{title} {self.m['dossier']['number']}",
+            author=self.m["complainant"]["name"],
+            subject=self.seal,
+            creator="Collection Evidence Keeper",
+            invariant=1,
+        )
         stats = self.stats()
         self.progress(18, "letter")
         story = self.letter(stats) + self.summary(stats) + self.violations()
@@ -463,15 +644,34 @@ class Renderer:
         story += self.evidence_index()
         story += self.appendix()
         self.progress(80, "layout")
-        document.build(story, canvasmaker=numbered_canvas(qr_payload=self.seal, draw_page=self.draw_page,
-                                                          on_total=self.set_pages))
+        document.build(
+            story,
+            canvasmaker=numbered_canvas(
+                qr_payload=self.seal, draw_page=self.draw_page, on_total=self.set_pages
+            ),
+        )
         return buffer.getvalue()
 
 
-def render_pdf(manifest: dict, *, seal: str, labels: dict | None = None, images: dict | None = None,
-               progress=None, signer_fingerprint: str = "", timestamped: bool = False) -> tuple[bytes, int, str]:
+def render_pdf(
+    manifest: dict,
+    *,
+    seal: str,
+    labels: dict | None = None,
+    images: dict | None = None,
+    progress=None,
+    signer_fingerprint: str = "",
+    timestamped: bool = False,
+) -> tuple[bytes, int, str]:
     """(PDF bytes, page count, font warning)."""
-    renderer = Renderer(manifest, seal=seal, labels=labels, images=images, progress=progress,
-                        signer_fingerprint=signer_fingerprint, timestamped=timestamped)
+    renderer = Renderer(
+        manifest,
+        seal=seal,
+        labels=labels,
+        images=images,
+        progress=progress,
+        signer_fingerprint=signer_fingerprint,
+        timestamped=timestamped,
+    )
     data = renderer.render()
     return data, renderer.pages, renderer.font_warning

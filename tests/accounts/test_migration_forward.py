@@ -33,22 +33,42 @@ def test_data_made_before_the_move_survives_and_its_token_still_works():
 
     User = old.get_model("auth", "User")
     user = User.objects.create(username="early", password="!")
-    old.get_model("evidence", "Profile").objects.create(user=user, display_name="早期用户", phone="13800000000",
-                                                        id_number="110101199001011234", time_zone="Asia/Shanghai",
-                                                        language="en")
+    old.get_model("evidence", "Profile").objects.create(
+        user=user,
+        display_name="早期用户",
+        phone="13800000000",
+        id_number="110101199001011234",
+        time_zone="Asia/Shanghai",
+        language="en",
+    )
     old.get_model("evidence", "ApiToken").objects.create(
-        user=user, name="phone", prefix=SECRET[:10], digest=hashlib.sha256(SECRET.encode()).hexdigest())
+        user=user, name="phone", prefix=SECRET[:10], digest=hashlib.sha256(SECRET.encode()).hexdigest()
+    )
     old.get_model("evidence", "ApiToken").objects.create(
-        user=user, name="old phone", prefix="cel_revoke", digest="0" * 64, revoked_at=timezone.now())
-    case = old.get_model("evidence", "Case").objects.create(owner=user, title="花呗 before the move",
-                                                            creditor="huabei")
+        user=user, name="old phone", prefix="cel_revoke", digest="0" * 64, revoked_at=timezone.now()
+    )
+    case = old.get_model("evidence", "Case").objects.create(
+        owner=user, title="花呗 before the move", creditor="huabei"
+    )
     # One real link of the chain as the old release wrote it, so the chain must still verify.
-    event = old.get_model("evidence", "AuditEvent")(owner=user, seq=1, action="case.create", subject_type="case",
-                                                    subject_id=str(case.pk), payload={"after": {}},
-                                                    payload_digest=hashlib.sha256(b"{\"after\":{}}").hexdigest(),
-                                                    at=timezone.now(), prev_hash="0" * 64)
-    body = {"seq": 1, "action": "case.create", "subject": f"case:{case.pk}", "payload_digest": event.payload_digest,
-            "at": event.at.isoformat()}
+    event = old.get_model("evidence", "AuditEvent")(
+        owner=user,
+        seq=1,
+        action="case.create",
+        subject_type="case",
+        subject_id=str(case.pk),
+        payload={"after": {}},
+        payload_digest=hashlib.sha256(b'{"after":{}}').hexdigest(),
+        at=timezone.now(),
+        prev_hash="0" * 64,
+    )
+    body = {
+        "seq": 1,
+        "action": "case.create",
+        "subject": f"case:{case.pk}",
+        "payload_digest": event.payload_digest,
+        "at": event.at.isoformat(),
+    }
     event.hash = hashlib.sha256(event.prev_hash.encode() + canonical_json(body)).hexdigest()
     event.save()
     old.get_model("evidence", "AuditHead").objects.create(owner=user, seq=1, hash=event.hash)
@@ -57,7 +77,11 @@ def test_data_made_before_the_move_survives_and_its_token_still_works():
     executor.migrate(executor.loader.graph.leaf_nodes())
 
     profile = Profile.objects.get(user_id=user.pk)
-    assert (profile.display_name, profile.id_number, profile.language) == ("早期用户", "110101199001011234", "en")
+    assert (profile.display_name, profile.id_number, profile.language) == (
+        "早期用户",
+        "110101199001011234",
+        "en",
+    )
     assert ApiToken.objects.filter(user_id=user.pk).count() == 2
     assert Case.objects.get(pk=case.pk).title == "花呗 before the move"
     events = list(AuditEvent.objects.filter(owner_id=user.pk).order_by("seq"))

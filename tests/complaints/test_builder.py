@@ -14,9 +14,16 @@ def test_builder_defaults_and_leaving_an_incident_out(client, alice, filled_case
     assert form["addressee"].value() == "alipay" and form["language"].value() == "zh-hans"
     assert "stop_harassment" in form["requests"].value()
     visit = filled_case.incidents.get(kind="visit")
-    response = client.post(f"/cases/{filled_case.pk}/dossiers/new/", {
-        "addressee": "ant_consumer_finance", "language": "zh-hans", "requests": ["stop_harassment", "apologise"],
-        "request_text": "请删除通讯录数据", "exclude": [str(visit.pk)]})
+    response = client.post(
+        f"/cases/{filled_case.pk}/dossiers/new/",
+        {
+            "addressee": "ant_consumer_finance",
+            "language": "zh-hans",
+            "requests": ["stop_harassment", "apologise"],
+            "request_text": "请删除通讯录数据",
+            "exclude": [str(visit.pk)],
+        },
+    )
     dossier = Dossier.objects.get()
     assert response["Location"] == f"/dossiers/{dossier.pk}/"
     manifest = json.loads(dossier.manifest)
@@ -30,7 +37,9 @@ def test_builder_defaults_and_leaving_an_incident_out(client, alice, filled_case
 
 def test_custom_recipient_needs_a_name(client, alice, filled_case):
     client.force_login(alice)
-    response = client.post(f"/cases/{filled_case.pk}/dossiers/new/", {"addressee": "custom", "language": "en"})
+    response = client.post(
+        f"/cases/{filled_case.pk}/dossiers/new/", {"addressee": "custom", "language": "en"}
+    )
     assert response.status_code == 200 and response.context["form"].errors["addressee_name"]
     assert Dossier.objects.count() == 0
 
@@ -52,7 +61,12 @@ def test_other_users_dossiers_are_404(client, bob, alice, filled_case):
 
     dossier = dossier_create(owner=alice, case=filled_case, addressee="alipay")
     client.force_login(bob)
-    for url in (f"/dossiers/{dossier.pk}/", f"/dossiers/{dossier.pk}/status/", f"/dossiers/{dossier.pk}/pdf/",
-                f"/dossiers/{dossier.pk}/bundle/", f"/cases/{filled_case.pk}/dossiers/new/"):
+    for url in (
+        f"/dossiers/{dossier.pk}/",
+        f"/dossiers/{dossier.pk}/status/",
+        f"/dossiers/{dossier.pk}/pdf/",
+        f"/dossiers/{dossier.pk}/bundle/",
+        f"/cases/{filled_case.pk}/dossiers/new/",
+    ):
         assert client.get(url).status_code == 404, url
     assert client.post(f"/dossiers/{dossier.pk}/reissue/").status_code == 404

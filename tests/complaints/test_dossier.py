@@ -15,9 +15,9 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
+from complaints.building import dossier_build
 from complaints.manifest import build_manifest
 from complaints.models import Dossier
-from complaints.building import dossier_build
 from complaints.services import dossier_create, dossier_reissue
 from complaints.signing import check_signature, embedded_manifest
 from evidence.services import incident_update
@@ -41,7 +41,9 @@ def pdf_bytes(dossier) -> bytes:
 def pdftotext(data: bytes, tmp_path: Path) -> str:
     path = tmp_path / "d.pdf"
     path.write_bytes(data)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_chinese_dossier_to_alipay_reads_right(alice, filled_case, tmp_path):
@@ -49,8 +51,19 @@ def test_chinese_dossier_to_alipay_reads_right(alice, filled_case, tmp_path):
     data = pdf_bytes(dossier)
     assert hashlib.sha256(data).hexdigest() == dossier.pdf_sha256
     text = pdftotext(data, tmp_path)
-    for words in ("王小红", "支付宝客服", "95188", "深夜来电威胁要上门", "短信称已立案并附律师函", "一人上门贴告知书",
-                  "4403**********4321", "重庆蚂蚁消费金融有限公司", "涉嫌违反", "证据索引", "投诉请求"):
+    for words in (
+        "王小红",
+        "支付宝客服",
+        "95188",
+        "深夜来电威胁要上门",
+        "短信称已立案并附律师函",
+        "一人上门贴告知书",
+        "4403**********4321",
+        "重庆蚂蚁消费金融有限公司",
+        "涉嫌违反",
+        "证据索引",
+        "投诉请求",
+    ):
         assert words in re.sub(r"\s+", "", text) or words in text, words
     assert "440301199203154321" not in text  # the full ID number never appears
     manifest = embedded_manifest(data)
@@ -58,7 +71,7 @@ def test_chinese_dossier_to_alipay_reads_right(alice, filled_case, tmp_path):
     assert seal == dossier.seal
     footers = re.findall(r"封印\s*([0-9a-f]{16})…", text)
     assert len(footers) == dossier.pages and set(footers) == {seal[:16]}
-    assert seal in text.replace(" ", "") or " ".join(seal[i:i + 16] for i in range(0, 64, 16)) in text
+    assert seal in text.replace(" ", "") or " ".join(seal[i : i + 16] for i in range(0, 64, 16)) in text
     assert re.search(rf"第\s*{dossier.pages}\s*/\s*{dossier.pages}\s*页", text)
 
 
@@ -150,6 +163,7 @@ def test_an_issued_dossier_is_immutable_and_reissue_makes_a_new_one(alice, fille
 
 # --- bundle --------------------------------------------------------------------------------------
 
+
 def unzip(data: bytes, folder: Path) -> Path:
     with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         bundle.extractall(folder)
@@ -218,8 +232,10 @@ def test_verify_bundle_names_each_problem(alice, filled_case, tmp_path):
 
 # --- verify page and API -------------------------------------------------------------------------
 
-def test_verify_page_and_api_recognise_issued_and_reject_modified_or_unknown(alice, filled_case, client, settings,
-                                                                            tmp_path_factory):
+
+def test_verify_page_and_api_recognise_issued_and_reject_modified_or_unknown(
+    alice, filled_case, client, settings, tmp_path_factory
+):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from rest_framework.test import APIClient
 
@@ -228,15 +244,19 @@ def test_verify_page_and_api_recognise_issued_and_reject_modified_or_unknown(ali
     api = APIClient()
 
     ok = api.post("/api/v1/verify/", {"file": SimpleUploadedFile("d.pdf", issued)}, format="multipart").json()
-    assert ok == {"valid": True, "dossier": {"seal": dossier.seal, "created_at": ok["dossier"]["created_at"]},
-                  "problems": []}
+    assert ok == {
+        "valid": True,
+        "dossier": {"seal": dossier.seal, "created_at": ok["dossier"]["created_at"]},
+        "problems": [],
+    }
     page = client.post("/verify/", {"file": SimpleUploadedFile("d.pdf", issued)})
     assert dossier.number in page.content.decode() and "verdict ok" in page.content.decode()
 
     modified = bytearray(issued)
     modified[len(modified) // 2] ^= 0x01
-    bad = api.post("/api/v1/verify/", {"file": SimpleUploadedFile("d.pdf", bytes(modified))},
-                   format="multipart").json()
+    bad = api.post(
+        "/api/v1/verify/", {"file": SimpleUploadedFile("d.pdf", bytes(modified))}, format="multipart"
+    ).json()
     assert bad["valid"] is False and any("signature" in p for p in bad["problems"])
     page = client.post("/verify/", {"file": SimpleUploadedFile("d.pdf", bytes(modified))}).content.decode()
     assert "verdict bad" in page
@@ -244,10 +264,13 @@ def test_verify_page_and_api_recognise_issued_and_reject_modified_or_unknown(ali
     # A dossier made by another installation (another key) was never issued here.
     dossier.seal, dossier.status = "", "failed"
     Dossier.objects.filter(pk=dossier.pk).update(seal="", status="failed")
-    unknown = api.post("/api/v1/verify/", {"file": SimpleUploadedFile("d.pdf", issued)}, format="multipart").json()
+    unknown = api.post(
+        "/api/v1/verify/", {"file": SimpleUploadedFile("d.pdf", issued)}, format="multipart"
+    ).json()
     assert unknown["valid"] is False and any("never issued" in p for p in unknown["problems"])
-    plain = api.post("/api/v1/verify/", {"file": SimpleUploadedFile("x.pdf", b"%PDF-1.4\n%%EOF\n")},
-                     format="multipart").json()
+    plain = api.post(
+        "/api/v1/verify/", {"file": SimpleUploadedFile("x.pdf", b"%PDF-1.4\n%%EOF\n")}, format="multipart"
+    ).json()
     assert plain["valid"] is False and plain["problems"]
 
 
@@ -260,9 +283,13 @@ def test_a_pdf_signed_by_another_key_is_not_trusted(alice, filled_case, settings
 
 # --- API ------------------------------------------------------------------------------------------
 
+
 def test_dossier_api_contract(alice_api, bob_api, filled_case):
-    response = alice_api.post("/api/v1/dossiers/", {"case": filled_case.pk, "addressee": "alipay",
-                                                     "language": "zh-hans"}, format="json")
+    response = alice_api.post(
+        "/api/v1/dossiers/",
+        {"case": filled_case.pk, "addressee": "alipay", "language": "zh-hans"},
+        format="json",
+    )
     assert response.status_code in (201, 202)
     body = response.json()
     assert {"id", "status", "seal", "pdf_sha256", "created_at"} <= set(body)
@@ -275,32 +302,54 @@ def test_dossier_api_contract(alice_api, bob_api, filled_case):
     bundle = alice_api.get(f"/api/v1/dossiers/{body['id']}/bundle")
     assert bundle.status_code == 200 and bundle["Content-Type"] == "application/zip"
     assert zipfile.ZipFile(io.BytesIO(b"".join(bundle.streaming_content))).testzip() is None
-    for url in (f"/api/v1/dossiers/{body['id']}/", f"/api/v1/dossiers/{body['id']}/pdf",
-                f"/api/v1/dossiers/{body['id']}/bundle"):
+    for url in (
+        f"/api/v1/dossiers/{body['id']}/",
+        f"/api/v1/dossiers/{body['id']}/pdf",
+        f"/api/v1/dossiers/{body['id']}/bundle",
+    ):
         assert bob_api.get(url).status_code == 404
-    assert bob_api.post("/api/v1/dossiers/", {"case": filled_case.pk, "addressee": "alipay"},
-                        format="json").status_code == 404
+    assert (
+        bob_api.post(
+            "/api/v1/dossiers/", {"case": filled_case.pk, "addressee": "alipay"}, format="json"
+        ).status_code
+        == 404
+    )
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({"addressee": "mayor"}, "addressee"), ({"addressee": "custom"}, "addressee_name"),
-    ({"language": "fr"}, "language"), ({"date_from": "2024-03-20", "date_to": "2024-03-01"}, "date_to"),
-    ({"rule_pack": "mars"}, "rule_pack"), ({"date_from": "2024-02-30"}, "date_from"),
-    ({"date_from": "2030-01-01"}, "incidents"),
-])
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"addressee": "mayor"}, "addressee"),
+        ({"addressee": "custom"}, "addressee_name"),
+        ({"language": "fr"}, "language"),
+        ({"date_from": "2024-03-20", "date_to": "2024-03-01"}, "date_to"),
+        ({"rule_pack": "mars"}, "rule_pack"),
+        ({"date_from": "2024-02-30"}, "date_from"),
+        ({"date_from": "2030-01-01"}, "incidents"),
+    ],
+)
 def test_dossier_api_validation(alice_api, filled_case, payload, field):
-    response = alice_api.post("/api/v1/dossiers/", {"case": filled_case.pk, "addressee": "alipay", **payload},
-                              format="json")
+    response = alice_api.post(
+        "/api/v1/dossiers/", {"case": filled_case.pk, "addressee": "alipay", **payload}, format="json"
+    )
     assert response.status_code == 400, response.content
     assert field in response.json()["error"]["fields"]
     assert Dossier.objects.count() == 0
 
 
 def test_us_pack_dossier_and_period(alice_api, filled_case):
-    response = alice_api.post("/api/v1/dossiers/", {"case": filled_case.pk, "addressee": "police",
-                                                     "language": "en", "rule_pack": "us",
-                                                     "date_from": "2024-03-16", "date_to": "2024-03-17"},
-                              format="json")
+    response = alice_api.post(
+        "/api/v1/dossiers/",
+        {
+            "case": filled_case.pk,
+            "addressee": "police",
+            "language": "en",
+            "rule_pack": "us",
+            "date_from": "2024-03-16",
+            "date_to": "2024-03-17",
+        },
+        format="json",
+    )
     dossier = Dossier.objects.get(pk=response.json()["id"])
     manifest = json.loads(dossier.manifest)
     assert dossier.rule_pack == "us" and len(manifest["incidents"]) == 2

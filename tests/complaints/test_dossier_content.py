@@ -40,8 +40,9 @@ def pdf_text(dossier, tmp_path) -> str:
     path = tmp_path / "d.pdf"
     with default_storage.open(dossier.pdf_name, "rb") as handle:
         path.write_bytes(handle.read())
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_a_us_dossiers_night_count_is_its_quiet_hours_findings(alice, tmp_path):
@@ -50,8 +51,12 @@ def test_a_us_dossiers_night_count_is_its_quiet_hours_findings(alice, tmp_path):
     # 21:00 sharp is allowed under FDCPA, 21:30 and 07:30 are not; 22:30 would be "night" in China too.
     day = datetime(2026, 3, 2, tzinfo=NEW_YORK)
     for hour, minute in ((21, 0), (21, 30), (7, 30), (12, 0), (22, 30)):
-        incident_create(case=case, kind="call", occurred_at=day.replace(hour=hour, minute=minute),
-                        counterpart_number="2125550100")
+        incident_create(
+            case=case,
+            kind="call",
+            occurred_at=day.replace(hour=hour, minute=minute),
+            counterpart_number="2125550100",
+        )
     dossier = built(alice, case, language="en")
     manifest = json.loads(dossier.manifest)
     stats = manifest["statistics"]
@@ -61,17 +66,27 @@ def test_a_us_dossiers_night_count_is_its_quiet_hours_findings(alice, tmp_path):
     assert stats["night"] == len(quiet["incidents"]) == 3
     assert stats["calls"] == 5 and sum(stats["calls_per_hour"]) == 5
     text = re.sub(r"\s+", " ", pdf_text(dossier, tmp_path))
-    assert re.search(r"Contacts in quiet 3 hours \(21:00–08:00\)|Contacts in quiet hours \(21:00–08:00\) 3", text)
+    assert re.search(
+        r"Contacts in quiet 3 hours \(21:00–08:00\)|Contacts in quiet hours \(21:00–08:00\) 3", text
+    )
     assert "3 of the calls fell in the quiet hours from 21:00 to 08:00" in text
 
 
 def test_the_renderer_reads_no_models():
     for path in PDF_PACKAGE.glob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        assert not any(name.split(".")[0] in ("evidence", "accounts", "ledger", "django") and "models" in name
-                       or name.startswith("django.db") for name in imported), (path.name, imported)
+        imported = {
+            node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+        }
+        imported |= {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        assert not any(
+            name.split(".")[0] in ("evidence", "accounts", "ledger", "django")
+            and "models" in name
+            or name.startswith("django.db")
+            for name in imported
+        ), (path.name, imported)
 
 
 LONG_CHINESE = "催收员说明天去你单位找你领导，" * 200  # 3,000 characters
@@ -82,17 +97,29 @@ UNBROKEN = "x" * 3000
 @pytest.mark.parametrize("description", [LONG_CHINESE, LONG_ENGLISH, UNBROKEN], ids=["zh", "en", "unbroken"])
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_any_description_the_app_accepts_builds(alice, alice_case, tmp_path, description, language):
-    incident_create(case=alice_case, kind="call", occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
-                    counterpart_number="17012345678", description=description)
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        counterpart_number="17012345678",
+        description=description,
+    )
     dossier = built(alice, alice_case, addressee="alipay", language=language)
     text = re.sub(r"\s+", "", pdf_text(dossier, tmp_path))
     # The whole text is printed (its last words too), not only the shortened timeline cell.
     assert re.sub(r"\s+", "", description)[-60:] in text
 
 
-def test_characters_the_font_lacks_show_as_a_placeholder_and_stay_in_the_manifest(alice, alice_case, tmp_path):
-    incident_create(case=alice_case, kind="sms", occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI),
-                    counterpart_number="10690000123", description="再不还钱就😡🔪上门 ☠")
+def test_characters_the_font_lacks_show_as_a_placeholder_and_stay_in_the_manifest(
+    alice, alice_case, tmp_path
+):
+    incident_create(
+        case=alice_case,
+        kind="sms",
+        occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI),
+        counterpart_number="10690000123",
+        description="再不还钱就😡🔪上门 ☠",
+    )
     dossier = built(alice, alice_case, addressee="alipay", language="zh-hans")
     text = pdf_text(dossier, tmp_path)
     assert "再不还钱就□□上门" in text
@@ -100,8 +127,16 @@ def test_characters_the_font_lacks_show_as_a_placeholder_and_stay_in_the_manifes
 
 
 def test_a_long_collectors_list_builds(alice, tmp_path):
-    case = case_create(owner=alice, title="花呗", creditor="huabei",
-                       collectors="\n".join(f"某某催收服务有限公司第{n}分公司" for n in range(300)))
-    incident_create(case=case, kind="call", occurred_at=datetime.now(SHANGHAI) - timedelta(days=1),
-                    counterpart_number="17012345678")
+    case = case_create(
+        owner=alice,
+        title="花呗",
+        creditor="huabei",
+        collectors="\n".join(f"某某催收服务有限公司第{n}分公司" for n in range(300)),
+    )
+    incident_create(
+        case=case,
+        kind="call",
+        occurred_at=datetime.now(SHANGHAI) - timedelta(days=1),
+        counterpart_number="17012345678",
+    )
     built(alice, case, addressee="alipay", language="zh-hans")

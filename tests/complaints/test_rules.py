@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from evidence.rules import Record, RulePackError, evaluate, get_pack, parse_pack
-from evidence.models import Incident
 from accounts.services import profile_for, profile_update
+from evidence.models import Incident
+from evidence.rules import Record, RulePackError, evaluate, get_pack, parse_pack
 from evidence.services import case_create, case_update, incident_create, incident_update
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -34,8 +37,18 @@ def rules_of(incident):
 
 # --- 1. quiet hours --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("clock,flagged", [((21, 59, 59), False), ((22, 0, 0), True), ((7, 59, 59), True),
-                                           ((8, 0, 0), False), ((3, 0, 0), True), ((12, 0, 0), False)])
+
+@pytest.mark.parametrize(
+    "clock,flagged",
+    [
+        ((21, 59, 59), False),
+        ((22, 0, 0), True),
+        ((7, 59, 59), True),
+        ((8, 0, 0), False),
+        ((3, 0, 0), True),
+        ((12, 0, 0), False),
+    ],
+)
 def test_quiet_hours_boundaries_in_the_debtors_time_zone(alice_case, clock, flagged):
     (incident,) = log(alice_case, call(datetime(2024, 3, 15, *clock, tzinfo=SHANGHAI)))
     assert ("CN-TIME-1" in rules_of(incident)) is flagged
@@ -56,6 +69,7 @@ def test_quiet_hours_follow_the_profile_time_zone(alice, alice_case):
 
 
 # --- 2. connected calls a day ----------------------------------------------------------------------
+
 
 def test_exactly_three_connected_calls_are_fine_and_the_fourth_is_flagged(alice_case):
     day = datetime(2024, 3, 15, 9, tzinfo=SHANGHAI)
@@ -97,6 +111,7 @@ def test_amending_an_incident_re_evaluates_the_case(alice_case):
 
 # --- 3. the US pack --------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def us_case(alice):
     profile_update(profile=profile_for(alice), time_zone="America/New_York")
@@ -115,8 +130,11 @@ def test_us_eight_calls_in_seven_days_flags_the_eighth(us_case):
 def test_us_call_on_day_seven_after_a_conversation_is_flagged_day_eight_is_not(us_case):
     conversation = datetime(2024, 6, 3, 10, tzinfo=NEW_YORK)
     log(us_case, call(conversation, answered=True))
-    day7, day8 = log(us_case, call(conversation + timedelta(days=6, hours=5), answered=False),
-                     call(conversation + timedelta(days=7, hours=1), answered=False))
+    day7, day8 = log(
+        us_case,
+        call(conversation + timedelta(days=6, hours=5), answered=False),
+        call(conversation + timedelta(days=7, hours=1), answered=False),
+    )
     assert "US-FREQ-2" in rules_of(day7)
     assert "US-FREQ-2" not in rules_of(day8)
     en = [v for v in _api_violations(day7, "en") if v["rule"] == "US-FREQ-2"][0]
@@ -129,48 +147,92 @@ def test_us_days_follow_new_york_across_the_dst_change(us_case):
     # UTC day count would call it day 8 too, but 2024-03-10 23:30 EDT is 2024-03-11 03:30 UTC,
     # which a UTC reading would put on day 8: the local reading must keep it on day 7.
     log(us_case, call(datetime(2024, 3, 4, 23, 30, tzinfo=NEW_YORK), answered=True))
-    day7, day8 = log(us_case, call(datetime(2024, 3, 10, 23, 30, tzinfo=NEW_YORK), answered=False),
-                     call(datetime(2024, 3, 11, 0, 30, tzinfo=NEW_YORK), answered=False))
+    day7, day8 = log(
+        us_case,
+        call(datetime(2024, 3, 10, 23, 30, tzinfo=NEW_YORK), answered=False),
+        call(datetime(2024, 3, 11, 0, 30, tzinfo=NEW_YORK), answered=False),
+    )
     assert "US-FREQ-2" in rules_of(day7)
     assert "US-FREQ-2" not in rules_of(day8)
     # Quiet hours also follow the local offset after the change: 20:59 EDT is fine, 21:00:01 is not.
-    fine, late = log(us_case, call(datetime(2024, 3, 20, 20, 59, tzinfo=NEW_YORK), answered=False),
-                     call(datetime(2024, 3, 20, 21, 0, 1, tzinfo=NEW_YORK), answered=False))
+    fine, late = log(
+        us_case,
+        call(datetime(2024, 3, 20, 20, 59, tzinfo=NEW_YORK), answered=False),
+        call(datetime(2024, 3, 20, 21, 0, 1, tzinfo=NEW_YORK), answered=False),
+    )
     assert "US-TIME-1" not in rules_of(fine) and "US-TIME-1" in rules_of(late)
 
 
 def test_us_third_party_and_misrepresentation(us_case):
-    contact, fake = log(us_case, {"kind": "third_party", "occurred_at": datetime(2024, 6, 3, 12, tzinfo=NEW_YORK),
-                                  "contacted": ["employer"]},
-                        call(datetime(2024, 6, 20, 12, tzinfo=NEW_YORK), flags=["impersonation"]))
+    contact, fake = log(
+        us_case,
+        {
+            "kind": "third_party",
+            "occurred_at": datetime(2024, 6, 3, 12, tzinfo=NEW_YORK),
+            "contacted": ["employer"],
+        },
+        call(datetime(2024, 6, 20, 12, tzinfo=NEW_YORK), flags=["impersonation"]),
+    )
     assert "US-3P-1" in rules_of(contact) and "US-MISREP-1" in rules_of(fake)
 
 
 # --- 4. property: window counts equal a brute-force count -----------------------------------------
 
-from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
-
 
 def _record(i, minutes, answered):
-    return Record(i, "call", datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=minutes), answered, None, (), (), None,
-                  "1")
+    return Record(
+        i,
+        "call",
+        datetime(2024, 3, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+        answered,
+        None,
+        (),
+        (),
+        None,
+        "1",
+    )
 
 
 @hsettings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 60 * 24 * 40), st.booleans()), max_size=80),
-       st.integers(1, 9), st.integers(0, 6), st.sampled_from(["all", "connected", "unanswered"]),
-       st.sampled_from(["Asia/Shanghai", "America/New_York", "UTC"]))
+@given(
+    st.lists(st.tuples(st.integers(0, 60 * 24 * 40), st.booleans()), max_size=80),
+    st.integers(1, 9),
+    st.integers(0, 6),
+    st.sampled_from(["all", "connected", "unanswered"]),
+    st.sampled_from(["Asia/Shanghai", "America/New_York", "UTC"]),
+)
 def test_window_counts_equal_a_brute_force_count(items, days, limit, mode, zone):
     tz = ZoneInfo(zone)
     records = [_record(i, m, a) for i, (m, a) in enumerate(sorted(items))]
-    pack = parse_pack({"id": "t", "name": {"zh-hans": "t", "en": "t"}, "rules": [
-        {"id": "ROLL", "title": {"zh-hans": "t", "en": "t"}, "explanation": {"zh-hans": "t", "en": "t"},
-         "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
-         "predicate": {"type": "count_in_window", "window": "rolling_days", "days": days, "count": mode,
-                       "limit": limit}},
-        {"id": "DAY", "title": {"zh-hans": "t", "en": "t"}, "explanation": {"zh-hans": "t", "en": "t"},
-         "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
-         "predicate": {"type": "count_in_window", "window": "day", "count": mode, "limit": limit}}]}, "test")
+    pack = parse_pack(
+        {
+            "id": "t",
+            "name": {"zh-hans": "t", "en": "t"},
+            "rules": [
+                {
+                    "id": "ROLL",
+                    "title": {"zh-hans": "t", "en": "t"},
+                    "explanation": {"zh-hans": "t", "en": "t"},
+                    "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
+                    "predicate": {
+                        "type": "count_in_window",
+                        "window": "rolling_days",
+                        "days": days,
+                        "count": mode,
+                        "limit": limit,
+                    },
+                },
+                {
+                    "id": "DAY",
+                    "title": {"zh-hans": "t", "en": "t"},
+                    "explanation": {"zh-hans": "t", "en": "t"},
+                    "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
+                    "predicate": {"type": "count_in_window", "window": "day", "count": mode, "limit": limit},
+                },
+            ],
+        },
+        "test",
+    )
     found = evaluate(records, pack, tz)
 
     def counted(r):
@@ -225,18 +287,31 @@ def test_a_custom_pack_file_is_picked_up_without_code_changes(alice, tmp_path, s
     assert rules_of(early) == []
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda r: r["citations"][0].update(confidence="R"), "unverified"),
-    (lambda r: r["citations"][0].update(confidence="S", en="Some Act, Article 12"), "without article numbers"),
-    (lambda r: r["citations"][0].update(confidence="S", **{"zh-hans": "某办法第十二条"}), "without article numbers"),
-    (lambda r: r["predicate"].update(type="moon_phase"), "unknown predicate type"),
-    (lambda r: r["predicate"].update(kinds=["fax"]), "kinds"),
-    (lambda r: r.pop("title"), "title"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda r: r["citations"][0].update(confidence="R"), "unverified"),
+        (
+            lambda r: r["citations"][0].update(confidence="S", en="Some Act, Article 12"),
+            "without article numbers",
+        ),
+        (
+            lambda r: r["citations"][0].update(confidence="S", **{"zh-hans": "某办法第十二条"}),
+            "without article numbers",
+        ),
+        (lambda r: r["predicate"].update(type="moon_phase"), "unknown predicate type"),
+        (lambda r: r["predicate"].update(kinds=["fax"]), "kinds"),
+        (lambda r: r.pop("title"), "title"),
+    ],
+)
 def test_bad_pack_files_are_refused_with_a_reason(change, message):
-    rule = {"id": "X-1", "title": {"zh-hans": "t", "en": "t"}, "explanation": {"zh-hans": "t", "en": "t"},
-            "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
-            "predicate": {"type": "quiet_hours", "from": "22:00", "until": "08:00"}}
+    rule = {
+        "id": "X-1",
+        "title": {"zh-hans": "t", "en": "t"},
+        "explanation": {"zh-hans": "t", "en": "t"},
+        "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
+        "predicate": {"type": "quiet_hours", "from": "22:00", "until": "08:00"},
+    }
     change(rule)
     with pytest.raises(RulePackError, match=message):
         parse_pack({"id": "x", "name": {"zh-hans": "x", "en": "x"}, "rules": [rule]}, "x.toml")
@@ -252,12 +327,20 @@ def test_bundled_packs_cite_article_numbers_only_for_verbatim_sources():
 
 def test_china_pack_covers_the_research(alice_case):
     items = [
-        {"kind": "third_party", "occurred_at": datetime(2024, 3, 10, 12, tzinfo=SHANGHAI), "contacted": ["family"]},
+        {
+            "kind": "third_party",
+            "occurred_at": datetime(2024, 3, 10, 12, tzinfo=SHANGHAI),
+            "contacted": ["family"],
+        },
         call(datetime(2024, 3, 10, 13, tzinfo=SHANGHAI), flags=["threat", "insult"]),
         call(datetime(2024, 3, 10, 14, tzinfo=SHANGHAI), flags=["impersonation", "fake_legal_document"]),
         call(datetime(2024, 3, 10, 15, tzinfo=SHANGHAI), flags=["disclosure"]),
-        {"kind": "visit", "occurred_at": datetime(2024, 3, 10, 22, 30, tzinfo=SHANGHAI), "visitors": 1,
-         "flags": ["entered_home", "posted_notice", "violence"]},
+        {
+            "kind": "visit",
+            "occurred_at": datetime(2024, 3, 10, 22, 30, tzinfo=SHANGHAI),
+            "visitors": 1,
+            "flags": ["entered_home", "posted_notice", "violence"],
+        },
     ]
     incidents = log(alice_case, *items)
     found = [set(rules_of(i)) for i in incidents]
@@ -271,6 +354,7 @@ def test_china_pack_covers_the_research(alice_case):
 
 
 # --- 6. where findings show -----------------------------------------------------------------------
+
 
 def _api_violations(incident, language):
     from rest_framework.test import APIClient
@@ -289,8 +373,11 @@ def _api_violations(incident, language):
 
 
 def test_violations_show_on_the_timeline_in_both_languages_with_the_pack_citation(client, alice, alice_case):
-    log(alice_case, call(datetime(2024, 3, 15, 23, 10, tzinfo=SHANGHAI)),
-        call(datetime(2024, 3, 15, 12, 0, tzinfo=SHANGHAI)))
+    log(
+        alice_case,
+        call(datetime(2024, 3, 15, 23, 10, tzinfo=SHANGHAI)),
+        call(datetime(2024, 3, 15, 12, 0, tzinfo=SHANGHAI)),
+    )
     client.force_login(alice)
     page = client.get(f"/cases/{alice_case.pk}/").content.decode()
     pack = get_pack("cn")
@@ -308,6 +395,8 @@ def test_violations_show_on_the_timeline_in_both_languages_with_the_pack_citatio
 def test_evaluate_rules_command_fills_in_findings_for_existing_incidents(alice_case):
     from django.core.management import call_command
 
-    Incident.objects.create(case=alice_case, kind="call", occurred_at=datetime(2024, 3, 15, 23, tzinfo=SHANGHAI))
+    Incident.objects.create(
+        case=alice_case, kind="call", occurred_at=datetime(2024, 3, 15, 23, tzinfo=SHANGHAI)
+    )
     call_command("evaluate_rules", stdout=open("/dev/null", "w"))
     assert "CN-TIME-1" in rules_of(Incident.objects.get())

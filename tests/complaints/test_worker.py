@@ -28,12 +28,21 @@ def worker_env(settings, evidence_storage, tmp_path) -> dict:
     if database["ENGINE"].endswith("sqlite3"):
         url = f"sqlite:///{database['NAME']}"
     else:
-        url = (f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or 'localhost'}:"
-               f"{database['PORT'] or 5432}/{database['NAME']}")
+        url = (
+            f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@{database['HOST'] or 'localhost'}:"
+            f"{database['PORT'] or 5432}/{database['NAME']}"
+        )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update({"DATABASE_URL": url, "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
-                "DOSSIER_SIGNING_DIR": str(settings.DOSSIER_SIGNING_DIR), "DATA_DIR": str(tmp_path / "worker"),
-                "LOG_LEVEL": "WARNING", "DJANGO_DEBUG": "1"})
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
+            "DOSSIER_SIGNING_DIR": str(settings.DOSSIER_SIGNING_DIR),
+            "DATA_DIR": str(tmp_path / "worker"),
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_DEBUG": "1",
+        }
+    )
     if evidence_storage["kind"] == "filesystem":
         env["EVIDENCE_ROOT"] = str(evidence_storage["path"])
     else:
@@ -45,9 +54,23 @@ def start_worker(env, *extra) -> subprocess.Popen:
     # --no-reload: without it a debug worker runs under the autoreloader, and killing the process
     # started here would leave the real worker running as an orphan. Its own session lets the test
     # kill every process the worker may have started.
-    return subprocess.Popen([sys.executable, "manage.py", "db_worker", "--no-startup-delay", "--no-reload",
-                             "--interval", "0.2", *extra], cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--no-startup-delay",
+            "--no-reload",
+            "--interval",
+            "0.2",
+            *extra,
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def kill_worker(worker: subprocess.Popen) -> None:
@@ -60,19 +83,30 @@ def kill_worker(worker: subprocess.Popen) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_build_whose_worker_is_killed_is_not_ready_and_completes_when_retried(
-        settings, evidence_storage, tmp_path, django_user_model):
+    settings, evidence_storage, tmp_path, django_user_model
+):
     from complaints.services import dossier_create, dossier_retry
-    from evidence.findings import case_violations_refresh
     from complaints.signing import check_signature
+    from evidence.findings import case_violations_refresh
     from evidence.services import case_create
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     owner = django_user_model.objects.create_user("ivan", password="ivan-password-1")
     case = case_create(owner=owner, title="大案", creditor="huabei")
     start = datetime(2024, 1, 1, 8, tzinfo=ZoneInfo("Asia/Shanghai"))
-    Incident.objects.bulk_create([Incident(case=case, kind="call", occurred_at=start + timedelta(minutes=31 * i),
-                                           counterpart_number="17012345678", answered=i % 2 == 0,
-                                           description=f"第{i}次来电，要求立即还款") for i in range(4000)])
+    Incident.objects.bulk_create(
+        [
+            Incident(
+                case=case,
+                kind="call",
+                occurred_at=start + timedelta(minutes=31 * i),
+                counterpart_number="17012345678",
+                answered=i % 2 == 0,
+                description=f"第{i}次来电，要求立即还款",
+            )
+            for i in range(4000)
+        ]
+    )
     case_violations_refresh(case=case)
     env = worker_env(settings, evidence_storage, tmp_path)
 
@@ -94,7 +128,9 @@ def test_a_build_whose_worker_is_killed_is_not_ready_and_completes_when_retried(
     dossier_retry(dossier=interrupted)
     worker = start_worker(env, "--batch")
     try:
-        finished = wait_for(lambda: Dossier.objects.filter(pk=dossier.pk, status__in=["ready", "failed"]).first())
+        finished = wait_for(
+            lambda: Dossier.objects.filter(pk=dossier.pk, status__in=["ready", "failed"]).first()
+        )
         worker.wait(timeout=120)
     finally:
         if worker.poll() is None:

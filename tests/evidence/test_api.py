@@ -62,16 +62,26 @@ def test_cases_create_and_list(alice_api):
 
 
 def test_case_validation_errors_name_the_fields(alice_api):
-    error = assert_error_shape(alice_api.post("/api/v1/cases/", {"title": "", "creditor": "visa"}, format="json"),
-                               400, "invalid")
+    error = assert_error_shape(
+        alice_api.post("/api/v1/cases/", {"title": "", "creditor": "visa"}, format="json"), 400, "invalid"
+    )
     assert set(error["fields"]) == {"title", "creditor"}
 
 
 def test_incident_create_with_every_optional_field(alice_api, alice_case):
-    payload = {"case": alice_case.pk, "kind": "visit", "occurred_at": "2024-03-15T21:30:00+08:00",
-               "duration_seconds": 600, "counterpart_number": "17012345678", "counterpart_name": "王经理",
-               "agency": "某催收公司", "description": "两人上门，贴了告知书", "contacted": ["self", "family"],
-               "flags": ["posted_notice", "threat"], "visitors": 2}
+    payload = {
+        "case": alice_case.pk,
+        "kind": "visit",
+        "occurred_at": "2024-03-15T21:30:00+08:00",
+        "duration_seconds": 600,
+        "counterpart_number": "17012345678",
+        "counterpart_name": "王经理",
+        "agency": "某催收公司",
+        "description": "两人上门，贴了告知书",
+        "contacted": ["self", "family"],
+        "flags": ["posted_notice", "threat"],
+        "visitors": 2,
+    }
     response = alice_api.post("/api/v1/incidents/", payload, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -89,19 +99,31 @@ def test_incident_create_with_every_optional_field(alice_api, alice_case):
 
 
 def test_logged_at_is_set_by_the_server(alice_api, alice_case):
-    response = alice_api.post("/api/v1/incidents/", {
-        "case": alice_case.pk, "kind": "call", "occurred_at": "2024-03-15T10:00:00+08:00",
-        "logged_at": "2020-01-01T00:00:00+08:00"}, format="json")
+    response = alice_api.post(
+        "/api/v1/incidents/",
+        {
+            "case": alice_case.pk,
+            "kind": "call",
+            "occurred_at": "2024-03-15T10:00:00+08:00",
+            "logged_at": "2020-01-01T00:00:00+08:00",
+        },
+        format="json",
+    )
     assert response.status_code == 201
     assert not response.json()["logged_at"].startswith("2020")
 
 
 def test_incident_validation(alice_api, alice_case):
     base = {"case": alice_case.pk, "kind": "call", "occurred_at": "2024-03-15T10:00:00+08:00"}
-    for bad, field in [({"kind": "fax"}, "kind"), ({"occurred_at": "2024-02-30T10:00:00+08:00"}, "occurred_at"),
-                       ({"occurred_at": "2999-01-01T10:00:00+08:00"}, "occurred_at"),
-                       ({"flags": ["rude"]}, "flags"), ({"contacted": ["neighbour"]}, "contacted"),
-                       ({"duration_seconds": -5}, "duration_seconds"), ({"case": "abc"}, "case")]:
+    for bad, field in [
+        ({"kind": "fax"}, "kind"),
+        ({"occurred_at": "2024-02-30T10:00:00+08:00"}, "occurred_at"),
+        ({"occurred_at": "2999-01-01T10:00:00+08:00"}, "occurred_at"),
+        ({"flags": ["rude"]}, "flags"),
+        ({"contacted": ["neighbour"]}, "contacted"),
+        ({"duration_seconds": -5}, "duration_seconds"),
+        ({"case": "abc"}, "case"),
+    ]:
         error = assert_error_shape(alice_api.post("/api/v1/incidents/", {**base, **bad}, format="json"), 400)
         assert field in error["fields"], (bad, error)
     assert Incident.objects.count() == 0
@@ -109,19 +131,31 @@ def test_incident_validation(alice_api, alice_case):
 
 def test_incidents_list_is_ordered_by_occurred_at(alice_api, alice_case):
     for stamp in ("2024-03-15T12:00:00+08:00", "2024-03-14T12:00:00+08:00", "2024-03-16T12:00:00+08:00"):
-        alice_api.post("/api/v1/incidents/", {"case": alice_case.pk, "kind": "call", "occurred_at": stamp},
-                       format="json")
+        alice_api.post(
+            "/api/v1/incidents/", {"case": alice_case.pk, "kind": "call", "occurred_at": stamp}, format="json"
+        )
     results = alice_api.get(f"/api/v1/incidents/?case={alice_case.pk}").json()["results"]
     times = [datetime.fromisoformat(r["occurred_at"]) for r in results]
     assert times == sorted(times) and len(times) == 3
 
 
 def test_evidence_object_fields(alice_api, alice_incident):
-    response = alice_api.post(f"/api/v1/incidents/{alice_incident.pk}/evidence/",
-                              {"file": SimpleUploadedFile("shot.png", png_bytes())}, format="multipart")
+    response = alice_api.post(
+        f"/api/v1/incidents/{alice_incident.pk}/evidence/",
+        {"file": SimpleUploadedFile("shot.png", png_bytes())},
+        format="multipart",
+    )
     body = response.json()
-    assert {"id", "incident", "original_name", "content_type", "size", "sha256", "received_at",
-            "metadata"} <= set(body)
+    assert {
+        "id",
+        "incident",
+        "original_name",
+        "content_type",
+        "size",
+        "sha256",
+        "received_at",
+        "metadata",
+    } <= set(body)
     assert body["original_name"] == "shot.png"
     assert body["sha256"] == body["sha256"].lower() and len(body["sha256"]) == 64
     assert alice_api.get(f"/api/v1/evidence/{body['id']}/").json() == body
@@ -137,7 +171,9 @@ def test_wrong_method_is_405_and_unknown_id_is_404(alice_api):
 
 def test_amending_through_the_api_keeps_logged_at(alice_api, alice_incident):
     logged_at = alice_incident.logged_at
-    response = alice_api.patch(f"/api/v1/incidents/{alice_incident.pk}/", {"description": "更正"}, format="json")
+    response = alice_api.patch(
+        f"/api/v1/incidents/{alice_incident.pk}/", {"description": "更正"}, format="json"
+    )
     assert response.status_code == 200
     alice_incident.refresh_from_db()
     assert alice_incident.description == "更正" and alice_incident.logged_at == logged_at

@@ -15,9 +15,12 @@ from tests.conftest import amr_bytes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Outside CI a machine without chromium skips these; in CI (.ci/run installs it) they must run.
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                 reason="Debian's chromium package is not installed")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"), reason="Debian's chromium package is not installed"
+    ),
+]
 
 PHONE = {"width": 390, "height": 844}
 
@@ -31,9 +34,11 @@ def page(live_server, monkeypatch):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"])
-        context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                      accept_downloads=True)
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+        )
+        context = browser.new_context(
+            viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, accept_downloads=True
+        )
         page = context.new_page()
         page.set_default_timeout(60_000)
         yield page
@@ -126,7 +131,9 @@ def test_a_large_upload_survives_a_dropped_connection(page, live_server, tmp_pat
     assert EvidenceFile.objects.get(owner=owner).sha256 == digest
 
 
-def test_a_new_user_imports_the_collectors_calls_from_calls_xml(page, live_server, tmp_path, django_user_model):
+def test_a_new_user_imports_the_collectors_calls_from_calls_xml(
+    page, live_server, tmp_path, django_user_model
+):
     """On a phone-sized screen: upload calls.xml, see the preview, import only the collector's
     number; the timeline shows those calls at the right local times with their provenance; a second
     import creates nothing."""
@@ -141,11 +148,15 @@ def test_a_new_user_imports_the_collectors_calls_from_calls_xml(page, live_serve
     owner = django_user_model.objects.create_user("hana", password="hana-password-1")
     case = case_create(owner=owner, title="花呗", creditor="huabei", collectors="17012345678")
     export = tmp_path / "calls.xml"
-    export.write_bytes(calls_xml([
-        ("17012345678", datetime(2024, 3, 15, 23, 10, 5, tzinfo=shanghai), 1, 61, "(Unknown)"),
-        ("17012345678", datetime(2024, 3, 16, 7, 45, 0, tzinfo=shanghai), 3, 0, "(Unknown)"),
-        ("13900000000", datetime(2024, 3, 16, 12, 0, 0, tzinfo=shanghai), 1, 300, "妈妈"),
-    ]))
+    export.write_bytes(
+        calls_xml(
+            [
+                ("17012345678", datetime(2024, 3, 15, 23, 10, 5, tzinfo=shanghai), 1, 61, "(Unknown)"),
+                ("17012345678", datetime(2024, 3, 16, 7, 45, 0, tzinfo=shanghai), 3, 0, "(Unknown)"),
+                ("13900000000", datetime(2024, 3, 16, 12, 0, 0, tzinfo=shanghai), 1, 300, "妈妈"),
+            ]
+        )
+    )
 
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("#id_username", "hana")

@@ -11,9 +11,12 @@ import pytest
 from evidence.models import EvidenceFile
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
-                                 reason="Debian's chromium package is not installed")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"), reason="Debian's chromium package is not installed"
+    ),
+]
 
 
 def test_recording_a_visit_in_the_browser(live_server, monkeypatch, django_user_model):
@@ -25,9 +28,16 @@ def test_recording_a_visit_in_the_browser(live_server, monkeypatch, django_user_
     owner = django_user_model.objects.create_user("frank", password="frank-password-1")
     case = case_create(owner=owner, title="上门", creditor="huabei")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
+        )
         context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         context.grant_permissions(["microphone"], origin=live_server.url)
         page = context.new_page()
@@ -54,7 +64,6 @@ def test_recording_a_visit_in_the_browser(live_server, monkeypatch, django_user_
     assert evidence.incident.kind == "visit"
 
 
-
 def test_the_duration_comes_from_the_webm_itself():
     """MediaRecorder's WebM has no Duration element; the clusters' block times give it."""
     import io
@@ -70,8 +79,18 @@ def test_the_duration_comes_from_the_webm_itself():
         return element(b"\xa3", b"\x81" + struct.pack(">h", relative_ms) + b"\x80" + bytes(20))
 
     unknown = b"\x01\xff\xff\xff\xff\xff\xff\xff"
-    clusters = b"".join(b"\x1f\x43\xb6\x75" + unknown + element(b"\xe7", struct.pack(">H", start))
-                        + b"".join(block(r) for r in range(0, 1000, 100)) for start in (0, 1000, 2000))
-    data = (element(b"\x1a\x45\xdf\xa3", b"\x42\x82\x84webm") + b"\x18\x53\x80\x67" + unknown
-            + element(b"\x15\x49\xa9\x66", element(b"\x2a\xd7\xb1", struct.pack(">I", 1_000_000))) + clusters)
+    clusters = b"".join(
+        b"\x1f\x43\xb6\x75"
+        + unknown
+        + element(b"\xe7", struct.pack(">H", start))
+        + b"".join(block(r) for r in range(0, 1000, 100))
+        for start in (0, 1000, 2000)
+    )
+    data = (
+        element(b"\x1a\x45\xdf\xa3", b"\x42\x82\x84webm")
+        + b"\x18\x53\x80\x67"
+        + unknown
+        + element(b"\x15\x49\xa9\x66", element(b"\x2a\xd7\xb1", struct.pack(">I", 1_000_000)))
+        + clusters
+    )
     assert webm_duration(io.BytesIO(data)) == 2.9

@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from accounts.services import token_create
 from evidence.integrity import verify_store
 from evidence.models import EvidenceFile
-from ledger.models import AuditEvent
-from accounts.services import token_create
 from evidence.services import case_create, incident_create
+from ledger.models import AuditEvent
 from tests.conftest import amr_bytes
 
 
@@ -26,8 +26,12 @@ def test_twenty_concurrent_uploads_leave_twenty_rows_and_an_unforked_chain(live_
     payloads = [amr_bytes(frames=50 + i) for i in range(20)]
 
     def send(index: int) -> int:
-        response = requests.post(url, headers={"Authorization": f"Bearer {secret}"},
-                                 files={"file": (f"r{index}.amr", payloads[index])}, timeout=120)
+        response = requests.post(
+            url,
+            headers={"Authorization": f"Bearer {secret}"},
+            files={"file": (f"r{index}.amr", payloads[index])},
+            timeout=120,
+        )
         return response.status_code
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -37,7 +41,7 @@ def test_twenty_concurrent_uploads_leave_twenty_rows_and_an_unforked_chain(live_
     assert EvidenceFile.objects.filter(owner=owner).count() == 20
     events = list(AuditEvent.objects.filter(owner=owner).order_by("seq"))
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
-    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+    assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
     assert len({e.prev_hash for e in events}) == len(events)  # no two events share a parent: no fork
     report = verify_store(owner=owner)
     assert report.ok, report.problems

@@ -33,11 +33,29 @@ def test_the_compiled_catalogue_matches_the_source():
 def test_no_user_visible_string_is_missing_from_the_catalogue(tmp_path):
     """Extract strings from a copy of the code: nothing may be new compared to the catalogue."""
     copy = tmp_path / "project"
-    shutil.copytree(BASE_DIR, copy, ignore=shutil.ignore_patterns(".venv", ".git", "var", "staticfiles",
-                                                                  "node_modules", "__pycache__", "bench"))
-    subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "zh_Hans", "--no-obsolete",
-                    "--ignore=tests", "--ignore=bench"], cwd=copy, check=True, capture_output=True,
-                   env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path / "data")})
+    shutil.copytree(
+        BASE_DIR,
+        copy,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "var", "staticfiles", "node_modules", "__pycache__", "bench"
+        ),
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--no-obsolete",
+            "--ignore=tests",
+            "--ignore=bench",
+        ],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        env={"PATH": "/usr/bin:/bin", "DATA_DIR": str(tmp_path / "data")},
+    )
     fresh = {e.msgid for e in polib.pofile(str(copy / "locale/zh_Hans/LC_MESSAGES/django.po"))}
     known = {e.msgid for e in polib.pofile(str(ZH_PO))}
     assert fresh - known == set(), "new strings: run `make messages` and translate them"
@@ -59,8 +77,14 @@ def sample_pages(client, alice, alice_case, alice_incident):
 
     evidence_store(incident=alice_incident, upload=SimpleUploadedFile("a.png", png_bytes()))
     client.force_login(alice)
-    return client, [f"/cases/{alice_case.pk}/", f"/incidents/{alice_incident.pk}/", "/cases/",
-                    f"/cases/{alice_case.pk}/log/visit/", "/accounts/tokens/", "/accounts/profile/"]
+    return client, [
+        f"/cases/{alice_case.pk}/",
+        f"/incidents/{alice_incident.pk}/",
+        "/cases/",
+        f"/cases/{alice_case.pk}/log/visit/",
+        "/accounts/tokens/",
+        "/accounts/profile/",
+    ]
 
 
 def test_pages_are_chinese_by_default(sample_pages):

@@ -20,24 +20,30 @@ COLLECTOR = "17012345678"
 def sample_calls():
     base = datetime(2024, 3, 15, 22, 30, tzinfo=SHANGHAI)
     return [
-        (COLLECTOR, base, 1, 95, "(Unknown)"),                      # answered, at night
+        (COLLECTOR, base, 1, 95, "(Unknown)"),  # answered, at night
         ("+86 170 1234 5678", base + timedelta(minutes=20), 3, 0, "催收"),  # missed, same collector
-        (COLLECTOR, base + timedelta(hours=12), 5, 0, ""),          # rejected
+        (COLLECTOR, base + timedelta(hours=12), 5, 0, ""),  # rejected
         ("13900000000", base + timedelta(hours=13), 1, 300, "妈妈"),  # family: not a collector
-        (COLLECTOR, base + timedelta(hours=14), 2, 10, ""),         # outgoing: off by default
+        (COLLECTOR, base + timedelta(hours=14), 2, 10, ""),  # outgoing: off by default
     ]
 
 
 def post_import(api, case, data, name="calls.xml", **extra):
-    return api.post("/api/v1/imports/", {"case": case.pk, "file": SimpleUploadedFile(name, data), **extra},
-                    format="multipart")
+    return api.post(
+        "/api/v1/imports/",
+        {"case": case.pk, "file": SimpleUploadedFile(name, data), **extra},
+        format="multipart",
+    )
 
 
 def test_calls_import_through_the_api_only_for_chosen_numbers(alice_api, alice_case):
     response = post_import(alice_api, alice_case, calls_xml(sample_calls()), numbers=COLLECTOR)
     assert response.status_code == 201, response.content
-    assert {k: response.json()[k] for k in ("created", "duplicates", "skipped")} == \
-        {"created": 3, "duplicates": 0, "skipped": 2}
+    assert {k: response.json()[k] for k in ("created", "duplicates", "skipped")} == {
+        "created": 3,
+        "duplicates": 0,
+        "skipped": 2,
+    }
     calls = Incident.objects.filter(case=alice_case, kind="call").order_by("occurred_at")
     assert [c.occurred_at for c in calls] == [s[1] for s in sample_calls()[:3]]  # times from the epoch field
     assert [c.answered for c in calls] == [True, False, False]
@@ -77,19 +83,24 @@ SMS_XML = """<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>
 def test_sms_with_surrogate_pair_emoji_mms_image_and_null_attributes(alice_api, alice_case):
     moment = datetime(2024, 3, 16, 9, 0, tzinfo=SHANGHAI)
     image = png_bytes(size=(80, 60))
-    data = SMS_XML.format(d1=epoch_ms(moment), d2=epoch_ms(moment + timedelta(minutes=1)),
-                          d3=epoch_ms(moment + timedelta(minutes=2)), image=base64.b64encode(image).decode())
+    data = SMS_XML.format(
+        d1=epoch_ms(moment),
+        d2=epoch_ms(moment + timedelta(minutes=1)),
+        d3=epoch_ms(moment + timedelta(minutes=2)),
+        image=base64.b64encode(image).decode(),
+    )
     response = post_import(alice_api, alice_case, data.encode(), name="sms.xml", kinds="sms_received")
     assert response.status_code == 201, response.content
     assert response.json()["created"] == 2 and response.json()["skipped"] == 1  # the sent one
     received = Incident.objects.filter(case=alice_case, kind="sms").order_by("occurred_at")
-    assert received[0].description == "还钱\U0001F600否则上门"
+    assert received[0].description == "还钱\U0001f600否则上门"
     assert received[0].counterpart_name == ""  # "(Unknown)" means no name
     mms = received[1]
     assert mms.description == "律师函见附件" and mms.counterpart_number == "10690000123"
     attached = mms.evidence.get()
     assert attached.content_type == "image/png" and attached.provenance == "imported"
     import hashlib
+
     assert attached.sha256 == hashlib.sha256(image).hexdigest()
 
 
@@ -98,17 +109,26 @@ BOMB = b"""<?xml version="1.0"?>
 <calls count="1"><call number="&lol2;" date="1710000000000" type="1" duration="1" /></calls>"""
 
 
-@pytest.mark.parametrize("name,data,code,status,words", [
-    ("calls.xml", BOMB, "invalid_import", 400, "DTD"),
-    ("calls.xml", calls_xml(sample_calls())[:-40], "invalid_import", 400, "incomplete"),
-    ("calls.csv", b"Name,When,Length\nx,2024-01-01,3\n", "invalid_import", 400, "Call type"),
-    ("calls.csv", b"Call type,Date,Duration,Number\nIncoming,2024-02-30 10:00:00,00:01:00,170\n", "invalid_import",
-     400, "impossible date"),
-    ("calls.xml", b"<?xml version='1.0'?><contacts><c/></contacts>", "invalid_import", 400, "<contacts>"),
-    ("calls.mp3", b"ID3\x04" + bytes(100), "unsupported_type", 415, "SMS Backup"),
-])
-def test_bad_exports_are_refused_clearly_and_create_nothing(alice, alice_api, alice_case, name, data, code, status,
-                                                           words):
+@pytest.mark.parametrize(
+    "name,data,code,status,words",
+    [
+        ("calls.xml", BOMB, "invalid_import", 400, "DTD"),
+        ("calls.xml", calls_xml(sample_calls())[:-40], "invalid_import", 400, "incomplete"),
+        ("calls.csv", b"Name,When,Length\nx,2024-01-01,3\n", "invalid_import", 400, "Call type"),
+        (
+            "calls.csv",
+            b"Call type,Date,Duration,Number\nIncoming,2024-02-30 10:00:00,00:01:00,170\n",
+            "invalid_import",
+            400,
+            "impossible date",
+        ),
+        ("calls.xml", b"<?xml version='1.0'?><contacts><c/></contacts>", "invalid_import", 400, "<contacts>"),
+        ("calls.mp3", b"ID3\x04" + bytes(100), "unsupported_type", 415, "SMS Backup"),
+    ],
+)
+def test_bad_exports_are_refused_clearly_and_create_nothing(
+    alice, alice_api, alice_case, name, data, code, status, words
+):
     from accounts.services import profile_for, profile_update
 
     profile_update(profile=profile_for(alice), language="en")  # the messages are checked in English
@@ -120,13 +140,17 @@ def test_bad_exports_are_refused_clearly_and_create_nothing(alice, alice_api, al
 
 
 def test_imazing_csv_reads_local_times(alice_api, alice_case):
-    data = ("Call type,Date,Duration,Number,Contact,Location,Service\n"
-            "Incoming,2024-03-15 23:05:00,00:02:05,+86 170 1234 5678,,China,Phone\n"
-            "Missed,2024-03-15 23:30:00,00:00:00,+86 170 1234 5678,,China,Phone\n").encode()
+    data = (
+        b"Call type,Date,Duration,Number,Contact,Location,Service\n"
+        b"Incoming,2024-03-15 23:05:00,00:02:05,+86 170 1234 5678,,China,Phone\n"
+        b"Missed,2024-03-15 23:30:00,00:00:00,+86 170 1234 5678,,China,Phone\n"
+    )
     response = post_import(alice_api, alice_case, data, name="calls.csv")
     assert response.json()["created"] == 2
     first = Incident.objects.filter(kind="call").order_by("occurred_at").first()
-    assert first.occurred_at == datetime(2024, 3, 15, 23, 5, tzinfo=SHANGHAI) and first.duration_seconds == 125
+    assert (
+        first.occurred_at == datetime(2024, 3, 15, 23, 5, tzinfo=SHANGHAI) and first.duration_seconds == 125
+    )
 
 
 def test_preview_page_ranks_numbers_and_marks_known_collectors(client, alice, alice_case):
@@ -134,8 +158,10 @@ def test_preview_page_ranks_numbers_and_marks_known_collectors(client, alice, al
 
     case_update(case=alice_case, collectors="某催收公司\n170 1234 5678")
     client.force_login(alice)
-    response = client.post(f"/cases/{alice_case.pk}/import/", {"file": SimpleUploadedFile("calls.xml",
-                                                                                           calls_xml(sample_calls()))})
+    response = client.post(
+        f"/cases/{alice_case.pk}/import/",
+        {"file": SimpleUploadedFile("calls.xml", calls_xml(sample_calls()))},
+    )
     phone_import = PhoneImport.objects.get()
     assert response["Location"] == f"/imports/{phone_import.pk}/"
     summary = phone_import.summary
@@ -146,26 +172,34 @@ def test_preview_page_ranks_numbers_and_marks_known_collectors(client, alice, al
     page = client.get(f"/imports/{phone_import.pk}/")
     assert page.context["form"]["numbers"].value() == ["17012345678", "+8617012345678"]
     assert Incident.objects.count() == 0  # nothing imported by looking
-    done = client.post(f"/imports/{phone_import.pk}/", {"numbers": ["17012345678", "+8617012345678"],
-                                                         "kinds": ["incoming", "missed", "rejected"]})
+    done = client.post(
+        f"/imports/{phone_import.pk}/",
+        {"numbers": ["17012345678", "+8617012345678"], "kinds": ["incoming", "missed", "rejected"]},
+    )
     assert done.status_code == 302
     assert Incident.objects.filter(kind="call").count() == 3
 
 
 # --- recordings filed under imported calls -------------------------------------------------------
 
-@pytest.mark.parametrize("name", [
-    "通话录音@催收(17012345678)_20240315223100.mp3",          # MIUI
-    "催收@+86 170 1234 5678_20240315223100.amr",              # Huawei
-    "Call recording 17012345678_240315_223100.m4a",          # Samsung
-    "20240315_143100.000+0000_in_sim1_17012345678.oga",      # BCR, UTC offset in the name
-])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "通话录音@催收(17012345678)_20240315223100.mp3",  # MIUI
+        "催收@+86 170 1234 5678_20240315223100.amr",  # Huawei
+        "Call recording 17012345678_240315_223100.m4a",  # Samsung
+        "20240315_143100.000+0000_in_sim1_17012345678.oga",  # BCR, UTC offset in the name
+    ],
+)
 def test_recordings_are_filed_under_the_matching_imported_call(alice_api, alice_case, name):
     post_import(alice_api, alice_case, calls_xml(sample_calls()), numbers=COLLECTOR)
     call = Incident.objects.get(kind="call", occurred_at=datetime(2024, 3, 15, 22, 30, tzinfo=SHANGHAI))
-    response = alice_api.post("/api/v1/evidence/", {"case": alice_case.pk,
-                                                    "file": SimpleUploadedFile(name, amr_bytes())},
-                              format="multipart")
+    response = alice_api.post(
+        "/api/v1/evidence/",
+        {"case": alice_case.pk, "file": SimpleUploadedFile(name, amr_bytes())},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     assert response.json()["incident"] == call.pk
 
@@ -174,10 +208,16 @@ def test_an_unmatched_recording_becomes_a_new_call(client, alice, alice_case, al
     post_import(alice_api, alice_case, calls_xml(sample_calls()), numbers=COLLECTOR)
     before = Incident.objects.count()
     client.force_login(alice)
-    response = client.post(f"/cases/{alice_case.pk}/recordings/", {
-        "files": [SimpleUploadedFile("通话录音@陌生(13511112222)_20240320101010.amr", amr_bytes()),
-                  SimpleUploadedFile("通话录音@催收(17012345678)_20240315223100.amr", amr_bytes(frames=300))]},
-        HTTP_ACCEPT="application/json")
+    response = client.post(
+        f"/cases/{alice_case.pk}/recordings/",
+        {
+            "files": [
+                SimpleUploadedFile("通话录音@陌生(13511112222)_20240320101010.amr", amr_bytes()),
+                SimpleUploadedFile("通话录音@催收(17012345678)_20240315223100.amr", amr_bytes(frames=300)),
+            ]
+        },
+        HTTP_ACCEPT="application/json",
+    )
     results = response.json()["results"]
     assert [r["filed"] for r in results] == ["new", "matched"]
     assert Incident.objects.count() == before + 1
@@ -198,8 +238,12 @@ def test_imported_incidents_and_their_export_appear_in_the_dossier(alice, alice_
     from complaints.services import dossier_create
 
     post_import(alice_api, alice_case, calls_xml(sample_calls()), numbers=COLLECTOR)
-    dossier = dossier_create(owner=alice, case=alice_case, addressee="alipay",
-                             incident_ids=list(Incident.objects.filter(kind="call").values_list("pk", flat=True)))
+    dossier = dossier_create(
+        owner=alice,
+        case=alice_case,
+        addressee="alipay",
+        incident_ids=list(Incident.objects.filter(kind="call").values_list("pk", flat=True)),
+    )
     dossier.refresh_from_db()
     manifest = json.loads(dossier.manifest)
     export = [e for e in manifest["evidence"] if e["content_type"] == "application/xml"]

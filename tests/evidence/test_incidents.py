@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from evidence.models import Case, Incident
-from ledger.models import AuditEvent
 from accounts.services import profile_for, profile_update
+from evidence.models import Case, Incident
 from evidence.services import incident_create
+from ledger.models import AuditEvent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -32,19 +32,31 @@ def test_creating_a_huabei_case_suggests_the_lender(logged_in):
 
 
 def test_editing_a_case_is_recorded(logged_in, alice_case):
-    logged_in.post(f"/cases/{alice_case.pk}/edit/", {"title": "花呗（更新）", "creditor": "huabei",
-                                                      "collectors": "17012345678"})
+    logged_in.post(
+        f"/cases/{alice_case.pk}/edit/",
+        {"title": "花呗（更新）", "creditor": "huabei", "collectors": "17012345678"},
+    )
     alice_case.refresh_from_db()
     assert alice_case.title == "花呗（更新）"
     event = AuditEvent.objects.get(action="case.update")
-    assert event.payload["before"]["title"] == "花呗催收" and event.payload["after"]["title"] == "花呗（更新）"
+    assert (
+        event.payload["before"]["title"] == "花呗催收" and event.payload["after"]["title"] == "花呗（更新）"
+    )
 
 
 def test_a_night_call_is_entered_and_shown_in_the_users_time_zone(logged_in, alice_case):
-    response = logged_in.post(f"/cases/{alice_case.pk}/log/call/", {
-        "occurred_at": "2024-03-15T23:40", "duration": "2:05", "answered": "true",
-        "counterpart_number": "17012345678", "flags": ["threat"], "contacted": ["self"],
-        "description": "威胁明天上门"})
+    response = logged_in.post(
+        f"/cases/{alice_case.pk}/log/call/",
+        {
+            "occurred_at": "2024-03-15T23:40",
+            "duration": "2:05",
+            "answered": "true",
+            "counterpart_number": "17012345678",
+            "flags": ["threat"],
+            "contacted": ["self"],
+            "description": "威胁明天上门",
+        },
+    )
     incident = Incident.objects.get()
     assert response["Location"] == f"/incidents/{incident.pk}/"
     assert incident.occurred_at == datetime(2024, 3, 15, 23, 40, tzinfo=SHANGHAI)
@@ -81,9 +93,16 @@ def test_each_kind_has_its_own_form(logged_in, alice_case):
 
 def test_amending_keeps_logged_at_and_shows_when(logged_in, alice_incident):
     logged_at = alice_incident.logged_at
-    response = logged_in.post(f"/incidents/{alice_incident.pk}/edit/", {
-        "occurred_at": "2024-03-15T23:05", "duration": "120", "answered": "true",
-        "counterpart_number": "17012345678", "description": "更正：对方自称法院"})
+    response = logged_in.post(
+        f"/incidents/{alice_incident.pk}/edit/",
+        {
+            "occurred_at": "2024-03-15T23:05",
+            "duration": "120",
+            "answered": "true",
+            "counterpart_number": "17012345678",
+            "description": "更正：对方自称法院",
+        },
+    )
     assert response.status_code == 302
     alice_incident.refresh_from_db()
     assert alice_incident.logged_at == logged_at and alice_incident.amended_at is not None
@@ -95,8 +114,14 @@ def test_amending_keeps_logged_at_and_shows_when(logged_in, alice_incident):
 
 def make_incidents(case, count, kind="call", start=None):
     start = start or datetime(2024, 3, 1, 9, 0, tzinfo=SHANGHAI)
-    Incident.objects.bulk_create([Incident(case=case, kind=kind, occurred_at=start + timedelta(minutes=37 * i),
-                                           counterpart_number="170") for i in range(count)])
+    Incident.objects.bulk_create(
+        [
+            Incident(
+                case=case, kind=kind, occurred_at=start + timedelta(minutes=37 * i), counterpart_number="170"
+            )
+            for i in range(count)
+        ]
+    )
 
 
 def test_timeline_is_newest_first_paginated_and_counted(logged_in, alice_case):
@@ -125,7 +150,9 @@ def test_timeline_filters_by_kind_and_local_date_range(logged_in, alice_case):
     assert bad.context["filters"].errors
 
 
-def test_timeline_query_count_does_not_grow_with_incidents(logged_in, alice_case, django_assert_max_num_queries):
+def test_timeline_query_count_does_not_grow_with_incidents(
+    logged_in, alice_case, django_assert_max_num_queries
+):
     make_incidents(alice_case, 10)
     with CaptureQueriesContext(connection) as small:
         logged_in.get(f"/cases/{alice_case.pk}/")

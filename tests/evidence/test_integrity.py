@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from evidence.models import EvidenceFile
-from ledger.models import AuditEvent, canonical_json
 from evidence.services import evidence_store, incident_update
+from ledger.models import AuditEvent, canonical_json
 from tests.conftest import amr_bytes, png_bytes
 
 
@@ -27,8 +27,10 @@ def run_verify():
 
 @pytest.fixture
 def stored(alice_incident):
-    return [evidence_store(incident=alice_incident, upload=SimpleUploadedFile("a.png", png_bytes())),
-            evidence_store(incident=alice_incident, upload=SimpleUploadedFile("b.amr", amr_bytes()))]
+    return [
+        evidence_store(incident=alice_incident, upload=SimpleUploadedFile("a.png", png_bytes())),
+        evidence_store(incident=alice_incident, upload=SimpleUploadedFile("b.amr", amr_bytes())),
+    ]
 
 
 def test_a_clean_store_exits_0(stored):
@@ -93,7 +95,7 @@ def test_every_link_points_at_the_previous_one(stored):
     events = list(AuditEvent.objects.order_by("seq"))
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].prev_hash == "0" * 64
-    for earlier, later in zip(events, events[1:]):
+    for earlier, later in zip(events, events[1:], strict=False):
         assert later.prev_hash == earlier.hash
 
 

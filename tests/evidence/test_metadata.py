@@ -17,8 +17,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def upload(api, incident, name, data):
-    response = api.post(f"/api/v1/incidents/{incident.pk}/evidence/", {"file": SimpleUploadedFile(name, data)},
-                        format="multipart")
+    response = api.post(
+        f"/api/v1/incidents/{incident.pk}/evidence/",
+        {"file": SimpleUploadedFile(name, data)},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     return response.json()
 
@@ -40,7 +43,10 @@ def test_amr_spanning_many_read_chunks():
 
 
 def test_uploaded_recordings_carry_their_duration(alice_api, alice_incident):
-    assert upload(alice_api, alice_incident, "a.amr", amr_bytes(frames=500))["metadata"]["duration_seconds"] == 10.0
+    assert (
+        upload(alice_api, alice_incident, "a.amr", amr_bytes(frames=500))["metadata"]["duration_seconds"]
+        == 10.0
+    )
     wav = upload(alice_api, alice_incident, "b.wav", wav_bytes(2.5))["metadata"]
     assert wav["duration_seconds"] == pytest.approx(2.5, abs=0.05)
 
@@ -54,21 +60,46 @@ def test_exif_capture_time_is_read_from_jpeg_and_png(alice_api, alice_incident):
     assert png["width"] == 60 and png["height"] == 40
 
 
-@pytest.mark.parametrize("name,when,number,extra", [
-    ("通话录音@138 0013 8000(13800138000)_20240315143022.mp3", (2024, 3, 15, 14, 30, 22), "13800138000",
-     {"pattern": "miui", "name": "138 0013 8000"}),
-    ("张三(008613800138000)_20240315143022.m4a", (2024, 3, 15, 14, 30, 22), "+8613800138000", {"pattern": "miui"}),
-    ("催收(未知号码)_20240315143022.mp3", (2024, 3, 15, 14, 30, 22), None, {"name": "催收"}),
-    ("李四@+86 138 0013 8000_20240315143022.amr", (2024, 3, 15, 14, 30, 22), "+8613800138000",
-     {"pattern": "huawei", "name": "李四"}),
-    ("13800138000_20240315143022.amr", (2024, 3, 15, 14, 30, 22), "13800138000", {"pattern": "huawei"}),
-    ("Call recording 王五_240315_143022.m4a", (2024, 3, 15, 14, 30, 22), None,
-     {"pattern": "samsung", "name": "王五"}),
-    ("Call recording 13800138000_240315_143022.m4a", (2024, 3, 15, 14, 30, 22), "13800138000", {}),
-    ("13800138000_240315_143022123.amr", (2024, 3, 15, 14, 30, 22), "13800138000", {"pattern": "lineageos"}),
-    ("13800138000-2403151430.amr", (2024, 3, 15, 14, 30, 0), "13800138000", {"pattern": "oppo"}),
-    ("Screenshot_20240315-143022.png", (2024, 3, 15, 14, 30, 22), None, {"pattern": "screenshot"}),
-])
+@pytest.mark.parametrize(
+    "name,when,number,extra",
+    [
+        (
+            "通话录音@138 0013 8000(13800138000)_20240315143022.mp3",
+            (2024, 3, 15, 14, 30, 22),
+            "13800138000",
+            {"pattern": "miui", "name": "138 0013 8000"},
+        ),
+        (
+            "张三(008613800138000)_20240315143022.m4a",
+            (2024, 3, 15, 14, 30, 22),
+            "+8613800138000",
+            {"pattern": "miui"},
+        ),
+        ("催收(未知号码)_20240315143022.mp3", (2024, 3, 15, 14, 30, 22), None, {"name": "催收"}),
+        (
+            "李四@+86 138 0013 8000_20240315143022.amr",
+            (2024, 3, 15, 14, 30, 22),
+            "+8613800138000",
+            {"pattern": "huawei", "name": "李四"},
+        ),
+        ("13800138000_20240315143022.amr", (2024, 3, 15, 14, 30, 22), "13800138000", {"pattern": "huawei"}),
+        (
+            "Call recording 王五_240315_143022.m4a",
+            (2024, 3, 15, 14, 30, 22),
+            None,
+            {"pattern": "samsung", "name": "王五"},
+        ),
+        ("Call recording 13800138000_240315_143022.m4a", (2024, 3, 15, 14, 30, 22), "13800138000", {}),
+        (
+            "13800138000_240315_143022123.amr",
+            (2024, 3, 15, 14, 30, 22),
+            "13800138000",
+            {"pattern": "lineageos"},
+        ),
+        ("13800138000-2403151430.amr", (2024, 3, 15, 14, 30, 0), "13800138000", {"pattern": "oppo"}),
+        ("Screenshot_20240315-143022.png", (2024, 3, 15, 14, 30, 22), None, {"pattern": "screenshot"}),
+    ],
+)
 def test_file_names_give_time_and_number(name, when, number, extra):
     parsed = parse_file_name(name, SHANGHAI)
     assert datetime.fromisoformat(parsed["time"]) == datetime(*when, tzinfo=SHANGHAI)
@@ -90,9 +121,11 @@ def test_unknown_or_impossible_names_give_nothing(name):
 
 def test_one_tap_upload_of_a_miui_recording_fills_in_time_and_number(alice_api, alice_case):
     name = "通话录音@催收(17012345678)_20240315231000.amr"
-    response = alice_api.post("/api/v1/evidence/", {"case": alice_case.pk,
-                                                    "file": SimpleUploadedFile(name, amr_bytes(frames=1500))},
-                              format="multipart")
+    response = alice_api.post(
+        "/api/v1/evidence/",
+        {"case": alice_case.pk, "file": SimpleUploadedFile(name, amr_bytes(frames=1500))},
+        format="multipart",
+    )
     assert response.status_code == 201, response.content
     incident = Incident.objects.get(pk=response.json()["incident"])
     assert incident.kind == "call"
@@ -105,17 +138,21 @@ def test_one_tap_upload_of_a_miui_recording_fills_in_time_and_number(alice_api, 
 def test_one_tap_upload_matches_the_call_whose_span_contains_the_start(alice_api, alice_case, alice_incident):
     # alice_incident: a call at 23:05 Shanghai lasting 120 s, from 17012345678.
     name = "通话录音@催收(17012345678)_20240315230530.amr"
-    response = alice_api.post("/api/v1/evidence/", {"case": alice_case.pk,
-                                                    "file": SimpleUploadedFile(name, amr_bytes())},
-                              format="multipart")
+    response = alice_api.post(
+        "/api/v1/evidence/",
+        {"case": alice_case.pk, "file": SimpleUploadedFile(name, amr_bytes())},
+        format="multipart",
+    )
     assert response.json()["incident"] == alice_incident.pk
     assert Incident.objects.count() == 1
 
 
 def test_one_tap_upload_does_not_match_a_call_from_another_number(alice_api, alice_case, alice_incident):
     name = "通话录音@别人(13911112222)_20240315230530.amr"
-    response = alice_api.post("/api/v1/evidence/", {"case": alice_case.pk,
-                                                    "file": SimpleUploadedFile(name, amr_bytes())},
-                              format="multipart")
+    response = alice_api.post(
+        "/api/v1/evidence/",
+        {"case": alice_case.pk, "file": SimpleUploadedFile(name, amr_bytes())},
+        format="multipart",
+    )
     assert response.json()["incident"] != alice_incident.pk
     assert Incident.objects.count() == 2

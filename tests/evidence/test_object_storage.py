@@ -27,8 +27,11 @@ def keys_under(prefix: str) -> list[str]:
 
 
 def upload(api, incident, data, name="call.amr"):
-    return api.post(f"/api/v1/incidents/{incident.pk}/evidence/", {"file": SimpleUploadedFile(name, data)},
-                    format="multipart")
+    return api.post(
+        f"/api/v1/incidents/{incident.pk}/evidence/",
+        {"file": SimpleUploadedFile(name, data)},
+        format="multipart",
+    )
 
 
 def test_every_upload_carries_its_sha256_checksum_and_is_read_at_its_version(alice_api, alice_incident):
@@ -36,7 +39,10 @@ def test_every_upload_carries_its_sha256_checksum_and_is_read_at_its_version(ali
     body = upload(alice_api, alice_incident, data).json()
     evidence = EvidenceFile.objects.get(pk=body["id"])
     assert evidence.storage_version
-    assert default_storage.checksum_of(evidence.storage_name, evidence.storage_version) == hashlib.sha256(data).hexdigest()
+    assert (
+        default_storage.checksum_of(evidence.storage_name, evidence.storage_version)
+        == hashlib.sha256(data).hexdigest()
+    )
     download = alice_api.get(f"/api/v1/evidence/{evidence.pk}/download")
     assert b"".join(download.streaming_content) == data
 
@@ -66,7 +72,9 @@ def test_a_refused_upload_stores_nothing(alice_api, alice_incident, evidence_sto
     assert [k for k in keys_under(evidence_storage["prefix"]) if "/evidence/" in k] == []
 
 
-def test_downloads_can_redirect_to_a_short_lived_url_of_the_recorded_version(alice_api, alice_incident, settings):
+def test_downloads_can_redirect_to_a_short_lived_url_of_the_recorded_version(
+    alice_api, alice_incident, settings
+):
     import requests
 
     data = amr_bytes(frames=700)

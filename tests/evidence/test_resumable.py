@@ -17,13 +17,24 @@ def meta(**values) -> str:
 
 
 def create(api, length, **metadata):
-    return api.generic("POST", "/api/v1/uploads/", HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_LENGTH=str(length),
-                       HTTP_UPLOAD_METADATA=meta(**metadata))
+    return api.generic(
+        "POST",
+        "/api/v1/uploads/",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_LENGTH=str(length),
+        HTTP_UPLOAD_METADATA=meta(**metadata),
+    )
 
 
 def patch(api, url, offset, body):
-    return api.generic("PATCH", url, body, content_type="application/offset+octet-stream",
-                       HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_OFFSET=str(offset))
+    return api.generic(
+        "PATCH",
+        url,
+        body,
+        content_type="application/offset+octet-stream",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_OFFSET=str(offset),
+    )
 
 
 def test_an_upload_resumes_from_the_offset_and_hashes_the_whole_file(alice_api, alice_incident):
@@ -44,9 +55,15 @@ def test_an_upload_resumes_from_the_offset_and_hashes_the_whole_file(alice_api, 
     evidence = EvidenceFile.objects.get(pk=int(last["Upload-Evidence-Id"]))
     assert evidence.sha256 == hashlib.sha256(data).hexdigest() == last["Upload-Evidence-SHA256"]
     assert evidence.incident_id == alice_incident.pk and evidence.metadata["duration_seconds"] == 400.0
-    plain = alice_api.post(f"/api/v1/incidents/{alice_incident.pk}/evidence/",
-                           {"file": __import__("django.core.files.uploadedfile", fromlist=["x"])
-                            .SimpleUploadedFile("plain.amr", data)}, format="multipart").json()
+    plain = alice_api.post(
+        f"/api/v1/incidents/{alice_incident.pk}/evidence/",
+        {
+            "file": __import__("django.core.files.uploadedfile", fromlist=["x"]).SimpleUploadedFile(
+                "plain.amr", data
+            )
+        },
+        format="multipart",
+    ).json()
     assert plain["sha256"] == evidence.sha256
 
 
@@ -58,26 +75,47 @@ def test_a_connection_cut_mid_request_keeps_what_arrived(live_server, alice, ali
     data = amr_bytes(frames=30_000)
     import requests
 
-    created = requests.post(f"{live_server.url}/api/v1/uploads/", headers={
-        "Authorization": f"Bearer {secret}", "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
-        "Upload-Metadata": meta(filename="cut.amr", incident=alice_incident.pk)}, timeout=30)
+    created = requests.post(
+        f"{live_server.url}/api/v1/uploads/",
+        headers={
+            "Authorization": f"Bearer {secret}",
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": meta(filename="cut.amr", incident=alice_incident.pk),
+        },
+        timeout=30,
+    )
     path = urlparse(created.headers["Location"]).path
     host = urlparse(live_server.url)
     sent = len(data) // 2
     with socket.create_connection((host.hostname, host.port), timeout=30) as raw:
-        head = (f"PATCH {path} HTTP/1.1\r\nHost: {host.netloc}\r\nAuthorization: Bearer {secret}\r\n"
-                f"Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
-                f"Content-Length: {len(data)}\r\n\r\n").encode()
+        head = (
+            f"PATCH {path} HTTP/1.1\r\nHost: {host.netloc}\r\nAuthorization: Bearer {secret}\r\n"
+            f"Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n"
+        ).encode()
         raw.sendall(head + data[:sent])
         raw.shutdown(socket.SHUT_WR)
         raw.recv(4096)  # the server answers once it sees the body end early
-    offset = int(requests.head(f"{live_server.url}{path}", headers={"Authorization": f"Bearer {secret}",
-                                                                    "Tus-Resumable": "1.0.0"},
-                               timeout=30).headers["Upload-Offset"])
+    offset = int(
+        requests.head(
+            f"{live_server.url}{path}",
+            headers={"Authorization": f"Bearer {secret}", "Tus-Resumable": "1.0.0"},
+            timeout=30,
+        ).headers["Upload-Offset"]
+    )
     assert 0 < offset <= sent
-    done = requests.patch(f"{live_server.url}{path}", data=data[offset:], headers={
-        "Authorization": f"Bearer {secret}", "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
-        "Content-Type": "application/offset+octet-stream"}, timeout=60)
+    done = requests.patch(
+        f"{live_server.url}{path}",
+        data=data[offset:],
+        headers={
+            "Authorization": f"Bearer {secret}",
+            "Tus-Resumable": "1.0.0",
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+        },
+        timeout=60,
+    )
     assert done.status_code == 204
     assert done.headers["Upload-Evidence-SHA256"] == hashlib.sha256(data).hexdigest()
 

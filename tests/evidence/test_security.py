@@ -16,8 +16,15 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 def production_env(tmp_path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env.update({"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
-                "DJANGO_ALLOWED_HOSTS": "evidence.example.org", "DATA_DIR": str(tmp_path)}, **extra)
+    env.update(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
+            "DJANGO_ALLOWED_HOSTS": "evidence.example.org",
+            "DATA_DIR": str(tmp_path),
+        },
+        **extra,
+    )
     return env
 
 
@@ -58,13 +65,23 @@ def pages(client, alice, alice_case, alice_incident):
     evidence_store(incident=alice_incident, upload=SimpleUploadedFile("a.png", png_bytes()))
     from django.test import Client
 
-    anonymous = [(Client(), url) for url in ("/", "/accounts/login/", "/accounts/signup/",
-                                             "/accounts/password/reset/")]
+    anonymous = [
+        (Client(), url) for url in ("/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/")
+    ]
     client.force_login(alice)
-    logged_in = ["/cases/", "/cases/new/", f"/cases/{alice_case.pk}/", f"/cases/{alice_case.pk}/edit/",
-                 f"/cases/{alice_case.pk}/log/call/", f"/cases/{alice_case.pk}/log/visit/",
-                 f"/incidents/{alice_incident.pk}/", f"/incidents/{alice_incident.pk}/edit/",
-                 "/accounts/profile/", "/accounts/tokens/", "/accounts/password/change/"]
+    logged_in = [
+        "/cases/",
+        "/cases/new/",
+        f"/cases/{alice_case.pk}/",
+        f"/cases/{alice_case.pk}/edit/",
+        f"/cases/{alice_case.pk}/log/call/",
+        f"/cases/{alice_case.pk}/log/visit/",
+        f"/incidents/{alice_incident.pk}/",
+        f"/incidents/{alice_incident.pk}/edit/",
+        "/accounts/profile/",
+        "/accounts/tokens/",
+        "/accounts/password/change/",
+    ]
     return anonymous + [(client, url) for url in logged_in]
 
 
@@ -90,8 +107,13 @@ def test_post_forms_need_a_csrf_token(alice):
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
     env = production_env(tmp_path)
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -99,15 +121,23 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     env = production_env(tmp_path)
     env.pop("DJANGO_SECRET_KEY")
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0 and "DJANGO_SECRET_KEY" in result.stderr
 
 
 def test_production_settings_turn_on_secure_cookies_and_hsts(tmp_path):
-    code = ("from django.conf import settings as s; "
-            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.SECURE_SSL_REDIRECT)")
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.SECURE_SSL_REDIRECT)"
+    )
     env = production_env(tmp_path, DJANGO_SETTINGS_MODULE="config.settings")
-    result = subprocess.run([sys.executable, "-c", "import django; django.setup(); " + code], cwd=BASE_DIR,
-                            env=env, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.stdout.split() == ["True", "True", "True", "True"], result.stderr

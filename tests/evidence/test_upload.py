@@ -22,8 +22,11 @@ def evidence_blobs(root):
 
 
 def upload(api, incident, name, data):
-    return api.post(f"/api/v1/incidents/{incident.pk}/evidence/", {"file": SimpleUploadedFile(name, data)},
-                    format="multipart")
+    return api.post(
+        f"/api/v1/incidents/{incident.pk}/evidence/",
+        {"file": SimpleUploadedFile(name, data)},
+        format="multipart",
+    )
 
 
 def test_downloaded_bytes_equal_uploaded_bytes(alice_api, alice_incident):
@@ -91,20 +94,23 @@ def test_missing_file_field_is_a_400_naming_the_field(alice_api, alice_incident)
     assert "file" in response.json()["error"]["fields"]
 
 
-@pytest.mark.parametrize("name,data,content_type", [
-    ("a.amr", amr_bytes(), "audio/amr"),
-    ("a.wav", wav_bytes(0.2), "audio/wav"),
-    ("a.png", png_bytes(), "image/png"),
-    ("a.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf"),
-    ("a.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + bytes(64), "audio/mp4"),
-    ("a.3gp", b"\x00\x00\x00\x18ftyp3gp4\x00\x00\x00\x00isom3gp4" + bytes(64), "audio/3gpp"),
-    ("a.heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "image/heic"),
-    ("a.ogg", b"OggS\x00\x02" + bytes(80), "audio/ogg"),
-    ("a.webm", b"\x1a\x45\xdf\xa3" + bytes(80), "audio/webm"),
-    ("a.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(80), "audio/mpeg"),
-    ("a.aac", b"\xff\xf1\x50\x80" + bytes(80), "audio/aac"),
-    ("a.webp", b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(80), "image/webp"),
-])
+@pytest.mark.parametrize(
+    "name,data,content_type",
+    [
+        ("a.amr", amr_bytes(), "audio/amr"),
+        ("a.wav", wav_bytes(0.2), "audio/wav"),
+        ("a.png", png_bytes(), "image/png"),
+        ("a.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf"),
+        ("a.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + bytes(64), "audio/mp4"),
+        ("a.3gp", b"\x00\x00\x00\x18ftyp3gp4\x00\x00\x00\x00isom3gp4" + bytes(64), "audio/3gpp"),
+        ("a.heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "image/heic"),
+        ("a.ogg", b"OggS\x00\x02" + bytes(80), "audio/ogg"),
+        ("a.webm", b"\x1a\x45\xdf\xa3" + bytes(80), "audio/webm"),
+        ("a.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(80), "audio/mpeg"),
+        ("a.aac", b"\xff\xf1\x50\x80" + bytes(80), "audio/aac"),
+        ("a.webp", b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(80), "image/webp"),
+    ],
+)
 def test_type_is_decided_by_the_bytes(alice_api, alice_incident, name, data, content_type):
     # Every file is sent under a misleading name: the bytes decide.
     response = upload(alice_api, alice_incident, "misleading.txt", data)
@@ -122,9 +128,17 @@ def test_same_bytes_twice_share_one_blob(alice_api, alice_incident, private_stor
 
 def test_page_upload_takes_several_files_and_answers_per_file(client, alice, alice_incident):
     client.force_login(alice)
-    response = client.post(f"/incidents/{alice_incident.pk}/evidence/", {
-        "files": [SimpleUploadedFile("a.png", png_bytes()), SimpleUploadedFile("b.exe", ELF_EXECUTABLE),
-                  SimpleUploadedFile("c.amr", amr_bytes())]}, HTTP_ACCEPT="application/json")
+    response = client.post(
+        f"/incidents/{alice_incident.pk}/evidence/",
+        {
+            "files": [
+                SimpleUploadedFile("a.png", png_bytes()),
+                SimpleUploadedFile("b.exe", ELF_EXECUTABLE),
+                SimpleUploadedFile("c.amr", amr_bytes()),
+            ]
+        },
+        HTTP_ACCEPT="application/json",
+    )
     results = response.json()["results"]
     assert [r["ok"] for r in results] == [True, False, True]
     assert results[1]["code"] == "unsupported_type"
@@ -136,8 +150,11 @@ def test_page_upload_takes_several_files_and_answers_per_file(client, alice, ali
 
 def test_page_upload_without_script_redirects_with_messages(client, alice, alice_incident):
     client.force_login(alice)
-    response = client.post(f"/incidents/{alice_incident.pk}/evidence/",
-                           {"files": [SimpleUploadedFile("a.png", png_bytes())]}, follow=True)
+    response = client.post(
+        f"/incidents/{alice_incident.pk}/evidence/",
+        {"files": [SimpleUploadedFile("a.png", png_bytes())]},
+        follow=True,
+    )
     assert response.redirect_chain
     assert hashlib.sha256(png_bytes()).hexdigest() in response.content.decode()
 
@@ -168,8 +185,9 @@ def test_hash_is_computed_while_streaming(rf, settings):
 
 
 def test_images_get_a_thumbnail_for_pages_and_dossiers(client, alice, alice_incident, private_storage):
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     from evidence.services import evidence_store
 

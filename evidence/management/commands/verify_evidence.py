@@ -13,7 +13,9 @@ class Command(BaseCommand):
         self.stdout.write(f"evidence files checked: {report.files_checked}")
         self.stdout.write(f"audit chains checked: {report.owners_checked} ({report.events_checked} events)")
         if report.ok:
-            self.stdout.write(self.style.SUCCESS("OK: every file matches its SHA-256 and every chain links up."))
+            self.stdout.write(
+                self.style.SUCCESS("OK: every file matches its SHA-256 and every chain links up.")
+            )
             return
         for problem in report.problems:
             self.stdout.write(self.style.ERROR(f"MISMATCH {problem}"))
