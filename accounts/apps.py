@@ -9,4 +9,5 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts")
 
     def ready(self):
-        from . import signals  # noqa: F401, PLC0415  (Django's documented place to connect signals)
+        # Django's documented place to connect signals and register checks.
+        from . import checks, signals  # noqa: F401, PLC0415

@@ -55,3 +55,20 @@ def token_revoke(*, token: ApiToken) -> ApiToken:
         token.save(update_fields=["revoked_at"])
         audit_append(owner=token.user, action="token.revoke", subject=token, payload={"prefix": token.prefix})
     return token
+
+
+@transaction.atomic
+def tokens_revoke_all(*, user, reason: str) -> int:
+    """Revoke every active token of the user (after a password change); one audit link."""
+    active = list(ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True))
+    if not active:
+        return 0
+    now = timezone.now()
+    ApiToken.objects.filter(pk__in=[t.pk for t in active]).update(revoked_at=now)
+    audit_append(
+        owner=user,
+        action="token.revoke_all",
+        subject=user,
+        payload={"reason": reason, "prefixes": [t.prefix for t in active]},
+    )
+    return len(active)

@@ -9,7 +9,7 @@ MESSAGE = "message.html"
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
+    path("login/", views.ThrottledLoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile_edit, name="profile"),
     path("tokens/", views.token_list, name="token_list"),
@@ -18,7 +18,14 @@ urlpatterns = [
         "password/change/",
         auth_views.PasswordChangeView.as_view(
             template_name=FORM,
-            extra_context={"title": _("Change password"), "submit": _("Change password")},
+            extra_context={
+                "title": _("Change password"),
+                "submit": _("Change password"),
+                "intro": _(
+                    "Changing your password also revokes every API token: phone automation stops until you "
+                    "give it a new token."
+                ),
+            },
             success_url=reverse_lazy("password_change_done"),
         ),
         name="password_change",
@@ -27,7 +34,12 @@ urlpatterns = [
         "password/change/done/",
         auth_views.PasswordChangeDoneView.as_view(
             template_name=MESSAGE,
-            extra_context={"title": _("Password changed"), "message": _("Your password has been changed.")},
+            extra_context={
+                "title": _("Password changed"),
+                "message": _(
+                    "Your password has been changed. Every API token was revoked; make a new one for phone automation."
+                ),
+            },
         ),
         name="password_change_done",
     ),

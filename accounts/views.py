@@ -6,18 +6,48 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from config.throttling import hit, parse_rate, throttle, wait_message
+
 from . import services
 from .forms import ProfileForm, SignupForm, TokenForm
 from .models import ApiToken, language_codes
 
 
+def too_many(request, seconds: int):
+    """429 with Retry-After and a plain page saying how long to wait."""
+    response = render(
+        request, "message.html", {"title": _("Please wait"), "message": wait_message(seconds)}, status=429
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+class ThrottledLoginView(LoginView):
+    """Login attempts are counted per address and per account name: guessing a password stops at
+    LOGIN_RATE attempts, from one place or many."""
+
+    def post(self, request, *args, **kwargs):
+        rate = settings.LOGIN_RATE
+        wait = throttle(request, "login", rate)
+        username = (request.POST.get("username") or "").strip().lower()
+        if rate and username and wait is None:
+            limit, window = parse_rate(rate)
+            wait = hit("login-account", username, limit=limit, window=window)
+        if wait is not None:
+            return too_many(request, wait)
+        return super().post(request, *args, **kwargs)
+
+
 def signup(request):
+    if request.method == "POST" and (wait := throttle(request, "signup", settings.SIGNUP_RATE)) is not None:
+        return too_many(request, wait)
     if request.user.is_authenticated:
         return redirect("case_list")
     form = SignupForm(request.POST or None)

@@ -49,7 +49,12 @@ DEBUG = envbool("DJANGO_DEBUG", True)
 # Everything the installation keeps lives in one private folder: the SQLite database, the
 # evidence blobs and the signing key. It is never served by the web server.
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+# It holds ID numbers, password hashes and recordings: only the server's own user may enter it
+# (accounts/apps.py keeps the database file itself at 0600).
+DATA_DIR.chmod(0o700)
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 
 def _secret_key() -> str:
@@ -266,7 +271,15 @@ DOSSIER_TSA_URL = os.environ.get("DOSSIER_TSA_URL", "")
 # `manage.py db_worker` (`make run` starts one beside the development server).
 TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
+# Mail (password resets). The console backend prints whole mails, reset links included, into the
+# log: it is the laptop default only, and `check --deploy` refuses it (accounts/checks.py).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 20)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "noreply@localhost")
 
 REST_FRAMEWORK = {

@@ -22,6 +22,7 @@ def production_env(tmp_path, **extra) -> dict:
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(60),
             "DJANGO_ALLOWED_HOSTS": "evidence.example.org",
             "DATA_DIR": str(tmp_path),
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         },
         **extra,
     )
