@@ -173,6 +173,7 @@ def phone_import_run(
     existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
     counts = {"created": 0, "duplicates": 0, "skipped": 0}
     keys_digest = hashlib.sha256()
+    facts: dict[str, str] = {}
     now = timezone.now()
     try:
         with (
@@ -238,6 +239,7 @@ def phone_import_run(
                     "source_evidence_id": export.pk,
                     "source_ref": f"{phone_import.original_name[:60]} #{entry.position} ({entry.direction})",
                 }
+                facts[key] = Incident.facts_digest(Incident.snapshot_of(values))
                 if entry.images:
                     # Saved one by one: its attachments need its id.
                     with_images.append((Incident(**values), entry.images))
@@ -260,6 +262,9 @@ def phone_import_run(
                         "name": phone_import.original_name,
                         **counts,
                         "keys_digest": keys_digest.hexdigest(),
+                        # What each created entry stated, so verify_evidence can tell a later
+                        # change made behind the services' back.
+                        "facts": facts,
                     },
                 )
                 case_violations_refresh(case=case)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ledger.chain import chain_problems
+from ledger.chain import chain_problems, jsonable
 from ledger.models import AuditEvent, AuditHead
 
 from .hashing import sha256_of
-from .models import EvidenceFile
+from .models import Case, EvidenceFile, Incident
 from .storage import open_evidence
 
 
@@ -40,6 +40,107 @@ def file_problem(evidence: EvidenceFile) -> str | None:
     return None
 
 
+def _differences(expected: dict, actual: dict) -> list[str]:
+    return [
+        f"{key} {expected.get(key)!r} in the audit chain, {actual.get(key)!r} now"
+        for key in sorted(set(expected) | set(actual))
+        if expected.get(key) != actual.get(key)
+    ]
+
+
+def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
+    """Compare the owner's current rows with what the audit chain last recorded of each.
+
+    The chain is replayed: a create records a snapshot, an amendment the new one, a deletion removes
+    it, an import a digest per created entry. A row that differs (changed in the admin or the
+    database, behind the services' back), a row the chain never recorded, and a recorded row that
+    is gone are each one line.
+    """
+    cases: dict[int, dict] = {}
+    incidents: dict[int, dict] = {}
+    imported: dict[str, str] = {}  # import key -> facts digest at import
+    legacy_import_cases: set[int] = set()
+    evidence: dict[int, dict] = {}
+    for event in events:
+        payload, pk = event.payload, event.subject_id
+        if event.action in ("case.create", "case.update"):
+            cases[int(pk)] = payload.get("after", {})
+        elif event.action == "incident.create":
+            incidents[int(pk)] = dict(payload.get("after", {}))
+        elif event.action == "incident.amend":
+            if "snapshot" in payload:
+                incidents[int(pk)] = dict(payload["snapshot"])
+            else:  # recorded before amendments kept the whole statement: the changed fields
+                incidents.setdefault(int(pk), {}).update(payload.get("after", {}))
+        elif event.action == "incident.delete":
+            incidents[int(pk)] = {"__deleted__": True}
+            # Its files went with it (a cascade; this event's payload lists them).
+            for file_pk, expected in evidence.items():
+                if expected.get("incident") == int(pk):
+                    evidence[file_pk] = {"__deleted__": True}
+        elif event.action == "import.create":
+            if "facts" in payload:
+                imported.update(payload["facts"])
+            else:
+                legacy_import_cases.add(payload.get("case"))
+        elif event.action == "evidence.store":
+            evidence[int(pk)] = dict(payload.get("after", {}))
+        elif event.action == "evidence.move":
+            evidence.setdefault(int(pk), {})["incident"] = payload.get("after", {}).get("incident")
+        elif event.action == "evidence.delete":
+            evidence[int(pk)] = {"__deleted__": True}
+
+    problems: list[str] = []
+    for case in Case.objects.filter(owner_id=owner_id).order_by("pk"):
+        where = f"case id {case.pk} '{case.title}'"
+        if case.pk not in cases:
+            problems.append(f"{where}: not in the audit chain (created behind the services' back)")
+            continue
+        for line in _differences(cases[case.pk], jsonable(case.snapshot())):
+            problems.append(f"{where}: changed without an audit record: {line}")
+    seen_incidents: set[int] = set()
+    rows = Incident.objects.filter(case__owner_id=owner_id).order_by("pk")
+    for incident in rows.iterator(chunk_size=2000):
+        seen_incidents.add(incident.pk)
+        where = f"incident id {incident.pk} ({incident.kind}, case {incident.case_id})"
+        current = jsonable(incident.snapshot())
+        expected = incidents.get(incident.pk)
+        if expected is not None and not expected.get("__deleted__"):
+            for line in _differences(expected, current):
+                problems.append(f"{where}: changed without an audit record: {line}")
+        elif expected is not None:
+            problems.append(f"{where}: deleted in the audit chain but still present")
+        elif incident.import_key and incident.import_key in imported:
+            if Incident.facts_digest(current) != imported[incident.import_key]:
+                problems.append(
+                    f"{where}: changed since it was imported (occurred_at now {current['occurred_at']}); "
+                    f"the import recorded other facts"
+                )
+        elif incident.import_key and incident.case_id in legacy_import_cases:
+            continue  # imported before imports recorded each entry's facts
+        else:
+            problems.append(f"{where}: not in the audit chain (created behind the services' back)")
+    for pk, expected in sorted(incidents.items()):
+        if pk not in seen_incidents and not expected.get("__deleted__"):
+            problems.append(f"incident id {pk}: in the audit chain but missing from the database")
+    seen_files: set[int] = set()
+    for item in EvidenceFile.objects.filter(owner_id=owner_id).order_by("pk").iterator(chunk_size=2000):
+        seen_files.add(item.pk)
+        where = f"evidence id {item.pk} '{item.original_name}'"
+        expected = evidence.get(item.pk)
+        if expected is None:
+            problems.append(f"{where}: not in the audit chain (stored behind the services' back)")
+        elif expected.get("__deleted__"):
+            problems.append(f"{where}: deleted in the audit chain but still present")
+        else:
+            for line in _differences(expected, jsonable(item.snapshot())):
+                problems.append(f"{where}: changed without an audit record: {line}")
+    for pk, expected in sorted(evidence.items()):
+        if pk not in seen_files and not expected.get("__deleted__"):
+            problems.append(f"evidence id {pk}: in the audit chain but missing from the database")
+    return problems
+
+
 def verify_store(*, owner=None) -> VerificationReport:
     """Re-hash every stored evidence file and re-compute every owner's audit chain."""
     report = VerificationReport()
@@ -58,8 +159,10 @@ def verify_store(*, owner=None) -> VerificationReport:
     for event in events.iterator():
         by_owner.setdefault(event.owner_id, []).append(event)
     for owner_id in sorted(set(by_owner) | set(heads)):
-        count, problems = chain_problems(owner_id, by_owner.get(owner_id, []), heads.get(owner_id))
+        owner_events = by_owner.get(owner_id, [])
+        count, problems = chain_problems(owner_id, owner_events, heads.get(owner_id))
         report.owners_checked += 1
         report.events_checked += count
         report.problems.extend(problems)
+        report.problems.extend(row_problems(owner_id, owner_events))
     return report

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from ledger.models import canonical_json
 
 
 class Creditor(models.TextChoices):
@@ -192,10 +195,20 @@ class Incident(models.Model):
         return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
 
     def snapshot(self) -> dict:
-        data = {f: getattr(self, f) for f in self.STATED_FIELDS}
+        return self.snapshot_of({f: getattr(self, f) for f in self.STATED_FIELDS})
+
+    @classmethod
+    def snapshot_of(cls, values: dict) -> dict:
+        """The stated facts as the audit chain records them, from a row's values."""
+        data = {f: values.get(f) for f in cls.STATED_FIELDS}
         # Always in UTC, so the same instant gives the same text whichever zone it was entered in.
-        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
+        data["occurred_at"] = data["occurred_at"].astimezone(UTC).isoformat() if data["occurred_at"] else None
         return data
+
+    @staticmethod
+    def facts_digest(snapshot: dict) -> str:
+        """A short digest of one snapshot: an import records one per entry instead of every field."""
+        return hashlib.sha256(canonical_json(snapshot)).hexdigest()[:32]
 
     def contacted_labels(self) -> list[str]:
         return [str(Contacted(c).label) for c in self.contacted if c in Contacted.values]

@@ -187,7 +187,14 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
         owner=incident.case.owner,
         action="incident.amend",
         subject=incident,
-        payload={"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
+        payload={
+            "before": {k: before[k] for k in changed},
+            "after": {k: after[k] for k in changed},
+            # The whole statement after the change, and a digest of the one before it, so the
+            # chain can vouch for every field of the row (verify_evidence compares them).
+            "snapshot": after,
+            "previous_facts": Incident.facts_digest(before),
+        },
     )
     _refresh_violations(incident.case)
     incident.refresh_from_db(fields=["violations", "violation_rules"])
