@@ -31,13 +31,15 @@ run: migrate
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) bash scripts/run-dev.sh
 
 # Production serving: gunicorn with WhiteNoise for static files (see Procfile for web + worker).
-serve: migrate
+serve: messages-compiled
+	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers $${WEB_CONCURRENCY:-3} --timeout 600 --access-logfile -
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c config/gunicorn.py config.wsgi
 
-# The database task backend's worker (TASKS_BACKEND=django_tasks_db.DatabaseBackend).
-worker: migrate
-	$(PY) manage.py db_worker
+# The background worker (builds dossiers, sweeps stalled builds, housekeeping). It does not migrate:
+# run `make migrate` (or the Procfile's release step) once per deployment, before web and workers start.
+worker: messages-compiled
+	$(PY) manage.py worker
 
 LINTED := config ledger accounts evidence complaints tests bench scripts
 

@@ -12,6 +12,16 @@ from .models import Profile, time_zone_choices
 
 class SignupForm(UserCreationForm):
     email = forms.EmailField(label=_("E-mail (for password reset)"), required=False)
+    invite_code = forms.CharField(
+        label=_("Invite code"),
+        max_length=40,
+        help_text=_("The code you were given by the organisation running this site."),
+    )
+
+    def __init__(self, *args, invite: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not invite:
+            del self.fields["invite_code"]
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

@@ -108,3 +108,27 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class InviteCode(models.Model):
+    """One sign-up, when sign-up is by invitation (SIGNUP_MODE=invite). Only the code's digest is kept."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_by = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="invite"
+    )
+
+    class Meta:
+        verbose_name = _("invite code")
+        verbose_name_plural = _("invite codes")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({'used' if self.used_at else 'unused'})"
+
+    @staticmethod
+    def digest_of(code: str) -> str:
+        return hashlib.sha256(code.strip().upper().encode("utf-8")).hexdigest()

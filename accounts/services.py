@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ledger.chain import audit_append
 
-from .models import ApiToken, Profile
+from .models import ApiToken, InviteCode, Profile
 
 
 def profile_for(user) -> Profile:
@@ -72,3 +74,25 @@ def tokens_revoke_all(*, user, reason: str) -> int:
         payload={"reason": reason, "prefixes": [t.prefix for t in active]},
     )
     return len(active)
+
+
+def invite_create(*, count: int = 1, note: str = "") -> list[str]:
+    """Make invite codes and return them; only their digests are stored."""
+    codes = []
+    for _n in range(count):
+        code = "-".join(secrets.token_hex(2).upper() for _part in range(4))
+        InviteCode.objects.create(digest=InviteCode.digest_of(code), prefix=code[:4], note=note[:200])
+        codes.append(code)
+    return codes
+
+
+def invite_redeem(*, code: str, user) -> InviteCode:
+    """Use one code for one new account, in the sign-up's transaction; a used or unknown code is refused."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("invite_redeem must run inside the sign-up's transaction")
+    invite = InviteCode.objects.select_for_update().filter(digest=InviteCode.digest_of(code or "")).first()
+    if invite is None or invite.used_at is not None:
+        raise ValidationError({"invite_code": [_("This invite code is not valid or has been used.")]})
+    invite.used_at, invite.used_by = timezone.now(), user
+    invite.save(update_fields=["used_at", "used_by"])
+    return invite

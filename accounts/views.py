@@ -7,6 +7,8 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -46,19 +48,39 @@ class ThrottledLoginView(LoginView):
 
 
 def signup(request):
+    """Open, by invitation (SIGNUP_MODE=invite) or closed (the first account: `createsuperuser`)."""
+    mode = settings.SIGNUP_MODE
+    if mode == "closed":
+        return render(
+            request,
+            "message.html",
+            {
+                "title": _("Sign-up is closed"),
+                "message": _("This site does not take new accounts. Ask the organisation that runs it."),
+            },
+            status=403,
+        )
     if request.method == "POST" and (wait := throttle(request, "signup", settings.SIGNUP_RATE)) is not None:
         return too_many(request, wait)
     if request.user.is_authenticated:
         return redirect("case_list")
-    form = SignupForm(request.POST or None)
+    form = SignupForm(request.POST or None, invite=mode == "invite")
     if request.method == "POST" and form.is_valid():
-        user = form.save()
-        language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
-        if language in language_codes():
-            services.profile_update(profile=services.profile_for(user), language=language)
-        login(request, user)
-        messages.success(request, _("Welcome. Start by creating a case for the debt being collected."))
-        return redirect("case_create")
+        try:
+            with transaction.atomic():
+                user = form.save()
+                if mode == "invite":
+                    services.invite_redeem(code=form.cleaned_data["invite_code"], user=user)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            language = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+            if language in language_codes():
+                services.profile_update(profile=services.profile_for(user), language=language)
+            login(request, user)
+            messages.success(request, _("Welcome. Start by creating a case for the debt being collected."))
+            return redirect("case_create")
     return render(request, "form.html", {"form": form, "title": _("Sign up"), "submit": _("Create account")})
 
 

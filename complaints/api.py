@@ -62,6 +62,10 @@ class DossierRequestSerializer(serializers.Serializer):
         default=list,
     )
     request_text = serializers.CharField(required=False, allow_blank=True, default="")
+    earlier_complaint = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    full_id_number = serializers.BooleanField(required=False, default=False)
     incidents = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True, default=None
     )
@@ -85,6 +89,8 @@ class DossierCreate(OwnerAPIView):
             requests=data["requests"],
             request_text=data["request_text"],
             rule_pack=data.get("rule_pack"),
+            earlier_complaint=data["earlier_complaint"],
+            full_id_number=data["full_id_number"],
         )
         dossier.refresh_from_db()
         code = status.HTTP_201_CREATED if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED

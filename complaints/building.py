@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -14,9 +18,11 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
-from evidence.thumbnails import thumbnail_for
+from evidence.thumbnails import page_image, thumbnail_for
 from ledger.chain import audit_append
 
+from .conf import setting
+from .heartbeat import BuildHeartbeat
 from .manifest import build_manifest
 from .models import Dossier, DossierStatus
 from .pdf import render_pdf
@@ -26,8 +32,50 @@ from .signing import embed_and_sign, ensure_signing_identity
 logger = logging.getLogger(__name__)
 
 
-def _progress(dossier_id: int, percent: int, note: str) -> None:
-    Dossier.objects.filter(pk=dossier_id).update(progress=min(max(percent, 0), 99), progress_note=note)
+def _progress(dossier_id: int, percent: int, note: str, build_seq: int | None = None) -> None:
+    """Record progress and move the heartbeat; only the current build writes (a superseded build,
+    one the sweep started again elsewhere, changes nothing)."""
+    rows = Dossier.objects.filter(pk=dossier_id, status=DossierStatus.RUNNING)
+    if build_seq is not None:
+        rows = rows.filter(build_seq=build_seq)
+    rows.update(progress=min(max(percent, 0), 99), progress_note=note, heartbeat_at=timezone.now())
+
+
+def _start(dossier_id: int) -> tuple[Dossier, int]:
+    """Mark the build running and count the attempt: (dossier, build_seq), build_seq 0 when there
+    is nothing to do (already issued, or another build of it is alive: its heartbeat is fresh)."""
+
+    stall = timedelta(seconds=setting("DOSSIER_STALL_SECONDS"))
+    with transaction.atomic():
+        locked = Dossier.objects.select_for_update().get(pk=dossier_id)
+        if locked.status == DossierStatus.READY:
+            return locked, 0
+        now = timezone.now()
+        beat = locked.heartbeat_at or locked.started_at
+        if locked.status == DossierStatus.RUNNING and beat and beat >= now - stall:
+            logger.warning(
+                "dossier %s is already being built (attempt %d); this run leaves it alone",
+                locked.number,
+                locked.attempts,
+            )
+            return locked, 0
+        locked.status, locked.started_at, locked.heartbeat_at = DossierStatus.RUNNING, now, now
+        locked.progress, locked.progress_note, locked.error = 2, "start", ""
+        locked.attempts += 1
+        locked.build_seq += 1
+        locked.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "heartbeat_at",
+                "progress",
+                "progress_note",
+                "error",
+                "attempts",
+                "build_seq",
+            ]
+        )
+        return locked, locked.build_seq
 
 
 def signer_fingerprint() -> str:
@@ -59,69 +107,100 @@ def thumbnails(manifest: dict) -> dict[str, bytes]:
     return images
 
 
+def page_images(manifest: dict, folder: Path) -> dict[str, Path]:
+    """Full-page renditions of the listed images, written to `folder` (read by the renderer from
+    disk, so a hundred screenshots are never all held in memory)."""
+    wanted = {
+        entry["id"]: entry["ref"] for entry in manifest["evidence"] if entry["content_type"] in IMAGE_TYPES
+    }
+    paths = {}
+    for evidence in EvidenceFile.objects.filter(pk__in=wanted):
+        data = page_image(evidence)
+        if data is not None:
+            path = folder / f"{wanted[evidence.pk]}.jpg"
+            path.write_bytes(data)
+            paths[wanted[evidence.pk]] = path
+    return paths
+
+
 def dossier_build(*, dossier_id: int) -> Dossier:
     """Build, seal, sign and store one dossier. An issued dossier is never rebuilt.
 
     The work happens outside any long transaction; only the final switch to "ready" (with its
     audit link) is atomic, so an interrupted build never leaves a half-written "ready" dossier.
+    While it works, the build's heartbeat moves (with its progress, and from a thread at least
+    every DOSSIER_HEARTBEAT_SECONDS), so a build whose worker died is seen and started again.
     """
 
+    started, build_seq = _start(dossier_id)
+    if not build_seq:
+        return started
     dossier = Dossier.objects.select_related("case", "owner", "reissue_of").get(pk=dossier_id)
-    if dossier.status == DossierStatus.READY:
-        return dossier
-    Dossier.objects.filter(pk=dossier_id).update(
-        status=DossierStatus.RUNNING, started_at=timezone.now(), progress=2, progress_note="start", error=""
-    )
+    attempt = started.attempts
+    logger.info("dossier %s started (attempt %d)", dossier.number, attempt)
+    interval = min(setting("DOSSIER_HEARTBEAT_SECONDS"), setting("DOSSIER_STALL_SECONDS") / 3)
     try:
+        with BuildHeartbeat(dossier_id=dossier_id, build_seq=build_seq, interval=interval):
+            return _build(dossier, attempt, build_seq)
+    except Exception as exc:
+        logger.exception("dossier %s failed (attempt %d)", dossier.number, attempt)
+        Dossier.objects.filter(pk=dossier_id, build_seq=build_seq).exclude(status=DossierStatus.READY).update(
+            status=DossierStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        )
+        return Dossier.objects.get(pk=dossier_id)
 
-        def progress(percent, note):
-            _progress(dossier_id, percent, note)
 
-        manifest_bytes, manifest = build_manifest(dossier, progress=progress)
-        seal = hashlib.sha256(manifest_bytes).hexdigest()
+def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
+    dossier_id = dossier.pk
+
+    def progress(percent, note):
+        _progress(dossier_id, percent, note, build_seq)
+
+    manifest_bytes, manifest = build_manifest(dossier, progress=progress)
+    seal = hashlib.sha256(manifest_bytes).hexdigest()
+    with tempfile.TemporaryDirectory(prefix="dossier-") as folder:
         pdf, pages, font_warning = render_pdf(
             manifest,
             seal=seal,
             progress=progress,
             labels=dossier_labels(manifest["dossier"]["language"]),
             images=thumbnails(manifest),
+            page_images=page_images(manifest, Path(folder)),
+            # The QR code opens the verify page with this seal: a phone camera starts the check.
+            verify_url=f"{manifest['dossier']['verify_url']}?{urlencode({'seal': seal})}",
             signer_fingerprint=signer_fingerprint(),
             timestamped=bool(getattr(settings, "DOSSIER_TSA_URL", "")),
         )
-        progress(90, "signing")
-        signed, timestamped = embed_and_sign(
-            pdf, manifest=manifest_bytes, description=f"Dossier {dossier.number} manifest; seal {seal}"
+    progress(90, "signing")
+    signed, timestamped = embed_and_sign(
+        pdf, manifest=manifest_bytes, description=f"Dossier {dossier.number} manifest; seal {seal}"
+    )
+    pdf_sha = hashlib.sha256(signed).hexdigest()
+    name = f"dossiers/{dossier.owner_id}/{pdf_sha}.pdf"
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(signed))
+    with transaction.atomic():
+        locked = Dossier.objects.select_for_update().get(pk=dossier_id)
+        if locked.status == DossierStatus.READY:
+            logger.info("dossier %s was finished by another build", locked.number)
+            return locked
+        locked.manifest = manifest_bytes.decode("utf-8")
+        locked.seal, locked.pdf_name, locked.pdf_sha256, locked.pdf_size = (
+            seal,
+            name,
+            pdf_sha,
+            len(signed),
         )
-        pdf_sha = hashlib.sha256(signed).hexdigest()
-        name = f"dossiers/{dossier.owner_id}/{pdf_sha}.pdf"
-        if not default_storage.exists(name):
-            name = default_storage.save(name, ContentFile(signed))
-        with transaction.atomic():
-            locked = Dossier.objects.select_for_update().get(pk=dossier_id)
-            if locked.status == DossierStatus.READY:
-                return locked
-            locked.manifest = manifest_bytes.decode("utf-8")
-            locked.seal, locked.pdf_name, locked.pdf_sha256, locked.pdf_size = (
-                seal,
-                name,
-                pdf_sha,
-                len(signed),
-            )
-            locked.pages, locked.signed, locked.timestamped = pages, True, timestamped
-            locked.font_warning = font_warning
-            locked.status, locked.progress, locked.progress_note = DossierStatus.READY, 100, "ready"
-            locked.finished_at = timezone.now()
-            locked.save()
-            audit_append(
-                owner=locked.owner,
-                action="dossier.issue",
-                subject=locked,
-                payload={"number": locked.number, "seal": seal, "pdf_sha256": pdf_sha, "pages": pages},
-            )
-        return locked
-    except Exception as exc:
-        logger.exception("dossier %s failed", dossier_id)
-        Dossier.objects.filter(pk=dossier_id).update(
-            status=DossierStatus.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
+        locked.pages, locked.signed, locked.timestamped = pages, True, timestamped
+        locked.font_warning = font_warning
+        locked.status, locked.progress, locked.progress_note = DossierStatus.READY, 100, "ready"
+        locked.finished_at = timezone.now()
+        locked.save()
+        audit_append(
+            owner=locked.owner,
+            action="dossier.issue",
+            subject=locked,
+            payload={"number": locked.number, "seal": seal, "pdf_sha256": pdf_sha, "pages": pages},
         )
-        return Dossier.objects.get(pk=dossier_id)
+    logger.info("dossier %s finished (attempt %d, %d pages)", locked.number, attempt, pages)
+    return locked

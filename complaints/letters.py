@@ -14,17 +14,56 @@ def _data() -> dict:
     return tomllib.loads(LETTERS_FILE.read_text(encoding="utf-8"))
 
 
-def addressee(code: str, language: str, custom_name: str = "") -> dict[str, str]:
+def addressee(code: str, language: str, custom_name: str = "") -> dict:
     entry = _data()["addressees"][code]
     name = custom_name.strip()
     return {key: entry[key][language].format(name=name) for key in ("name", "channel", "salutation")} | {
         "form": entry["form"],
         "code": code,
+        "kind": entry.get("kind", "other"),
+        "grounds": entry.get("grounds", "all"),
+        "id_number": entry.get("id_number", "masked"),
     }
 
 
-def request_choices(language: str) -> list[tuple[str, str]]:
-    return [(code, item["text"][language]) for code, item in _data()["requests"].items()]
+def addressee_kind(code: str) -> str:
+    return _data()["addressees"].get(code, {}).get("kind", "other")
+
+
+def full_id_allowed(code: str) -> bool:
+    """Whether this recipient may receive the full ID number (when the complainant ticks it)."""
+    return _data()["addressees"].get(code, {}).get("id_number") == "optional"
+
+
+def scope_warning(code: str, language: str) -> str:
+    return _data()["addressees"].get(code, {}).get("scope", {}).get(language, "")
+
+
+def scope_warnings(language: str) -> dict[str, str]:
+    return {
+        code: entry["scope"][language] for code, entry in _data()["addressees"].items() if "scope" in entry
+    }
+
+
+def request_choices(language: str, kind: str | None = None) -> list[tuple[str, str]]:
+    """(code, text) of the requests offered to an addressee kind (all of them when kind is None)."""
+    return [
+        (code, item["text"][language])
+        for code, item in _data()["requests"].items()
+        if kind is None or kind in item.get("for", [kind])
+    ]
+
+
+def default_requests(kind: str) -> list[str]:
+    return [
+        code
+        for code, item in _data()["requests"].items()
+        if kind in item.get("for", []) and item.get("default")
+    ]
+
+
+def requests_for(kind: str) -> set[str]:
+    return {code for code, item in _data()["requests"].items() if kind in item.get("for", [kind])}
 
 
 def request_text(code: str, language: str) -> str:

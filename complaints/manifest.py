@@ -10,18 +10,22 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC
 
+from django.conf import settings
 from django.db.models import Q
+from django.urls import reverse
+from django.utils import translation
 
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
-from evidence.models import EvidenceFile, Incident, IncidentKind
+from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
 from evidence.storage import open_evidence
 from ledger.models import canonical_json
 
 from .letters import addressee as addressee_details
-from .letters import request_text
+from .letters import full_id_allowed, request_text
+from .summary import call_direction, summaries
 
 # /2: the statistics the dossier prints are part of the sealed manifest.
 FORMAT = "collection-evidence-dossier/2"
@@ -55,11 +59,33 @@ def rehash(evidence: EvidenceFile) -> str:
         return sha256_of(handle)[0]
 
 
+def verify_address() -> str:
+    site = (getattr(settings, "SITE_URL", "") or "").rstrip("/")
+    return f"{site}{reverse('verify')}" if site else reverse("verify")
+
+
+def product_name(creditor: str, language: str) -> str:
+    """The credit product in the dossier's language (花呗, 借呗, 京东白条…)."""
+    with translation.override(language):
+        return str(Creditor(creditor).label) if creditor in Creditor.values else creditor
+
+
+def _within(view: dict, pack, areas: set[str]) -> dict:
+    """A finding as shown, citing only the sources of the given areas."""
+    keep = {
+        key: [c for c in view[key] if pack.sources[c["id"]].area in areas]
+        for key in ("binding_sources", "standard_sources")
+    }
+    return {**view, **keep}
+
+
 def _connected(incident) -> bool:
     return incident.answered if incident.answered is not None else bool(incident.duration_seconds)
 
 
-def statistics(incidents, findings: dict[int, list[dict]], pack, tz) -> dict:
+def statistics(
+    incidents, findings: dict[int, list[dict]], pack, tz, with_files: set[int] | None = None
+) -> dict:
     """Every count the dossier prints, computed once here so that it is sealed with the facts.
 
     "Night" is the pack's own quiet-hours rule: the count of included incidents it found, so the
@@ -106,6 +132,8 @@ def statistics(incidents, findings: dict[int, list[dict]], pack, tz) -> dict:
         "max_date": busiest[0],
         "calls_per_day": dict(sorted(per_day.items())),
         "calls_per_hour": [per_hour.get(hour, 0) for hour in range(24)],
+        # Backed by more than the person's word: the phone's own log, or a recording or screenshot.
+        "backed": sum(1 for i in incidents if i.source == "import" or i.pk in (with_files or set())),
     }
 
 
@@ -157,27 +185,40 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
         pack = get_pack(dossier.rule_pack)
     except RulePackError:
         pack = None
+    lender = pack.lender_type(case.creditor) if pack else None
+    recipient = addressee_details(dossier.addressee, language, dossier.addressee_name)
+    areas = None if recipient["grounds"] == "all" else set(recipient["grounds"])
     # The dossier's own pack is evaluated over the whole case (windows look at neighbours that may
     # be left out of the dossier), then read for the included incidents.
     findings = {}
     if pack:
         rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS)
-        findings = evaluate(records_from_rows(rows), pack, profile.tz)
+        findings = evaluate(records_from_rows(rows), pack, profile.tz, pack.lender_type(case.creditor))
     violations: dict[str, dict] = {}
     incident_entries = []
     for number, incident in enumerate(incidents, start=1):
-        shown = present(findings.get(incident.pk, []), pack, language) if pack else []
+        on = incident.occurred_at.astimezone(profile.tz).date()
+        shown = present(findings.get(incident.pk, []), pack, language, on=on, lender=lender) if pack else []
+        if areas is not None:  # e.g. the police: only public-security and criminal grounds
+            shown = [_within(view, pack, areas) for view in shown]
+            shown = [view for view in shown if view["binding_sources"] or view["standard_sources"]]
         for view in shown:
             group = violations.setdefault(
                 view["rule"],
                 {
                     "rule": view["rule"],
                     "title": view["title"],
-                    "citation": view["citation"],
-                    "confidence": view["confidence"],
+                    "binding_sources": [],
+                    "standard_sources": [],
                     "incidents": [],
                 },
             )
+            # The sources cited for any of the rule's incidents (each judged by the text in force on
+            # its own date), binding law apart from standards and self-regulation.
+            for key in ("binding_sources", "standard_sources"):
+                for cited in view[key]:
+                    if cited not in group[key]:
+                        group[key].append(cited)
             group["incidents"].append({"incident": incident.pk, "explanation": view["explanation"]})
         incident_entries.append(
             {
@@ -195,6 +236,9 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "visitors": incident.visitors,
                 "description": incident.description,
                 "source": incident.source,
+                "direction": call_direction({"source_ref": incident.source_ref})
+                if incident.source_ref
+                else "",
                 "logged_at": _utc(incident.logged_at),
                 "amended_at": _utc(incident.amended_at),
                 "evidence": refs_by_incident.get(incident.pk, []),
@@ -203,6 +247,15 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "violations": [v["rule"] for v in shown],
             }
         )
+    separator = "；" if language == "zh-hans" else "; "
+    for group in violations.values():
+        cited = group["binding_sources"] + group["standard_sources"]
+        group["binding"] = bool(group["binding_sources"])
+        group["citation"] = separator.join(c["text"] for c in cited)
+        group["confidence"] = "V" if any(c["mark"] == "V" for c in cited) else "S"
+        colon = "：" if language == "zh-hans" else ": "
+        group["wording"] = pack.wording[language] if group["binding"] else pack.wording_standards[language]
+        group["heading"] = f"{group['wording']}{colon}{group['title']}"
     ordered_rules = [rule.id for rule in pack.rules] if pack else []
     manifest = {
         "format": FORMAT,
@@ -215,18 +268,32 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "to": dossier.date_to.isoformat() if dossier.date_to else None,
             },
             "time_zone": profile.time_zone,
+            # Where anyone can check this dossier (the QR code adds the seal).
+            "verify_url": verify_address(),
             "rule_pack": dossier.rule_pack,
             "reissue_of": dossier.reissue_of.number if dossier.reissue_of else None,
         },
         "complainant": {
             "name": profile.display_name or dossier.owner.get_username(),
-            "id_number": mask_id_number(profile.id_number),
+            # Masked unless this recipient needs it (police, a written regulator complaint) and the
+            # complainant ticked it.
+            "id_number": profile.id_number
+            if (getattr(dossier, "full_id_number", False) and full_id_allowed(dossier.addressee))
+            else mask_id_number(profile.id_number),
             "phone": profile.phone,
         },
-        "addressee": addressee_details(dossier.addressee, language, dossier.addressee_name),
+        "addressee": recipient,
+        "letter": {
+            "kind": recipient["kind"],
+            # The earlier complaint this one follows (date, channel, ticket number, reply), when
+            # escalating to a regulator.
+            "earlier_complaint": getattr(dossier, "earlier_complaint", None) or None,
+        },
         "respondent": {
             "lender_name": case.lender_name,
+            "lender_type": lender,
             "creditor": case.creditor,
+            "product": product_name(case.creditor, language),
             "account_hint": case.account_hint,
             "collectors": [line.strip() for line in case.collectors.splitlines() if line.strip()],
             "agencies_seen": sorted({i.agency for i in incidents if i.agency}),
@@ -243,7 +310,8 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             ),
         ),
         "rules_evaluated": pack is not None,
-        "statistics": statistics(incidents, findings, pack, profile.tz),
+        "statistics": statistics(incidents, findings, pack, profile.tz, set(refs_by_incident)),
         "audit_chain_head": {"seq": dossier.chain_seq, "hash": dossier.chain_hash},
     }
+    manifest["summary"] = summaries(manifest)
     return canonical_json(manifest), manifest

@@ -47,6 +47,10 @@ class Dossier(models.Model):
     incident_ids = models.JSONField(default=list)
     requests = models.JSONField(default=list, blank=True)
     request_text = models.TextField(_("other requests"), blank=True)
+    # A regulator's letter states the complaint it follows: {"date", "channel", "ticket", "reply"}.
+    earlier_complaint = models.JSONField(default=dict, blank=True)
+    # The full ID number, only for a recipient that needs it and only when the complainant asks.
+    full_id_number = models.BooleanField(default=False)
     reissue_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     status = models.CharField(max_length=10, choices=DossierStatus.choices, default=DossierStatus.PENDING)
@@ -71,6 +75,14 @@ class Dossier(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A running build moves this with its progress and at least every DOSSIER_HEARTBEAT_SECONDS; one
+    # that stops moving for DOSSIER_STALL_SECONDS is a build whose worker died (complaints.services.
+    # dossier_sweep). `attempts` counts the builds started since the dossier was ordered or a person
+    # asked for a retry; `build_seq` counts every build ever started and is the current build's token,
+    # so a superseded build cannot write over its successor's progress.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    build_seq = models.PositiveIntegerField(default=0)
 
     objects = DossierQuerySet.as_manager()
 
@@ -89,3 +101,32 @@ class Dossier(models.Model):
     @property
     def is_issued(self) -> bool:
         return self.status == DossierStatus.READY
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per running `manage.py worker` process, touched every WORKER_HEARTBEAT_SECONDS.
+
+    A worker not seen for `down_after_seconds` (twice its interval plus a grace) is down: the task
+    rows it was running are orphans. A worker that stops cleanly deletes its row."""
+
+    worker_id = models.CharField(max_length=64, primary_key=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    seen_at = models.DateTimeField(db_index=True)
+    down_after_seconds = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.host}:{self.pid})"
+
+
+class Lease(models.Model):
+    """A named lease, so periodic work started from several places (workers, cron) runs once at a
+    time: taken by an UPDATE that only matches an expired lease."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -4,11 +4,16 @@ retrying and reissuing dossiers."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django_tasks import TaskResultStatus
 
 from accounts.models import language_codes
 from accounts.services import profile_for
@@ -17,8 +22,11 @@ from evidence.rules import available_packs
 from ledger.chain import audit_append
 from ledger.models import AuditHead
 
-from .letters import request_choices
+from .conf import setting
+from .heartbeat import worker_states
+from .letters import addressee_kind, full_id_allowed, request_choices, requests_for
 from .models import Addressee, Dossier, DossierStatus
+from .queue import build_rows, database_queue, fail_orphans, fail_rows, last_worker, live_build_rows
 from .tasks import build_dossier
 
 # --- dossiers -------------------------------------------------------------------------------------
@@ -50,8 +58,14 @@ def dossier_create(
     request_text: str = "",
     reissue_of: Dossier | None = None,
     rule_pack: str | None = None,
+    earlier_complaint: dict | None = None,
+    full_id_number: bool = False,
 ) -> Dossier:
-    """Order a dossier: record what it covers, then build it in the background."""
+    """Order a dossier: record what it covers, then build it in the background.
+
+    `earlier_complaint` ({"date", "channel", "ticket", "reply"}) is the complaint a regulator's letter
+    follows; `full_id_number` prints the ID number unmasked, for the recipients that need it.
+    """
 
     errors: dict[str, list[str]] = {}
     if case.owner_id != owner.pk:
@@ -69,9 +83,17 @@ def dossier_create(
         ]
     if date_from and date_to and date_from > date_to:
         errors["date_to"] = [_("The end date is before the start date.")]
-    known_requests = {code for code, _text in request_choices("en")}
+    known_requests = requests_for(addressee_kind(addressee)) if addressee in Addressee.values else set()
     if any(code not in known_requests for code in requests):
-        errors["requests"] = [_("Choose from: %(choices)s.") % {"choices": ", ".join(sorted(known_requests))}]
+        errors["requests"] = [
+            _("These requests do not apply to this recipient; choose from: %(choices)s.")
+            % {"choices": ", ".join(sorted(known_requests))}
+        ]
+    earlier = _clean_earlier_complaint(earlier_complaint or {}, errors)
+    if full_id_number and not full_id_allowed(addressee):
+        errors["full_id_number"] = [
+            _("Only the police and a written regulator complaint receive the full ID number.")
+        ]
     in_period = incidents_in_period(case=case, date_from=date_from, date_to=date_to, tz=profile_for(owner).tz)
     if incident_ids is None:
         chosen = list(in_period.order_by("occurred_at", "id").values_list("pk", flat=True))
@@ -101,6 +123,8 @@ def dossier_create(
         requests=[code for code, _text in request_choices("en") if code in set(requests)],
         request_text=request_text.strip(),
         reissue_of=reissue_of,
+        earlier_complaint=earlier,
+        full_id_number=bool(full_id_number),
         chain_seq=head.seq,
         chain_hash=head.hash,
     )
@@ -121,6 +145,31 @@ def dossier_create(
     return dossier
 
 
+EARLIER_FIELDS = ("date", "channel", "ticket", "reply")
+
+
+def _clean_earlier_complaint(value: dict, errors: dict) -> dict:
+    """The earlier complaint as plain strings; a date that is no date, or in the future, is an error."""
+    if not isinstance(value, dict):
+        errors["earlier_complaint"] = [
+            _("Give the earlier complaint's date, channel, ticket number and reply.")
+        ]
+        return {}
+    cleaned = {key: str(value.get(key) or "").strip()[:500] for key in EARLIER_FIELDS}
+    if not any(cleaned.values()):
+        return {}
+    try:
+        day = date.fromisoformat(cleaned["date"]) if cleaned["date"] else None
+    except ValueError:
+        day = None
+        errors["earlier_complaint_date"] = [_("Enter the date of the earlier complaint as YYYY-MM-DD.")]
+    if day and day > timezone.localdate():
+        errors["earlier_complaint_date"] = [_("The earlier complaint's date is in the future.")]
+    if not cleaned["date"] and "earlier_complaint_date" not in errors:
+        errors["earlier_complaint_date"] = [_("Enter the date of the earlier complaint.")]
+    return cleaned
+
+
 def dossier_reissue(*, dossier: Dossier) -> Dossier:
     """A new dossier with the same choices, over the data as it is now. The old one stays as issued."""
     return dossier_create(
@@ -134,19 +183,204 @@ def dossier_reissue(*, dossier: Dossier) -> Dossier:
         requests=dossier.requests,
         request_text=dossier.request_text,
         reissue_of=dossier,
+        earlier_complaint=dossier.earlier_complaint,
+        full_id_number=dossier.full_id_number,
         rule_pack=dossier.rule_pack,
     )
 
 
-def dossier_retry(*, dossier: Dossier) -> Dossier:
-    """Build a dossier again that failed or whose build was interrupted. Issued ones never change."""
+def _requeue(locked: Dossier, *, fresh: bool) -> None:
+    """Back to "pending" and queued, in the caller's transaction (so the queue row and the status
+    change are committed together). `fresh`: a person asked, so the attempts count starts again."""
+    locked.status, locked.progress, locked.progress_note, locked.error = DossierStatus.PENDING, 0, "", ""
+    locked.heartbeat_at = locked.finished_at = None
+    if fresh:
+        locked.attempts = 0
+    locked.save(
+        update_fields=[
+            "status",
+            "progress",
+            "progress_note",
+            "error",
+            "heartbeat_at",
+            "finished_at",
+            "attempts",
+        ]
+    )
+    build_dossier.enqueue(locked.pk)
 
-    if dossier.status == DossierStatus.READY:
-        return dossier
+
+def _queue_state(dossier_id: int) -> tuple[list, list]:
+    """(queued rows, running rows) of one dossier's builds; none when builds are not queued in the
+    database (another backend: the queue cannot be seen)."""
+    if not database_queue():
+        return [], []
+    rows = list(
+        build_rows(dossier_id)
+        .filter(status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING])
+        .order_by("enqueued_at", "id")
+    )
+    return (
+        [row for row in rows if row.status == TaskResultStatus.READY],
+        [row for row in rows if row.status == TaskResultStatus.RUNNING],
+    )
+
+
+def dossier_retry(*, dossier: Dossier) -> Dossier:
+    """Build a dossier again that failed or whose build was interrupted. Issued ones never change.
+
+    Never queues a build twice: a dossier already queued, or being built by a live worker (its
+    heartbeat fresh), is left as it is. The status change and the queue row are one transaction.
+    """
+
+    now = timezone.now()
+    stall = timedelta(seconds=setting("DOSSIER_STALL_SECONDS"))
     with transaction.atomic():
-        Dossier.objects.filter(pk=dossier.pk).update(
-            status=DossierStatus.PENDING, progress=0, progress_note="", error=""
+        locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
+        if locked.status == DossierStatus.READY:
+            return locked
+        alive = worker_states(now).alive_ids
+        queued, running = _queue_state(locked.pk)
+        beat = locked.heartbeat_at or locked.started_at
+        # A worker that records no heartbeat (a plain db_worker) cannot be seen alive: asked by a
+        # person, its build is started again (a superseded build writes nothing; see _progress).
+        being_built = any(last_worker(row) in alive for row in running) and (
+            locked.status == DossierStatus.PENDING or (beat is not None and beat >= now - stall)
         )
-        build_dossier.enqueue(dossier.pk)
+        if queued or being_built:
+            logger.info("dossier %s is already queued or being built; not queued again", locked.number)
+        else:
+            fail_rows([row.pk for row in running], "the build was started again (retry)")
+            _requeue(locked, fresh=True)
+            logger.info("dossier %s queued again (retry)", locked.number)
     dossier.refresh_from_db()
     return dossier
+
+
+def stopped_reason(dossier: Dossier) -> str:
+    """Why a build was given up, in the owner's language."""
+    with translation.override(profile_for(dossier.owner).language):
+        if dossier.attempts == 2:
+            return _("The build stopped twice without finishing (worker crashed?).")
+        return ngettext(
+            "The build stopped %(count)d time without finishing (worker crashed?).",
+            "The build stopped %(count)d times without finishing (worker crashed?).",
+            dossier.attempts,
+        ) % {"count": dossier.attempts}
+
+
+@dataclass
+class SweepReport:
+    requeued: list[str] = field(default_factory=list)  # dossier numbers queued again
+    failed: list[str] = field(default_factory=list)  # dossier numbers given up (attempts used up)
+    orphaned_tasks: int = 0  # queue rows of dead workers marked failed
+    duplicates: int = 0  # extra queue rows of one dossier marked failed
+
+
+def dossier_sweep(*, stall_seconds: float | None = None, include_failed: bool = False) -> SweepReport:
+    """Find builds that stopped without finishing and start them again, safely from any number of
+    places at once (every decision is re-made on the locked dossier row).
+
+    - queue rows left running by a worker that is down are marked failed;
+    - a running build whose heartbeat has not moved for DOSSIER_STALL_SECONDS (or whose queue row
+      is gone or dead) is queued again, unless DOSSIER_MAX_ATTEMPTS builds have started: then it is
+      marked failed with a plain reason;
+    - a pending dossier with no queue row (lost) is queued; one already queued is left alone, so
+      running this twice queues nothing twice (extra rows of one dossier are marked failed);
+    - `include_failed`: failed builds are queued again too, with a fresh count of attempts.
+    """
+
+    now = timezone.now()
+    stall = timedelta(seconds=setting("DOSSIER_STALL_SECONDS") if stall_seconds is None else stall_seconds)
+    report = SweepReport()
+    states = worker_states(now)
+    if database_queue():
+        report.orphaned_tasks = fail_orphans(states.dead_ids)
+    statuses = [DossierStatus.PENDING, DossierStatus.RUNNING]
+    if include_failed:
+        statuses.append(DossierStatus.FAILED)
+    # A first look without locks, from one query of the queue: a dossier queued once, or running
+    # with a fresh heartbeat and its row running, is fine; only the others are locked and decided.
+    visible = database_queue()
+    live = live_build_rows() if visible else {}
+    candidates = Dossier.objects.filter(status__in=statuses).order_by("pk")
+    for pk, status, beat in candidates.values_list(
+        "pk", "status", Coalesce("heartbeat_at", "started_at", "created_at")
+    ):
+        rows = live.get(pk, [])
+        ready = sum(row.status == TaskResultStatus.READY for row in rows)
+        running = len(rows) - ready
+        if visible and (
+            (status == DossierStatus.PENDING and ready == 1 and not running)
+            or (status == DossierStatus.RUNNING and beat >= now - stall and running and not ready)
+        ):
+            continue
+        with transaction.atomic():
+            _sweep_one(pk, now=now, stall=stall, alive=states.alive_ids, report=report)
+    return report
+
+
+def _sweep_one(pk: int, *, now, stall: timedelta, alive: set[str], report: SweepReport) -> None:
+    locked = Dossier.objects.select_for_update().filter(pk=pk).first()
+    if locked is None:
+        return
+    queued, running = _queue_state(pk)
+    if len(queued) > 1:
+        report.duplicates += fail_rows(
+            [row.pk for row in queued[1:]],
+            "a second queue entry of the same build",
+            status=TaskResultStatus.READY,
+        )
+        queued = queued[:1]
+    # A running row is surely alive when its worker's heartbeat is fresh; from a worker that records
+    # none (a plain db_worker), it may be alive while it is younger than the stall time.
+    maybe_alive = [
+        row
+        for row in running
+        if last_worker(row) in alive or (row.started_at is not None and row.started_at >= now - stall)
+    ]
+    if locked.status == DossierStatus.FAILED:
+        if not (queued or maybe_alive):
+            fail_rows([row.pk for row in running], "the build was started again (retry)")
+            _requeue(locked, fresh=True)
+            report.requeued.append(locked.number)
+            logger.warning("dossier %s failed earlier; queued again", locked.number)
+        return
+    if locked.status == DossierStatus.PENDING:
+        if not database_queue() or queued or maybe_alive:
+            return  # queued, or just picked up; with another backend the queue cannot be seen
+        fail_rows([row.pk for row in running], "the build never started: its worker stopped")
+        _requeue(locked, fresh=False)
+        report.requeued.append(locked.number)
+        logger.warning("dossier %s was waiting without a queued build; queued again", locked.number)
+        return
+    if locked.status != DossierStatus.RUNNING:
+        return
+    beat = locked.heartbeat_at or locked.started_at or locked.created_at
+    # Rows of workers known to be down were failed before; a running build with no running row
+    # has lost its worker even when its last heartbeat is recent.
+    if beat >= now - stall and not (database_queue() and not running):
+        return  # alive
+    fail_rows([row.pk for row in running], "the build stopped without finishing")
+    if locked.attempts >= setting("DOSSIER_MAX_ATTEMPTS"):
+        fail_rows([row.pk for row in queued], "the build stopped too often", status=TaskResultStatus.READY)
+        locked.status, locked.finished_at = DossierStatus.FAILED, timezone.now()
+        locked.error = stopped_reason(locked)
+        locked.save(update_fields=["status", "finished_at", "error"])
+        report.failed.append(locked.number)
+        logger.warning(
+            "dossier %s failed: the build stopped %d times without finishing", locked.number, locked.attempts
+        )
+        return
+    if queued:  # already queued again: let that row run it
+        locked.status, locked.heartbeat_at = DossierStatus.PENDING, None
+        locked.save(update_fields=["status", "heartbeat_at"])
+    else:
+        _requeue(locked, fresh=False)
+    report.requeued.append(locked.number)
+    logger.warning(
+        "dossier %s stopped without finishing (attempt %d of %d); queued again",
+        locked.number,
+        locked.attempts,
+        setting("DOSSIER_MAX_ATTEMPTS"),
+    )

@@ -44,6 +44,7 @@ from evidence.storage import open_evidence
 from .models import Dossier, DossierStatus
 from .pdf import texts
 from .signing import check_signature, embedded_manifest
+from .summary import calls_csv
 
 MiB = 1024 * 1024
 BLOCK = MiB
@@ -67,6 +68,15 @@ def verify_text(dossier: Dossier) -> str:
         "  sha256sum manifest.json     # must equal the seal / 应与封印一致\n\n"
     )
     return header + texts()["verify"]["text"].strip() + "\n"
+
+
+def derived_files(manifest: dict) -> dict[str, bytes]:
+    """calls.csv (for the lender's dialler logs) and summary.txt (for a chat or web form)."""
+    files = {"calls.csv": calls_csv(manifest)}
+    summary = manifest.get("summary")
+    if summary:
+        files["summary.txt"] = (summary["long"] + "\n\n" + summary["short"] + "\n").encode("utf-8")
+    return files
 
 
 def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
@@ -99,6 +109,10 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
                 while block := source.read(1 << 20):
                     sink.write(block)
             sums.append((entry["sha256"], entry["bundle_path"]))
+        # Derived from the sealed manifest alone, so their hashes are fixed by the seal too.
+        for path, data in derived_files(manifest).items():
+            bundle.writestr(path, data)
+            sums.append((hashlib.sha256(data).hexdigest(), path))
         bundle.writestr("SHA256SUMS", "".join(f"{digest}  {path}\n" for digest, path in sums))
         bundle.writestr("VERIFY.txt", verify_text(dossier))
     return missing
@@ -145,7 +159,7 @@ class VerifyLimits:
             return self.pdf_bytes
         if name == "manifest.json":
             return self.manifest_bytes
-        if name in UNSEALED_FILES:
+        if name in UNSEALED_FILES or name in DERIVED_FILES:
             return self.text_bytes
         return None
 
@@ -320,6 +334,8 @@ def _size_up_directory(handle: IO[bytes], limits: VerifyLimits) -> None:
 
 
 UNSEALED_FILES = ("SHA256SUMS", "VERIFY.txt")
+# Files derived from the sealed manifest: their hashes follow from the seal.
+DERIVED_FILES = ("calls.csv", "summary.txt")
 SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 # Reading a damaged or crafted member: bad CRC or header, encrypted, unknown compression, truncated.
 READ_ERRORS = (
@@ -523,7 +539,17 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
 
     # The manifest as issued (the seal proves the bundle's sealed one is identical) names the files.
     sealed_hashes = {"dossier.pdf": dossier.pdf_sha256, "manifest.json": dossier.seal}
-    for entry in json.loads(dossier.manifest).get("evidence", []):
+    issued = json.loads(dossier.manifest)
+    derived = {path: hashlib.sha256(data).hexdigest() for path, data in derived_files(issued).items()}
+    for path, expected in derived.items():
+        sealed_hashes[path] = expected
+        if path in entries:
+            data = read(path)
+            if data is not None and hashlib.sha256(data).hexdigest() != expected:
+                verdict.problems.append(
+                    f"{path}: differs from the one derived from the sealed manifest (expected sha256 {expected})"
+                )
+    for entry in issued.get("evidence", []):
         path, expected = entry.get("bundle_path", ""), entry.get("sha256")
         sealed_hashes[path] = expected
         if path not in entries:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.services import profile_for
 from config.throttling import throttle, wait_message
 from evidence import selectors
 from evidence.models import IncidentKind
@@ -68,17 +71,28 @@ def dossier_builder(request, pk: int):
                 incident_ids=[pk for pk, _label in choices if pk not in excluded] if excluded else None,
                 requests=data["requests"],
                 request_text=data["request_text"],
+                earlier_complaint=form.earlier_complaint(),
+                full_id_number=data["full_id_number"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
+                field = "earlier_date" if field == "earlier_complaint_date" else field
                 form.add_error(field if field in form.fields else None, errors)
         else:
             return redirect("dossier_detail", pk=dossier.pk)
     _font, font_warning = font_status()
+    profile = profile_for(request.user)
     return render(
         request,
         "complaints/builder.html",
-        {"case": case, "form": form, "font_warning": font_warning, "dossiers": case.dossiers.all()[:20]},
+        {
+            "case": case,
+            "form": form,
+            "font_warning": font_warning,
+            "dossiers": case.dossiers.all()[:20],
+            "strengthen": selectors.case_strengtheners(case=case),
+            "profile_missing": not (profile.display_name and profile.phone),
+        },
     )
 
 
@@ -203,6 +217,17 @@ def verify_page(request):
                 verdict = verify_upload(form.cleaned_data["file"])
             except VerificationRefused as refused:
                 refusal, code = refused.message, refused.status
+    # Opened from the QR code on a dossier page: say whether this server issued that seal, and when.
+    seal = (request.GET.get("seal") or "").strip().lower()
+    looked_up = None
+    if request.method == "GET" and re.fullmatch(r"[0-9a-f]{64}", seal):
+        looked_up = {
+            "seal": seal,
+            "dossier": Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first(),
+        }
     return render(
-        request, "complaints/verify.html", {"form": form, "verdict": verdict, "refusal": refusal}, status=code
+        request,
+        "complaints/verify.html",
+        {"form": form, "verdict": verdict, "refusal": refusal, "looked_up": looked_up},
+        status=code,
     )

@@ -15,9 +15,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key in ("status_code", "request_id"):
-            if hasattr(record, key):
-                entry[key] = getattr(record, key)
+        for key in ("request_id", "method", "path", "status_code", "duration_ms", "user_id"):
+            value = getattr(record, key, None)
+            if value not in (None, ""):
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -238,6 +239,14 @@ VERIFY_MAX_UNPACKED_BYTES = envint("VERIFY_MAX_UNPACKED_BYTES", 1024 * 1024 * 10
 VERIFY_MAX_ENTRIES = envint("VERIFY_MAX_ENTRIES", 10_000)
 VERIFY_MAX_RATIO = envint("VERIFY_MAX_RATIO", 100)
 
+# Who may create an account: "open", "invite" (a code from `manage.py invite`), or "closed" (accounts
+# are made by an operator: `manage.py createsuperuser`, or the admin).
+SIGNUP_MODE = os.environ.get("SIGNUP_MODE", "open")
+if SIGNUP_MODE not in ("open", "invite", "closed"):
+    raise ImproperlyConfigured(f"SIGNUP_MODE must be open, invite or closed, not {SIGNUP_MODE!r}")
+# How much evidence one account may keep (bytes); uploads past it are refused with 413.
+EVIDENCE_QUOTA_BYTES = envint("EVIDENCE_QUOTA_BYTES", 20 * 1024 * 1024 * 1024)
+
 # Throttling (429 with Retry-After): attempts per client address, e.g. "60/hour" or "5/10min".
 VERIFY_RATE = os.environ.get("VERIFY_RATE", "60/hour")
 LOGIN_RATE = os.environ.get("LOGIN_RATE", "10/10min")
@@ -266,9 +275,28 @@ DOSSIER_FONT_PATH = os.environ.get("DOSSIER_FONT_PATH", "")
 DOSSIER_SIGNING_DIR = Path(os.environ.get("DOSSIER_SIGNING_DIR", DATA_DIR / "signing"))
 DOSSIER_SIGNER_NAME = os.environ.get("DOSSIER_SIGNER_NAME", "Collection Evidence Keeper dossier signing")
 DOSSIER_TSA_URL = os.environ.get("DOSSIER_TSA_URL", "")
+# The public address of this installation: dossiers print its verify page, and their QR code opens
+# it with the seal, so a handler's phone camera starts the check.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 
-# Background work through the django-tasks API, queued in the database and run by
-# `manage.py db_worker` (`make run` starts one beside the development server).
+# Background work through the django-tasks API, queued in the database and run by `manage.py worker`
+# (django-tasks-db's db_worker plus a heartbeat, the stall sweep and housekeeping; `make run` starts
+# one beside the development server).
+DOSSIER_STALL_SECONDS = envint("DOSSIER_STALL_SECONDS", 180)  # a build's heartbeat unmoved this long: stopped
+DOSSIER_MAX_ATTEMPTS = envint("DOSSIER_MAX_ATTEMPTS", 2)  # builds started before it is marked failed
+DOSSIER_HEARTBEAT_SECONDS = envint(
+    "DOSSIER_HEARTBEAT_SECONDS", 30
+)  # a running build beats at least this often
+DOSSIER_SWEEP_SECONDS = envint("DOSSIER_SWEEP_SECONDS", 30)  # how often a worker looks for stopped builds
+WORKER_HEARTBEAT_SECONDS = envint("WORKER_HEARTBEAT_SECONDS", 15)
+WORKER_HEARTBEAT_GRACE_SECONDS = envint(
+    "WORKER_HEARTBEAT_GRACE_SECONDS", 15
+)  # down after 2x interval + grace
+HOUSEKEEPING_SECONDS = envint("HOUSEKEEPING_SECONDS", 3600)  # 0: the worker never runs it (use cron)
+TASK_RESULTS_KEEP_DAYS = envint("TASK_RESULTS_KEEP_DAYS", 14)
+HEALTH_STORAGE_TIMEOUT_SECONDS = envint("HEALTH_STORAGE_TIMEOUT_SECONDS", 3)
+HEALTH_PENDING_WARN_SECONDS = envint("HEALTH_PENDING_WARN_SECONDS", 300)
+HEALTH_DISK_MIN_FREE_MB = envint("HEALTH_DISK_MIN_FREE_MB", 1024)
 TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
 
 # Mail (password resets). The console backend prints whole mails, reset links included, into the
@@ -344,7 +372,23 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
         }
+    },
+    "filters": {
+        "request_id": {"()": "config.request_log.RequestIdFilter"},
+        "downgrade": {"()": "config.request_log.DowngradeToWarning"},
+    },
+    "loggers": {
+        # A wrong Host header is a scanner or a misconfigured proxy: a warning, not an error.
+        "django.security.DisallowedHost": {
+            "handlers": ["console"],
+            "filters": ["downgrade"],
+            "propagate": False,
+        },
+        # The request log (config.request_log) replaces Django's own line per 4xx/5xx response.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }

@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views import language_switch
+from config.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("complaints.api_urls")),
     path("api/v1/", include("evidence.api_urls")),

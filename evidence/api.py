@@ -16,7 +16,7 @@ from accounts.services import profile_for
 
 from . import selectors, services
 from .api_errors import error_response
-from .imports import phone_import_prepare, phone_import_run
+from .imports import phone_import_discard, phone_import_prepare, phone_import_run
 from .models import Case, Incident, Provenance, Source
 from .selectors import violations_presenter
 from .serializers import CaseSerializer, EvidenceSerializer, IncidentSerializer, IncidentUpdateSerializer
@@ -229,7 +229,9 @@ class PhoneLogImport(OwnerAPIView):
         try:
             counts = phone_import_run(phone_import=phone_import, numbers=numbers, kinds=kinds)
         except Exception:
-            phone_import.delete()  # nothing was imported; the upload left no trace but its blob
+            # Nothing was imported: the row goes, and the export too unless evidence or an earlier
+            # import keeps the same bytes.
+            phone_import_discard(phone_import=phone_import)
             raise
         return Response(
             {

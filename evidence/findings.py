@@ -42,7 +42,9 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
         records.extend(records_from_rows([row[:-1]]))
         if row[-1]:
             stored[row[0]] = row[-1]
-    findings = evaluate(records, pack, profile_for(case.owner).tz) if pack else {}
+    findings = (
+        evaluate(records, pack, profile_for(case.owner).tz, pack.lender_type(case.creditor)) if pack else {}
+    )
     summary: Counter = Counter()
     changed: list[tuple[int, list, str]] = []
     for record in records:

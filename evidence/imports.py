@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,6 +26,7 @@ from .phone_logs import (
     decode_image,
     detect_format,
     iter_entries,
+    nothing_plausible,
     summarise,
 )
 from .services import EvidenceRejected, content_address, evidence_store, sanitise_file_name
@@ -51,7 +53,12 @@ def known_numbers(case: Case) -> set[str]:
 def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneImport:
     """Keep the uploaded export under its content address and summarise it. Nothing is imported yet.
 
-    Without `preview` (the one-step API) only the format is checked here; the import run parses it.
+    Without `preview` (the one-step API) only the format is checked here; the import run parses it,
+    and a refused run is undone with phone_import_discard.
+
+    The export is stored only once those checks pass (so a refused preview stores nothing), and
+    only when neither an earlier import nor the evidence already keeps these bytes. The returned row's `wrote_blob` (not saved) says
+    whether this call wrote the blob, so a discard removes only what this call stored.
     """
     tz = profile_for(case.owner).tz
     sha256 = getattr(upload, "sha256", None)
@@ -82,13 +89,20 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         )
     name = content_address(owner_id=case.owner_id, sha256=sha256, extension=EXPORT_TYPES[fmt][1])
     earlier = PhoneImport.objects.filter(owner=case.owner, sha256=sha256).order_by("pk").first()
+    kept = EvidenceFile.objects.filter(owner=case.owner, storage_name=name).values_list(
+        "storage_version", flat=True
+    )
+    wrote = False
     if earlier is not None:  # the same export again: its blob is already kept
         name, version = earlier.storage_name, earlier.storage_version
+    elif (kept_version := kept.first()) is not None:  # kept as evidence by an import whose row is gone
+        version = kept_version
     else:
         upload.seek(0)
         upload.sha256 = sha256
         name, version = save_blob(name, upload)
-    return PhoneImport.objects.create(
+        wrote = True
+    phone_import = PhoneImport.objects.create(
         owner=case.owner,
         case=case,
         original_name=sanitise_file_name(upload.name),
@@ -99,6 +113,29 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         format=fmt,
         summary=summary,
     )
+    phone_import.wrote_blob = wrote
+    return phone_import
+
+
+def _delete_export_blob(name: str) -> None:
+    """Remove an export blob an import wrote, unless evidence or an import row refers to it."""
+    if not (
+        EvidenceFile.objects.filter(storage_name=name).exists()
+        or PhoneImport.objects.filter(storage_name=name).exists()
+    ):
+        default_storage.delete(name)
+
+
+def phone_import_discard(*, phone_import: PhoneImport) -> None:
+    """Undo a prepared import that was refused before anything was imported (the one-step API):
+    its row goes, and so does the stored export once that is committed, if this upload wrote it
+    (`wrote_blob`) and nothing else refers to it. A blob shared with evidence or another import
+    stays."""
+    name, wrote = phone_import.storage_name, getattr(phone_import, "wrote_blob", False)
+    with transaction.atomic():
+        phone_import.delete()
+        if wrote:
+            transaction.on_commit(lambda: _delete_export_blob(name))
 
 
 def _number_matches(number: str, wanted: set[str]) -> bool:
@@ -156,8 +193,10 @@ def phone_import_run(
 ) -> dict:
     """Create an incident for every new entry from the chosen numbers and kinds.
 
-    Returns {"created", "duplicates", "skipped"}: duplicates are entries already in the case (from this
-    or an overlapping export), skipped are those outside the chosen numbers and kinds.
+    Returns {"created", "duplicates", "skipped", "implausible"}: duplicates are entries already in the
+    case (from this or an overlapping export), skipped are those outside the chosen numbers and
+    kinds, implausible those left out for an unreadable or implausible date (phone_logs.py). An
+    export with no valid entry at all is refused (EvidenceRejected, 400) and nothing is written.
     """
     case = phone_import.case
     tz = profile_for(case.owner).tz
@@ -171,7 +210,8 @@ def phone_import_run(
             message=_("Unknown kinds: %(kinds)s.") % {"kinds": ", ".join(sorted(unknown))},
         )
     existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
-    counts = {"created": 0, "duplicates": 0, "skipped": 0}
+    # implausible: entries left out for their date (phone_logs.Entries), never imported.
+    counts = {"created": 0, "duplicates": 0, "skipped": 0, "implausible": 0}
     keys_digest = hashlib.sha256()
     facts: dict[str, str] = {}
     now = timezone.now()
@@ -251,6 +291,12 @@ def phone_import_run(
                     flush()
             if batch:
                 flush()
+            counts["implausible"] = entries.implausible
+            if not (counts["created"] or counts["duplicates"] or counts["skipped"]):
+                # Nothing valid remains: refuse (and roll back) rather than report an empty success.
+                if entries.implausible:
+                    raise nothing_plausible(entries.implausible)
+                raise PhoneLogError(_("The file holds no calls or messages."))
             if counts["created"]:
                 # One link for the whole import: it names the export and digests every created entry.
                 audit_append(

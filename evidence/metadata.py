@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 import struct
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import IO
 
@@ -73,10 +74,21 @@ def _who(value: str) -> dict:
     return {"name": value}
 
 
+# Times in names outside these bounds are not believed (year 0001, 9999, a 1999 "yy"): such a
+# name says nothing, and the file is filed as if it had no time in its name.
+EARLIEST_NAMED_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+NAMED_TIME_SLACK = timedelta(days=1)  # how far ahead of the server's clock a phone's may run
+
+
+def _plausible_time(moment: datetime) -> bool:
+    return EARLIEST_NAMED_TIME <= moment <= datetime.now(UTC) + NAMED_TIME_SLACK
+
+
 def parse_file_name(name: str, tz: zoneinfo.ZoneInfo) -> dict:
     """Time (aware, ISO) and counterpart parsed from a recording or screenshot file name.
 
-    Returns {} when no known pattern matches or the date in the name is impossible.
+    Returns {} when no known pattern matches or the date in the name is impossible or implausible
+    (before 2000, or more than a day ahead).
     """
     base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     for pattern_name, pattern in _NAME_PATTERNS:
@@ -96,6 +108,8 @@ def parse_file_name(name: str, tz: zoneinfo.ZoneInfo) -> dict:
             else:
                 moment = datetime.strptime(groups["d"] + groups["t"], "%y%m%d%H%M%S").replace(tzinfo=tz)
         except ValueError:
+            continue
+        if not _plausible_time(moment):
             continue
         result: dict = {"pattern": pattern_name, "time": moment.isoformat()}
         if groups.get("num"):
@@ -400,6 +414,17 @@ def amr_duration(fileobj: IO[bytes]) -> float | None:
 
 _EBML_TRANSPARENT = {0x18538067, 0x1549A966, 0x1F43B675, 0xA0}  # Segment, Info, Cluster, BlockGroup
 
+# The longest duration believed; a file that states more (or NaN, an infinity, a negative time)
+# has an unknown duration. NaN and infinities are not JSON either (PostgreSQL's jsonb refuses them).
+LONGEST_RECORDING = 7 * 24 * 3600
+
+
+def _recording_seconds(value: float | None) -> float | None:
+    """A duration in seconds, rounded, or None unless it is a finite positive number in bounds."""
+    if value is None or not math.isfinite(value) or not 0 < value <= LONGEST_RECORDING:
+        return None
+    return round(value, 2)
+
 
 def _vint(fileobj: IO[bytes], keep_marker: bool) -> tuple[int, bool] | None:
     first = fileobj.read(1)
@@ -424,7 +449,9 @@ def _vint(fileobj: IO[bytes], keep_marker: bool) -> tuple[int, bool] | None:
 
 def webm_duration(fileobj: IO[bytes]) -> float | None:
     """Duration of a WebM/Matroska file: the Duration element when present, else the last block's
-    time. Browsers' MediaRecorder writes no Duration, so the clusters are read (headers only)."""
+    time. Browsers' MediaRecorder writes no Duration, so the clusters are read (headers only).
+    A Duration that is NaN, infinite, negative or beyond LONGEST_RECORDING is ignored; None when
+    nothing believable is left."""
     fileobj.seek(0)
     scale, declared, cluster, latest = 1_000_000, None, 0, None
     try:
@@ -438,12 +465,11 @@ def webm_duration(fileobj: IO[bytes]) -> float | None:
                 continue  # read its children in place
             if unknown:
                 break
-            if element_id in (0x2AD7B1, 0xE7):  # TimecodeScale, cluster Timecode
+            if element_id in (0x2AD7B1, 0xE7) and size <= 8:  # TimecodeScale, cluster Timecode
                 value = int.from_bytes(fileobj.read(size), "big")
                 scale, cluster = (value, cluster) if element_id == 0x2AD7B1 else (scale, value)
-            elif element_id == 0x4489:  # Duration (float, in TimecodeScale units)
-                raw = fileobj.read(size)
-                declared = struct.unpack(">f" if size == 4 else ">d", raw)[0] if size in (4, 8) else None
+            elif element_id == 0x4489 and size in (4, 8):  # Duration (float, in TimecodeScale units)
+                declared = struct.unpack(">f" if size == 4 else ">d", fileobj.read(size))[0]
             elif element_id in (0xA3, 0xA1):  # SimpleBlock, Block: track number, then int16 time
                 body = fileobj.read(min(size, 12))
                 track_length = 1
@@ -455,11 +481,12 @@ def webm_duration(fileobj: IO[bytes]) -> float | None:
             else:
                 fileobj.seek(size, 1)
     except (ValueError, IndexError, struct.error, OSError):
-        # A truncated or unusual file: the blocks read so far still say how long it is at least.
-        units = declared if declared else latest
-        return round(units * scale / 1e9, 2) if units else None
-    units = declared if declared else latest
-    return round(units * scale / 1e9, 2) if units else None
+        pass  # a truncated or unusual file: the blocks read so far still say how long it is at least
+    for units in (declared, latest):
+        seconds = _recording_seconds(units * scale / 1e9) if units else None
+        if seconds is not None:
+            return seconds
+    return None
 
 
 def audio_metadata(fileobj: IO[bytes], extension: str) -> dict:
@@ -484,9 +511,12 @@ def audio_metadata(fileobj: IO[bytes], extension: str) -> dict:
         return result
     # A mutagen object with no tags is falsy; test for None explicitly.
     if audio is not None and getattr(audio, "info", None) is not None:
-        length = getattr(audio.info, "length", None)
-        if length:
-            result["duration_seconds"] = round(float(length), 2)
+        try:
+            length = _recording_seconds(float(getattr(audio.info, "length", None) or 0))
+        except (TypeError, ValueError, OverflowError):
+            length = None
+        if length is not None:
+            result["duration_seconds"] = length
         codec = getattr(audio.info, "codec", None) or type(audio).__name__
         result["codec"] = str(codec)
     return result
@@ -513,7 +543,10 @@ def suggested_time(metadata: dict) -> datetime | None:
     for value in ((metadata.get("from_name") or {}).get("time"), metadata.get("exif_time")):
         if value:
             try:
-                return datetime.fromisoformat(value)
+                moment = datetime.fromisoformat(value)
             except ValueError:
                 continue
+            # An EXIF clock set to year 1 or 9999 states no usable time.
+            if moment.tzinfo is not None and _plausible_time(moment):
+                return moment
     return None

@@ -101,7 +101,8 @@ class Contacted(models.TextChoices):
 class Flag(models.TextChoices):
     THREAT = "threat", _("Threat")
     INSULT = "insult", _("Insult")
-    IMPERSONATION = "impersonation", _("Posed as police, court or lawyer")
+    IMPERSONATION = "impersonation", _("Posed as police, a court or another official")
+    IMPERSONATED_LAWYER = "impersonated_lawyer", _("Posed as a lawyer or law firm")
     FAKE_LEGAL_DOCUMENT = "fake_legal_document", _("Fake legal document")
     DISCLOSURE = "disclosure", _("Told others about the debt")
     VIOLENCE = "violence", _("Violence")
@@ -324,6 +325,13 @@ class ResumableUpload(models.Model):
         EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # tus expiration: pushed back by every PATCH; `manage.py cleanup_uploads` removes expired uploads.
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Who is writing the spool now: a PATCH claims the upload with one conditional UPDATE (so two
+    # processes or instances never write it at once) and renews the claim while bytes arrive; a
+    # claim left by a killed process lapses at `claimed_until`.
+    claim = models.UUIDField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.filename} {self.offset}/{self.length}"

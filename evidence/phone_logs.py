@@ -15,13 +15,14 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .metadata import normalise_number
 
@@ -177,17 +178,98 @@ def detect_format(head: bytes) -> str:
     return "unknown"
 
 
-# --- parsers -------------------------------------------------------------------------------------
+# --- plausibility ---------------------------------------------------------------------------------
+#
+# Exports hold odd values: 0 or -1 for "unknown", years 0001 and 9999, milliseconds beyond any
+# calendar, digits of other scripts ("１２３", which int() reads, and "²", which str.isdigit()
+# accepts). Numbers are read from ASCII digits only. An entry whose time is unreadable, before
+# 2000-01-01 (UTC) or more than a day ahead of the server's clock is skipped and counted
+# (Entries.implausible): never stored as 1970, never a reason to refuse the whole file, unless no
+# entry is left. An unreadable or implausible duration is imported as unknown.
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)
+LONGEST_CALL = 24 * 3600  # seconds
+
+_ASCII_NUMBER = re.compile(r"[0-9]{1,18}")
+_SECONDS_BELOW = 10**10  # ten digits or fewer: epoch seconds (as milliseconds, a day in 1970)
+_LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
-def _epoch(value: str | None, position: int) -> datetime:
-    try:
-        millis = int(value or "")
-    except ValueError:
-        raise PhoneLogError(_("Entry %(n)d has no valid date.") % {"n": position}) from None
-    if millis <= 0:
-        raise PhoneLogError(_("Entry %(n)d has no valid date.") % {"n": position})
+def ascii_int(value: str | None) -> int | None:
+    """A non-negative integer written in ASCII digits (at most 18 of them), else None."""
+    return int(value) if value and _ASCII_NUMBER.fullmatch(value) else None
+
+
+def _latest() -> datetime:
+    return datetime.now(UTC) + FUTURE_SLACK
+
+
+def _epoch(value: str | None, latest: datetime) -> datetime | None:
+    """An epoch time in milliseconds (ten digits or fewer: seconds, as some exports write them), or
+    None when it is unreadable or implausible."""
+    number = ascii_int(value)
+    if number is None:
+        return None
+    millis = number * 1000 if number < _SECONDS_BELOW else number
+    if not EARLIEST.timestamp() * 1000 <= millis <= latest.timestamp() * 1000:
+        return None
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def _local_time(text: str, tz, latest: datetime) -> datetime | None:
+    """`YYYY-MM-DD HH:MM:SS` in the phone's time zone, as UTC, or None when unreadable or implausible."""
+    text = text.strip()
+    if not _LOCAL_TIME.fullmatch(text):
+        return None
+    try:
+        moment = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=tz).astimezone(UTC)
+    except (ValueError, OverflowError):  # 2024-02-30; year 0001 or 9999 shifted out of range
+        return None
+    return moment if EARLIEST <= moment <= latest else None
+
+
+def _duration(value: str | None) -> int | None:
+    seconds = ascii_int(value)
+    return seconds if seconds is not None and seconds <= LONGEST_CALL else None
+
+
+def implausible_note(count: int) -> str:
+    """What the preview and the import result say about the entries left out."""
+    return ngettext(
+        "%(n)d entry skipped: implausible date (before 2000, more than a day in the future, or unreadable).",
+        "%(n)d entries skipped: implausible date (before 2000, more than a day in the future, or unreadable).",
+        count,
+    ) % {"n": count}
+
+
+def nothing_plausible(count: int) -> PhoneLogError:
+    return PhoneLogError(
+        _("Nothing was imported: every entry has an impossible date. %(note)s")
+        % {"note": implausible_note(count)}
+    )
+
+
+class Entries:
+    """The entries of an export, one at a time. Those whose date is implausible are left out and
+    counted in `implausible` (the parsers yield None for them)."""
+
+    def __init__(self, items: Iterator[Entry | None]):
+        self._items = items
+        self.implausible = 0
+
+    def __iter__(self) -> Entries:
+        return self
+
+    def __next__(self) -> Entry:
+        while True:
+            item = next(self._items)
+            if item is not None:
+                return item
+            self.implausible += 1
+
+
+# --- parsers -------------------------------------------------------------------------------------
 
 
 def _attr(element, name: str) -> str:
@@ -205,10 +287,15 @@ def _name(element) -> str:
     return "" if name in ("(Unknown)", "") else name
 
 
-def iter_xml(fileobj: IO[bytes]) -> Iterator[Entry]:
+def iter_xml(fileobj: IO[bytes]) -> Entries:
     """Entries of calls.xml or sms.xml, one at a time. Raises PhoneLogError on anything unsafe,
     truncated or of another kind."""
+    return Entries(_xml_items(fileobj))
+
+
+def _xml_items(fileobj: IO[bytes]) -> Iterator[Entry | None]:
     fileobj.seek(0)
+    latest = _latest()
     stream = io.BufferedReader(SurrogateRepairingReader(fileobj))
     root = None
     position = 0
@@ -228,37 +315,45 @@ def iter_xml(fileobj: IO[bytes]) -> Iterator[Entry]:
                 continue
             if element.tag == "call":
                 position += 1
-                code = int(_attr(element, "type") or 0) if _attr(element, "type").isdigit() else 0
-                duration = _attr(element, "duration")
-                yield Entry(
-                    kind="call",
-                    direction=CALL_TYPES.get(code, "other"),
-                    type_code=code,
-                    number=_number(_attr(element, "number")),
-                    at=_epoch(_attr(element, "date"), position),
-                    duration=int(duration) if duration.isdigit() else None,
-                    contact_name=_name(element),
-                    position=position,
+                code = ascii_int(_attr(element, "type")) or 0
+                at = _epoch(_attr(element, "date"), latest)
+                yield (
+                    Entry(
+                        kind="call",
+                        direction=CALL_TYPES.get(code, "other"),
+                        type_code=code,
+                        number=_number(_attr(element, "number")),
+                        at=at,
+                        duration=_duration(_attr(element, "duration")),
+                        contact_name=_name(element),
+                        position=position,
+                    )
+                    if at
+                    else None
                 )
                 root.clear()
             elif element.tag == "sms":
                 position += 1
-                code = int(_attr(element, "type")) if _attr(element, "type").isdigit() else 0
-                yield Entry(
-                    kind="sms",
-                    direction=SMS_TYPES.get(code, "other"),
-                    type_code=code,
-                    number=normalise_number(_attr(element, "address")),
-                    at=_epoch(_attr(element, "date"), position),
-                    contact_name=_name(element),
-                    body=_attr(element, "body"),
-                    position=position,
+                code = ascii_int(_attr(element, "type")) or 0
+                at = _epoch(_attr(element, "date"), latest)
+                yield (
+                    Entry(
+                        kind="sms",
+                        direction=SMS_TYPES.get(code, "other"),
+                        type_code=code,
+                        number=normalise_number(_attr(element, "address")),
+                        at=at,
+                        contact_name=_name(element),
+                        body=_attr(element, "body"),
+                        position=position,
+                    )
+                    if at
+                    else None
                 )
                 root.clear()
             elif element.tag == "mms":
                 position += 1
-                box = _attr(element, "msg_box")
-                code = int(box) if box.isdigit() else 0
+                code = ascii_int(_attr(element, "msg_box")) or 0
                 texts, images = [], []
                 for part in element.iter("part"):
                     content_type = _attr(part, "ct")
@@ -271,20 +366,22 @@ def iter_xml(fileobj: IO[bytes]) -> Iterator[Entry]:
                     if _attr(addr, "type") == "137":
                         sender = _attr(addr, "address")
                 number = sender if code == 1 and sender else _attr(element, "address").split("~")[0]
-                date = _attr(element, "date")
-                # MMS dates are sometimes in seconds rather than milliseconds.
-                if date.isdigit() and len(date) <= 10:
-                    date = str(int(date) * 1000)
-                yield Entry(
-                    kind="sms",
-                    direction={1: "received", 2: "sent"}.get(code, "other"),
-                    type_code=code,
-                    number=normalise_number(number),
-                    at=_epoch(date, position),
-                    contact_name=_name(element),
-                    body="\n".join(texts),
-                    position=position,
-                    images=images,
+                # MMS dates are often in seconds rather than milliseconds: _epoch reads both.
+                at = _epoch(_attr(element, "date"), latest)
+                yield (
+                    Entry(
+                        kind="sms",
+                        direction={1: "received", 2: "sent"}.get(code, "other"),
+                        type_code=code,
+                        number=normalise_number(number),
+                        at=at,
+                        contact_name=_name(element),
+                        body="\n".join(texts),
+                        position=position,
+                        images=images,
+                    )
+                    if at
+                    else None
                 )
                 root.clear()
     except DefusedXmlException:
@@ -309,12 +406,12 @@ def iter_xml(fileobj: IO[bytes]) -> Iterator[Entry]:
 
 def _hms(value: str) -> int | None:
     parts = value.strip().split(":")
-    if not all(p.isdigit() for p in parts) or not parts or len(parts) > 3:
+    if len(parts) > 3 or not all(_ASCII_NUMBER.fullmatch(p) for p in parts):
         return None
     seconds = 0
     for part in parts:
         seconds = seconds * 60 + int(part)
-    return seconds
+    return seconds if seconds <= LONGEST_CALL else None
 
 
 IMAZING_TYPES = {
@@ -329,11 +426,22 @@ IMAZING_TYPES = {
 }
 
 
-def iter_imazing_csv(fileobj: IO[bytes], tz) -> Iterator[Entry]:
+def _cell(row: list[str], columns: dict[str, int], name: str) -> str:
+    """A row's value in the named column; "" when the row is shorter or the column absent."""
+    index = columns.get(name)
+    return row[index] if index is not None and index < len(row) else ""
+
+
+def iter_imazing_csv(fileobj: IO[bytes], tz) -> Entries:
+    return Entries(_csv_items(fileobj, tz))
+
+
+def _csv_items(fileobj: IO[bytes], tz) -> Iterator[Entry | None]:
     fileobj.seek(0)
+    latest = _latest()
     text = io.TextIOWrapper(fileobj, encoding="utf-8-sig", errors="replace", newline="")
+    reader = csv.reader(text)
     try:
-        reader = csv.reader(text)
         header = next(reader, None)
         if not header:
             raise PhoneLogError(_("The file is empty."))
@@ -348,39 +456,33 @@ def iter_imazing_csv(fileobj: IO[bytes], tz) -> Iterator[Entry]:
                 % {"missing": ", ".join(missing), "found": ", ".join(h.strip() for h in header)}
             )
         for position, row in enumerate(reader, start=1):
-            if not any(cell.strip() for cell in row):
+            if not any(value.strip() for value in row):
                 continue
-            try:
-                moment = datetime.strptime(row[columns["date"]].strip(), "%Y-%m-%d %H:%M:%S").replace(
-                    tzinfo=tz
-                )
-            except (ValueError, IndexError):
-                raise PhoneLogError(
-                    _("Row %(n)d has an impossible date: “%(value)s”. Nothing was imported.")
-                    % {"n": position, "value": row[columns["date"]] if len(row) > columns["date"] else ""}
-                ) from None
-            kind_text = row[columns["call type"]].strip().lower()
+            moment = _local_time(_cell(row, columns, "date"), tz, latest)
+            if moment is None:
+                yield None
+                continue
+            kind_text = _cell(row, columns, "call type").strip().lower()
             direction, code = IMAZING_TYPES.get(kind_text, ("other", 0))
-            contact = (
-                row[columns["contact"]].strip()
-                if "contact" in columns and len(row) > columns["contact"]
-                else ""
-            )
             yield Entry(
                 kind="call",
                 direction=direction,
                 type_code=code,
-                number=normalise_number(row[columns["number"]]),
-                at=moment.astimezone(UTC),
-                duration=_hms(row[columns["duration"]]),
-                contact_name=contact,
+                number=normalise_number(_cell(row, columns, "number")),
+                at=moment,
+                duration=_hms(_cell(row, columns, "duration")),
+                contact_name=_cell(row, columns, "contact").strip(),
                 position=position,
             )
+    except csv.Error:
+        raise PhoneLogError(
+            _("The CSV cannot be read (line %(line)d). Nothing was imported.") % {"line": reader.line_num}
+        ) from None
     finally:
         text.detach()
 
 
-def iter_entries(fileobj: IO[bytes], tz) -> tuple[str, Iterator[Entry]]:
+def iter_entries(fileobj: IO[bytes], tz) -> tuple[str, Entries]:
     fileobj.seek(0)
     fmt = detect_format(fileobj.read(4096))
     fileobj.seek(0)
@@ -431,6 +533,8 @@ def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str]) -> dict:
             person["night"] += 1
         person["kinds"][entry.import_kind] = person["kinds"].get(entry.import_kind, 0) + 1
     if calls + messages == 0:
+        if entries.implausible:
+            raise nothing_plausible(entries.implausible)
         raise PhoneLogError(_("The file holds no calls or messages."))
     known = {n[-8:] for n in known_numbers if n}
     ranked = sorted(people.values(), key=lambda p: (-(p["calls"] + p["messages"]), p["number"]))
@@ -444,4 +548,5 @@ def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str]) -> dict:
         "last": last.isoformat() if last else None,
         "counterparts": ranked[:500],
         "counterpart_count": len(ranked),
+        "implausible": entries.implausible,
     }

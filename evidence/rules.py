@@ -4,6 +4,13 @@ A pack names rules; each rule has a predicate type with parameters. The engine k
 types (quiet hours, a count in a window, a count after an event, flags on the incident, home-visit
 conditions) and nothing about any particular rule, so adding a rule or a jurisdiction is adding data.
 
+Each rule cites sources defined once in the pack. A source says what it is (a law, regulation or
+judicial interpretation binds; a recommended standard or self-regulation does not), the dates it is
+in force, the kinds of lender it governs and how sure we are of its text (V: seen verbatim, kept in
+the pack; S: secondary reports only, cited by name without article numbers). An incident is judged
+only by the sources in force on its local date that govern the case's lender; a finding with no such
+source is not made.
+
 Findings are stored on each incident in a language-neutral form ({"rule", "params"}); titles,
 citations and explanations are rendered in the reader's language from the pack when shown.
 """
@@ -26,6 +33,9 @@ from accounts.models import language_codes
 from .models import Contacted, Flag, IncidentKind
 
 CONFIDENCE = {"V", "S"}
+BINDING_TYPES = {"law", "regulation", "judicial"}
+SOURCE_TYPES = BINDING_TYPES | {"standard", "self_regulation"}
+ALL_LENDERS = "all"
 # An S-marked source is cited by name only: no article, section or paragraph numbers.
 _ARTICLE_NUMBER = re.compile(
     r"第[一二三四五六七八九十百千零〇\d]+条|§|\bArt(icle)?s?\.?\s*\d|\b\d+\s*U\.S\.C\.|"
@@ -89,25 +99,54 @@ def records_from_rows(rows: Iterable[tuple]) -> list[Record]:
 
 
 @dataclass(frozen=True)
+class Source:
+    """One citable text: a law's article, a regulation, a standard, a guideline."""
+
+    id: str
+    type: str
+    mark: str
+    in_force_from: date
+    in_force_until: date | None
+    lenders: frozenset[str]
+    text: dict[str, str]
+    verbatim: str = ""
+    # What body of law it belongs to ("public_security", "criminal", "civil", …): a letter to the
+    # police cites only public-security and criminal grounds.
+    area: str = ""
+
+    @property
+    def binding(self) -> bool:
+        return self.type in BINDING_TYPES
+
+    def applies(self, on: date | None, lender: str | None) -> bool:
+        if on is not None and (on < self.in_force_from or (self.in_force_until and on > self.in_force_until)):
+            return False
+        return lender is None or ALL_LENDERS in self.lenders or lender in self.lenders
+
+
+@dataclass(frozen=True)
 class Rule:
     id: str
     title: dict[str, str]
     explanation: dict[str, str]
-    citations: tuple[dict[str, str], ...]
+    sources: tuple[Source, ...]
     predicate: dict
 
     @property
     def type(self) -> str:
         return self.predicate["type"]
 
-    def citation_text(self, language: str) -> str:
+    def sources_for(self, on: date | None = None, lender: str | None = None) -> list[Source]:
+        """The sources in force on the incident's date that govern the case's lender."""
+        return [source for source in self.sources if source.applies(on, lender)]
+
+    def citation_text(self, language: str, on: date | None = None, lender: str | None = None) -> str:
         separator = "；" if language == "zh-hans" else "; "
-        return separator.join(c[language] for c in self.citations)
+        return separator.join(s.text[language] for s in self.sources_for(on, lender))
 
     @property
     def confidence(self) -> str:
-        marks = {c["confidence"] for c in self.citations}
-        return "V" if "V" in marks else "S"
+        return "V" if any(s.mark == "V" for s in self.sources) else "S"
 
 
 @dataclass(frozen=True)
@@ -117,7 +156,15 @@ class Pack:
     wording: dict[str, str]
     rules: tuple[Rule, ...]
     source: str = ""
+    # What a letter says of a rule that only standards or self-regulation support.
+    wording_standards: dict[str, str] = field(default_factory=dict)
+    # A case's creditor (花呗, bank card, …) → the kind of lender sources are written for.
+    lender_types: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict, compare=False)
     by_id: dict[str, Rule] = field(default_factory=dict, compare=False)
+
+    def lender_type(self, creditor: str) -> str | None:
+        return self.lender_types.get(creditor)
 
 
 # --- loading and validation ---------------------------------------------------------------------
@@ -178,6 +225,11 @@ def _validate_predicate(raw: dict, where: str) -> dict:
         predicate["any_contacted"] = _choices(
             raw.get("any_contacted", []), Contacted.values, f"{where}.any_contacted"
         )
+        # The kinds of incident in which a contacted person counts (family present at a home visit
+        # is not, by itself, collection through a third party).
+        predicate["contacted_kinds"] = _choices(
+            raw.get("contacted_kinds", IncidentKind.values), IncidentKind.values, f"{where}.contacted_kinds"
+        )
         if not (predicate["any_kind"] or predicate["any_flag"] or predicate["any_contacted"]):
             raise RulePackError(f"{where}: a flags predicate needs any_kind, any_flag or any_contacted")
     elif kind == "visit_conditions":
@@ -191,9 +243,76 @@ def _validate_predicate(raw: dict, where: str) -> dict:
     return predicate
 
 
+def _date(value, where: str, *, required: bool) -> date | None:
+    if value in (None, "") and not required:
+        return None
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        raise RulePackError(f"{where}: '{value}' is not a date like 2026-01-01") from None
+
+
+def _parse_source(source_id: str, raw: dict, lender_kinds: set[str], where: str) -> Source:
+    if not isinstance(raw, dict):
+        raise RulePackError(f"{where}: a source is a table")
+    mark = raw.get("mark")
+    if mark == "R":
+        raise RulePackError(f"{where}: a recalled, unverified (R) source is never encoded")
+    if mark not in CONFIDENCE:
+        raise RulePackError(f"{where}: mark must be V (seen verbatim) or S (secondary sources)")
+    if raw.get("type") not in SOURCE_TYPES:
+        raise RulePackError(
+            f"{where}: type must be one of {sorted(SOURCE_TYPES)} (binding: {sorted(BINDING_TYPES)})"
+        )
+    if "in_force_from" not in raw:
+        raise RulePackError(f"{where}: needs in_force_from (the date it came into force)")
+    start = _date(raw.get("in_force_from"), f"{where}.in_force_from", required=True)
+    end = _date(raw.get("in_force_until"), f"{where}.in_force_until", required=False)
+    if end and end < start:
+        raise RulePackError(f"{where}: in_force_until is before in_force_from")
+    lenders = raw.get("lenders")
+    if not isinstance(lenders, list) or not lenders:
+        raise RulePackError(f'{where}: needs lenders, the kinds of lender it governs (or ["all"])')
+    unknown = set(lenders) - lender_kinds - {ALL_LENDERS}
+    if unknown:
+        raise RulePackError(
+            f"{where}.lenders: unknown {sorted(unknown)} (known: {sorted(lender_kinds)} or all)"
+        )
+    text = _bilingual(raw, where)
+    if mark == "S" and any(_ARTICLE_NUMBER.search(t) for t in text.values()):
+        raise RulePackError(f"{where}: an S-marked source is cited by name only, without article numbers")
+    verbatim = raw.get("verbatim", "")
+    if mark == "V" and not (isinstance(verbatim, str) and verbatim.strip()):
+        raise RulePackError(f"{where}: a V-marked source keeps its verbatim text in the pack (verbatim)")
+    area = raw.get("area", "")
+    if not isinstance(area, str):
+        raise RulePackError(f'{where}.area: a short name such as "criminal"')
+    return Source(
+        id=source_id,
+        type=raw["type"],
+        mark=mark,
+        in_force_from=start,
+        in_force_until=end,
+        lenders=frozenset(lenders),
+        text=text,
+        verbatim=verbatim.strip(),
+        area=area,
+    )
+
+
 def parse_pack(data: dict, source: str) -> Pack:
     if not isinstance(data.get("id"), str) or not re.fullmatch(r"[a-z][a-z0-9_-]{0,19}", data["id"]):
         raise RulePackError(f"{source}: 'id' must be a short lowercase name such as 'cn'")
+    lender_types = data.get("lender_types") or {}
+    if not isinstance(lender_types, dict) or not all(isinstance(v, str) for v in lender_types.values()):
+        raise RulePackError(
+            f'{source}: lender_types maps a creditor to a lender kind, e.g. huabei = "consumer_finance"'
+        )
+    lender_kinds = set(lender_types.values())
+    sources = {
+        source_id: _parse_source(source_id, raw, lender_kinds, f"{source}: source {source_id}")
+        for source_id, raw in (data.get("sources") or {}).items()
+    }
     rules = []
     seen = set()
     for index, raw in enumerate(data.get("rules") or []):
@@ -202,28 +321,22 @@ def parse_pack(data: dict, source: str) -> Pack:
         if not isinstance(rule_id, str) or not rule_id or rule_id in seen:
             raise RulePackError(f"{where}: each rule needs a unique id")
         seen.add(rule_id)
-        citations = raw.get("citations") or []
-        if not citations:
-            raise RulePackError(f"{where}: a rule needs at least one citation")
-        checked = []
-        for citation in citations:
-            mark = citation.get("confidence")
-            if mark == "R":
-                raise RulePackError(f"{where}: a recalled, unverified (R) source is never encoded as a rule")
-            if mark not in CONFIDENCE:
-                raise RulePackError(f"{where}: citation confidence must be V or S")
-            text = _bilingual(citation, f"{where} citation")
-            if mark == "S" and any(_ARTICLE_NUMBER.search(t) for t in text.values()):
-                raise RulePackError(
-                    f"{where}: an S-marked source is cited by name only, without article numbers"
-                )
-            checked.append({"confidence": mark, **text})
+        if "citations" in raw:
+            raise RulePackError(
+                f"{where}: cite sources by id (sources = [...]) defined in [sources.<id>] tables"
+            )
+        cited = raw.get("sources") or []
+        if not cited:
+            raise RulePackError(f"{where}: a rule needs at least one source")
+        missing = [s for s in cited if s not in sources]
+        if missing:
+            raise RulePackError(f"{where}: unknown sources {missing}")
         rules.append(
             Rule(
                 id=rule_id,
                 title=_bilingual(raw.get("title"), f"{where}.title"),
                 explanation=_bilingual(raw.get("explanation"), f"{where}.explanation"),
-                citations=tuple(checked),
+                sources=tuple(sources[s] for s in cited),
                 predicate=_validate_predicate(raw.get("predicate"), where),
             )
         )
@@ -235,9 +348,21 @@ def parse_pack(data: dict, source: str) -> Pack:
         wording=_bilingual(
             data.get("wording", {"zh-hans": "涉嫌违反", "en": "Suspected breach of"}), f"{source}: wording"
         ),
+        wording_standards=_bilingual(
+            data.get(
+                "wording_standards",
+                {
+                    "zh-hans": "不符合以下标准或自律规范的要求",
+                    "en": "Falls short of the standards or self-regulation",
+                },
+            ),
+            f"{source}: wording_standards",
+        ),
+        lender_types=dict(lender_types),
         rules=tuple(rules),
         source=source,
     )
+    pack.sources.update(sources)
     pack.by_id.update({rule.id: rule for rule in rules})
     return pack
 
@@ -364,6 +489,7 @@ def count_after_event(records, local, predicate):
 def flags(records, local, predicate):
     any_kind, any_flag = set(predicate["any_kind"]), set(predicate["any_flag"])
     any_contacted = set(predicate["any_contacted"])
+    contacted_kinds = set(predicate.get("contacted_kinds") or IncidentKind.values)
     for record in records:
         kind_matches = record.kind in any_kind
         # Most incidents carry no flags and only "self": skip them without building lists.
@@ -374,7 +500,9 @@ def flags(records, local, predicate):
         ):
             continue
         matched_flags = [f for f in record.flags if f in any_flag]
-        matched_contacted = [c for c in record.contacted if c in any_contacted]
+        matched_contacted = (
+            [c for c in record.contacted if c in any_contacted] if record.kind in contacted_kinds else []
+        )
         if kind_matches or matched_flags or matched_contacted:
             yield record.id, {"flags": matched_flags, "contacted": matched_contacted, "kind": record.kind}
 
@@ -405,12 +533,17 @@ PREDICATES = {
 }
 
 
-def evaluate(records: list[Record], pack: Pack, tz) -> dict[int, list[dict]]:
+def evaluate(records: list[Record], pack: Pack, tz, lender: str | None = None) -> dict[int, list[dict]]:
     """Findings per incident id: [{"rule": id, "params": {...}}], in pack order. Records must be in
-    time order; every predicate is one pass over them."""
+    time order; every predicate is one pass over them. A finding is kept only when the rule has a
+    source in force on the incident's local date that governs the lender (None: any lender)."""
     local = [record.at.astimezone(tz) for record in records]
+    day_of = {record.id: moment.date() for record, moment in zip(records, local, strict=True)}
     findings: dict[int, list[dict]] = defaultdict(list)
     for rule in pack.rules:
+        if not rule.sources_for(None, lender):
+            continue  # nothing in this rule governs this kind of lender
         for incident_id, params in PREDICATES[rule.type](records, local, rule.predicate):
-            findings[incident_id].append({"rule": rule.id, "params": params})
+            if rule.sources_for(day_of[incident_id], lender):
+                findings[incident_id].append({"rule": rule.id, "params": params})
     return dict(findings)

@@ -8,7 +8,9 @@ from datetime import date, datetime, time
 from django.conf import settings
 from django.db.models import Count, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import language_codes
 
@@ -87,7 +89,7 @@ def violation_summary(*, case: Case) -> list[dict]:
         {
             "rule": rule.id,
             "title": rule.title[language],
-            "citation": rule.citation_text(language),
+            "citation": rule.citation_text(language, lender=pack.lender_type(case.creditor)),
             "count": case.violation_summary[rule.id],
         }
         for rule in pack.rules
@@ -148,23 +150,42 @@ def explain(rule: Rule, params: dict, language: str) -> str:
             return rule.explanation[language]
 
 
-def present(findings: list[dict], pack: Pack, language: str) -> list[dict]:
-    """Stored findings as the API and pages show them, in one language."""
+def present(
+    findings: list[dict], pack: Pack, language: str, *, on: date | None = None, lender: str | None = None
+) -> list[dict]:
+    """Stored findings as the API, pages and dossiers show them, in one language.
+
+    Only the sources in force on the incident's date (`on`) that govern the case's lender are
+    cited: binding law and regulation apart from standards and self-regulation, each group with its
+    own wording ("涉嫌违反" / "不符合…的要求")."""
     language = language if language in language_codes() else settings.LANGUAGE_CODE
+    separator = "；" if language == "zh-hans" else "; "
+    colon = "：" if language == "zh-hans" else ": "
     shown = []
     for finding in findings:
         rule = pack.by_id.get(finding["rule"])
         if rule is None:  # the pack changed since the finding was stored
             continue
+        sources = rule.sources_for(on, lender)
+        if not sources:
+            continue
+        binding = [s for s in sources if s.binding]
+        standards = [s for s in sources if not s.binding]
+        wording = pack.wording[language] if binding else pack.wording_standards[language]
         shown.append(
             {
                 "rule": rule.id,
                 "title": rule.title[language],
-                "citation": rule.citation_text(language),
-                "confidence": rule.confidence,
+                "binding": bool(binding),
+                "citation": separator.join(s.text[language] for s in sources),
+                "binding_sources": [{"id": s.id, "text": s.text[language], "mark": s.mark} for s in binding],
+                "standard_sources": [
+                    {"id": s.id, "text": s.text[language], "mark": s.mark} for s in standards
+                ],
+                "confidence": "V" if any(s.mark == "V" for s in sources) else "S",
                 "explanation": explain(rule, finding["params"], language),
-                "wording": pack.wording[language],
-                "heading": f"{pack.wording[language]}{'：' if language == 'zh-hans' else ': '}{rule.title[language]}",
+                "wording": wording,
+                "heading": f"{wording}{colon}{rule.title[language]}",
             }
         )
     return shown
@@ -197,6 +218,59 @@ def violations_presenter():
             except RulePackError:
                 packs[pack_id] = None
         pack = packs[pack_id]
-        return present(incident.violations, pack, language) if pack else []
+        if not pack:
+            return []
+        on = timezone.localtime(incident.occurred_at).date() if incident.occurred_at else None
+        return present(
+            incident.violations, pack, language, on=on, lender=pack.lender_type(incident.case.creditor)
+        )
 
     return violations
+
+
+ABUSE_FLAGS = ("threat", "insult", "impersonation", "impersonated_lawyer", "fake_legal_document", "violence")
+
+
+def case_strengtheners(*, case: Case) -> list[str]:
+    """What would make the case harder to dismiss, in plain words, before a dossier is built."""
+    hints = []
+    incidents = case.incidents.all()
+    if not incidents.filter(source="import").exists():
+        hints.append(
+            str(
+                _(
+                    "Import your phone's call log (calls.xml or an iPhone call CSV): a call the phone itself "
+                    "recorded weighs more than one typed in."
+                )
+            )
+        )
+    hints.append(
+        str(
+            _(
+                "Ask your carrier (中国移动 / 中国联通 / 中国电信 app or a shop) for your call-detail record "
+                "(运营商通话详单): it is the record a court trusts most."
+            )
+        )
+    )
+    recorded = set(
+        EvidenceFile.objects.filter(incident__case=case, content_type__startswith="audio/").values_list(
+            "incident_id", flat=True
+        )
+    )
+    abusive = [
+        pk
+        for pk, flags in incidents.filter(kind__in=("call", "visit")).values_list("pk", "flags")
+        if set(flags or ()) & set(ABUSE_FLAGS) and pk not in recorded
+    ]
+    if abusive:
+        hints.append(
+            str(
+                ngettext(
+                    "%(count)d call or visit with threats or impersonation has no recording; add one if you have it.",
+                    "%(count)d calls or visits with threats or impersonation have no recording; add them if you have them.",
+                    len(abusive),
+                )
+                % {"count": len(abusive)}
+            )
+        )
+    return hints

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -31,7 +33,7 @@ from .models import (
 )
 from .rules import available_packs
 from .sniffing import ACCEPTED_DESCRIPTION, sniff
-from .storage import save_blob
+from .storage import keep_blob
 from .thumbnails import THUMBNAIL_TYPES, thumbnail_name, thumbnail_store
 
 
@@ -308,30 +310,33 @@ def evidence_store(
     provenance: str = Provenance.UPLOADED,
     inspected: dict | None = None,
     stored: tuple[str, str] | None = None,
+    on_stored: Callable[[EvidenceFile], None] | None = None,
 ) -> EvidenceFile:
     """Keep one uploaded file as evidence of an incident.
 
     The blob is written through the storage API under its content address, then the row and its
     audit link are written in one transaction. If that fails, a blob this call wrote is removed
-    again, so there is never a row without a file nor a file this call left behind.
+    again, so there is never a row without a file nor a file this call left behind. A blob already
+    at the address is re-hashed before it is trusted and written again when wrong (a crash once left
+    a fragment there). `on_stored(evidence)` runs inside that transaction, so what it writes commits
+    or rolls back with the evidence.
     """
     owner = incident.case.owner
     info = inspected or evidence_inspect(upload=upload, tz=profile_for(owner).tz)
     name = content_address(owner_id=owner.pk, sha256=info["sha256"], extension=info["extension"])
     wrote_blob = False
-    existing = (
-        EvidenceFile.objects.filter(storage_name=name).values_list("storage_version", flat=True).first()
-    )
     if stored is not None:  # the caller already wrote this blob (a phone export kept at preview)
         stored_name, version = stored
-    elif existing is not None or (not _versioned_storage() and default_storage.exists(name)):
-        stored_name, version = name, existing or ""
     else:
-        upload.seek(0)
-        if getattr(upload, "sha256", None) is None:
-            upload.sha256 = info["sha256"]
-        stored_name, version = save_blob(name, upload)
-        wrote_blob = True
+        recorded = (
+            EvidenceFile.objects.filter(storage_name=name)
+            .order_by("-pk")
+            .values_list("storage_version", flat=True)
+            .first()
+        )
+        stored_name, version, wrote_blob = keep_blob(
+            name, upload, sha256=info["sha256"], recorded_version=recorded
+        )
     try:
         with transaction.atomic():
             evidence = EvidenceFile(
@@ -351,6 +356,8 @@ def evidence_store(
             audit_append(
                 owner=owner, action="evidence.store", subject=evidence, payload={"after": evidence.snapshot()}
             )
+            if on_stored is not None:
+                on_stored(evidence)
     except BaseException:
         if wrote_blob:
             _delete_unreferenced_blobs([stored_name])
@@ -456,23 +463,41 @@ def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile
     return evidence
 
 
+# The longest a visit recorder's timer is believed to have run.
+LONGEST_VISIT = 24 * 3600
+
+
 def visit_recording_store(
     *, case: Case, upload, started_at: datetime | None, elapsed_seconds: float | None
 ) -> EvidenceFile:
     """A recording made in the browser during a home visit: a new visit incident, the audio kept as
-    evidence with provenance "recorded in this app" and the server's receipt time."""
+    evidence with provenance "recorded in this app" and the server's receipt time.
+
+    The recorder reports when recording began (the phone's clock) and how long its timer ran. The
+    server's estimate of the start is its receipt time minus the timer. The phone's start is used
+    only when it has a time zone and lies within ten minutes of that estimate; otherwise (missing,
+    unreadable, without a zone, year 0001...) the estimate is the start. A timer that is not a
+    finite number of seconds between 0 and 24 hours is unknown: the estimate is then the receipt
+    time and the duration is only what the file itself states.
+    """
     now = timezone.now()
-    elapsed = timedelta(seconds=max(0.0, min(float(elapsed_seconds or 0), 24 * 3600)))
-    # The phone's clock says when recording began; trust it only when it agrees with the server's.
+    timer = elapsed_seconds
+    if timer is not None and not (math.isfinite(timer) and 0 <= timer <= LONGEST_VISIT):
+        timer = None
+    elapsed = timedelta(seconds=timer or 0)
     expected = now - elapsed
-    if started_at is None or abs(started_at - expected) > timedelta(minutes=10):
+    if (
+        started_at is None
+        or timezone.is_naive(started_at)
+        or abs(started_at - expected) > timedelta(minutes=10)
+    ):
         started_at = expected
     info = evidence_inspect(upload=upload, tz=profile_for(case.owner).tz)
     if not (info["content_type"].startswith("audio/") or info["content_type"] == "video/webm"):
         raise EvidenceRejected(
             code="unsupported_type", status=415, message=_("A visit recording must be audio.")
         )
-    if "duration_seconds" not in info["metadata"] and elapsed_seconds:
+    if "duration_seconds" not in info["metadata"] and timer:
         info["metadata"]["duration_seconds"] = round(elapsed.total_seconds(), 2)
         info["metadata"]["duration_source"] = "recorder timer"
     with transaction.atomic():

@@ -29,21 +29,21 @@ def thumbnail_name(*, owner_id: int, sha256: str) -> str:
     return f"thumbs/{owner_id}/{sha256[:2]}/{sha256}.jpg"
 
 
-def make_thumbnail(fileobj) -> bytes | None:
-    """A JPEG within BOX, or None when the image cannot be read or is too large to decode."""
+def make_thumbnail(fileobj, box: tuple[int, int] = BOX, quality: int = 82) -> bytes | None:
+    """A JPEG within `box`, or None when the image cannot be read or is too large to decode."""
     try:
         # Decoded at the smallest size the format allows that still fills BOX (JPEG DCT scaling,
         # a HEIC's embedded thumbnail); never more than max_image_pixels(), checked on the header.
-        with open_for_decoding(fileobj, BOX) as picture:
+        with open_for_decoding(fileobj, box) as picture:
             if picture.mode == "1":
                 picture = picture.convert("L")  # resizing 1-bit pixels would ignore the filter
             elif picture.mode not in ("RGB", "L"):
                 picture = picture.convert("RGB")  # palette, alpha, CMYK: shrink in RGB
-            picture.thumbnail(BOX, Image.Resampling.BILINEAR, reducing_gap=2.0)
+            picture.thumbnail(box, Image.Resampling.BILINEAR, reducing_gap=2.0)
             if picture.mode != "RGB":
                 picture = picture.convert("RGB")
             buffer = io.BytesIO()
-            picture.save(buffer, "JPEG", quality=82)
+            picture.save(buffer, "JPEG", quality=quality)
             return buffer.getvalue()
     except (ImageTooLarge, Image.DecompressionBombError) as exc:
         logger.info("no thumbnail, image too large to decode: %s", exc)
@@ -79,3 +79,19 @@ def thumbnail_for(evidence) -> bytes | None:
                 return None
     with default_storage.open(name, "rb") as handle:
         return handle.read()
+
+
+# A screenshot printed on its own page: large enough to read (a 1080×2400 phone screenshot keeps all
+# its pixels), never larger than an A4 page needs.
+PAGE_BOX = (1600, 2400)
+
+
+def page_image(evidence) -> bytes | None:
+    """A full-page rendition of an image for a dossier's appendix, made from the stored original."""
+    if evidence.content_type not in THUMBNAIL_TYPES:
+        return None
+    too_large = (evidence.metadata or {}).get("image_too_large")
+    if too_large and too_large.get("max_pixels", 0) >= max_image_pixels():
+        return None
+    with open_evidence(evidence) as handle:
+        return make_thumbnail(handle, box=PAGE_BOX, quality=85)

@@ -1,17 +1,34 @@
 """Upload handling: hash each file while it streams in, spool it to disk, enforce the size limit.
 
 The handler replaces Django's default pair so that every uploaded file, on pages and in the API,
-arrives with `.sha256` already computed over the exact bytes received, in one pass.
+arrives with `.sha256` already computed over the exact bytes received, in one pass. Its temporary
+files (in FILE_UPLOAD_TEMP_DIR, or the system's temporary folder) are named "evidence-upload-…", so
+`manage.py cleanup_uploads` can remove the ones a killed server left behind, and only those.
 """
 
 from __future__ import annotations
 
 import hashlib
+import tempfile
 
 from django.conf import settings
-from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.core.files.uploadedfile import TemporaryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
+
+UPLOAD_TEMP_PREFIX = "evidence-upload-"
+UPLOAD_TEMP_SUFFIX = ".upload"
+
+
+class EvidenceTemporaryUploadedFile(TemporaryUploadedFile):
+    """Django's temporary upload file under a recognisable name (and without the sender's extension)."""
+
+    def __init__(self, name, content_type, size, charset, content_type_extra=None):
+        file = tempfile.NamedTemporaryFile(
+            prefix=UPLOAD_TEMP_PREFIX, suffix=UPLOAD_TEMP_SUFFIX, dir=settings.FILE_UPLOAD_TEMP_DIR
+        )
+        UploadedFile.__init__(self, file, name, content_type, size, charset, content_type_extra)
 
 
 class HashingUploadHandler(TemporaryFileUploadHandler):
@@ -27,7 +44,10 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         return None
 
     def new_file(self, *args, **kwargs):
-        super().new_file(*args, **kwargs)
+        FileUploadHandler.new_file(self, *args, **kwargs)
+        self.file = EvidenceTemporaryUploadedFile(
+            self.file_name, self.content_type, 0, self.charset, self.content_type_extra
+        )
         self.hasher = hashlib.sha256()
         self.received = 0
 

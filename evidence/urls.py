@@ -5,7 +5,6 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("sw.js", views.service_worker, name="service_worker"),
-    path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon),
     path("help/phone/", views.phone_help, name="phone_help"),
     path("cases/", views.case_list, name="case_list"),

@@ -8,9 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -18,6 +16,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -30,6 +29,7 @@ from .api import evidence_file_response
 from .forms import CaseForm, ImportChoiceForm, ImportUploadForm, IncidentForm, TimelineFilterForm
 from .imports import phone_import_prepare, phone_import_run
 from .models import DEFAULT_LENDERS, Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Source
+from .phone_logs import implausible_note
 from .selectors import violations_presenter
 from .sniffing import ACCEPTED_DESCRIPTION
 from .thumbnails import thumbnail_for
@@ -369,6 +369,8 @@ def import_preview(request, pk: int):
                 )
                 % counts,
             )
+            if counts.get("implausible"):
+                messages.warning(request, implausible_note(counts["implausible"]))
             return redirect("case_detail", pk=phone_import.case_id)
     tz = timezone.get_current_timezone()
     first = timezone.datetime.fromisoformat(summary["first"]).astimezone(tz) if summary.get("first") else None
@@ -385,6 +387,7 @@ def import_preview(request, pk: int):
             "first": first,
             "last": last,
             "rows": rows,
+            "implausible": implausible_note(summary["implausible"]) if summary.get("implausible") else "",
         },
     )
 
@@ -439,15 +442,27 @@ def recordings_upload(request, pk: int):
 @login_required
 @require_POST
 def evidence_move(request, pk: int):
+    """Move a file to another incident of its case. Another user's evidence or incident is a 404; a
+    malformed incident id or one of another case is an error message. `next` is followed only
+    when it stays on this site."""
     evidence = selectors.evidence_for(request.user, pk)
-    target = selectors.incident_for(request.user, request.POST.get("incident") or 0)
+    back = (request.POST.get("next") or "").strip()
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        back = ""
+    raw = request.POST.get("incident") or ""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        messages.error(request, _("Choose the incident to move this file to."))
+        return redirect(back or reverse("incident_detail", args=[evidence.incident_id]))
+    target = selectors.incident_for(request.user, int(raw))
     try:
         services.evidence_move(evidence=evidence, incident=target)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("Moved “%(name)s”.") % {"name": evidence.original_name})
-    return redirect(request.POST.get("next") or reverse("incident_detail", args=[target.pk]))
+    return redirect(back or reverse("incident_detail", args=[target.pk]))
 
 
 @login_required
@@ -464,11 +479,17 @@ def visit_record(request, pk: int):
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"ok": False, "message": _("No recording was received.")}, status=400)
-    started = parse_datetime(request.POST.get("started_at") or "")
+    # Unreadable values are unknown, not refused: the recording is kept and the service falls back
+    # to the server's estimate of the start (services.visit_recording_store says how).
     try:
-        elapsed = float(request.POST.get("elapsed_seconds") or 0)
+        started = parse_datetime(request.POST.get("started_at") or "")
+    except ValueError:  # well-formed but impossible: month 13, hour 25, an offset of 99 hours
+        started = None
+    raw_elapsed = (request.POST.get("elapsed_seconds") or "").strip()
+    try:
+        elapsed = float(raw_elapsed) if raw_elapsed.isascii() and raw_elapsed else None
     except ValueError:
-        elapsed = 0.0
+        elapsed = None
     try:
         evidence = services.visit_recording_store(
             case=case, upload=upload, started_at=started, elapsed_seconds=elapsed
@@ -522,30 +543,3 @@ def phone_help(request):
             "token_placeholder": new_secret or "<TOKEN>",
         },
     )
-
-
-def healthz(request):
-    """For load balancers and monitors: is the database answering, is the storage reachable?"""
-
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure is reported, not raised
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        default_storage.exists("healthz/probe")
-        checks["storage"] = "ok"
-    except Exception as exc:
-        checks["storage"] = f"error: {exc.__class__.__name__}"
-    checks["storage_backend"] = type(
-        default_storage._wrapped if hasattr(default_storage, "_wrapped") else default_storage
-    ).__name__
-    healthy = checks["database"] == "ok" and checks["storage"] == "ok"
-    response = JsonResponse(
-        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
-    )
-    response["Cache-Control"] = "no-store"
-    return response

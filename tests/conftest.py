@@ -43,7 +43,7 @@ def evidence_storage(tmp_path, settings):
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "evidence.storage.EvidenceFileSystemStorage",
             "OPTIONS": {"location": str(location), "base_url": None},
         },
     }

@@ -67,6 +67,9 @@ def test_make_serve_runs_gunicorn_with_static_files_and_healthz(served):
     health = requests.get(f"{base}/healthz", timeout=10)
     assert health.status_code == 200
     assert health.json()["database"] == "ok" and health.json()["storage"] == "ok"
+    # No worker runs beside this web node: reported, yet the node still answers 200, so a load
+    # balancer keeps it (config/health.py); `manage.py status` exits non-zero for monitoring.
+    assert health.json()["worker"] == "down" and health.json()["status"] == "degraded"
     css = requests.get(f"{base}/static/css/app.css", timeout=10)
     assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
     assert (tmp_path / "static" / "css" / "app.css").exists()  # collected, served by WhiteNoise

@@ -101,6 +101,8 @@ class Styles:
             "body", fontName=font, fontSize=9.5, leading=14, wordWrap=wrap, splitLongWords=1
         )
         self.small = ParagraphStyle("small", parent=self.body, fontSize=8, leading=10.5)
+        # "此致" stands indented by two characters on its own line.
+        self.closing_indent = ParagraphStyle("closing", parent=self.body, leftIndent=19)
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=7.6, leading=9.6, wordWrap="CJK")
         self.mono = ParagraphStyle(
             "mono", parent=self.body, fontName=MONO, fontSize=7, leading=9, wordWrap="CJK"

@@ -45,6 +45,12 @@ from .furniture import (
 )
 from .furniture import para as _p
 
+
+def mask_phone(phone: str) -> str:
+    digits = phone.strip()
+    return digits[:3] + "*" * max(len(digits) - 7, 0) + digits[-4:] if len(digits) >= 8 else digits
+
+
 # A table row cannot break across pages, so a long description is shortened in the timeline and
 # printed whole, as ordinary paragraphs that do break, in its own section.
 CELL_TEXT_LIMIT = 500
@@ -62,6 +68,8 @@ class Renderer:
         seal: str,
         labels: dict[str, dict[str, str]] | None = None,
         images: dict[str, bytes] | None = None,
+        page_images: dict | None = None,
+        verify_url: str = "",
         progress=None,
         signer_fingerprint: str = "",
         timestamped: bool = False,
@@ -69,6 +77,10 @@ class Renderer:
         self.m = manifest
         self.labels_of = labels or {}
         self.images = images or {}
+        # Full-page renditions of screenshots (paths of JPEG files), and the address a phone camera
+        # opens from the QR code to check the seal.
+        self.page_images = page_images or {}
+        self.verify_url = verify_url
         self.seal = seal
         self.language = manifest["dossier"]["language"]
         self.t = texts()[self.language]
@@ -116,6 +128,14 @@ class Renderer:
     def stats(self) -> dict:
         return self.m["statistics"]
 
+    def tz_label(self) -> str:
+        """北京时间 for China's zone, else the zone with its UTC offset ("America/New_York, UTC−05:00")."""
+        name = self.m["dossier"]["time_zone"]
+        if name in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC"):
+            return self.tr("beijing_time")
+        offset = datetime.now(self.tz).strftime("%z")
+        return f"{name}, UTC{offset[:3]}:{offset[3:]}"
+
     def period(self) -> tuple[str, str]:
         period = self.m["dossier"]["period"]
         times = [self.local(i["occurred_at"]).date() for i in self.incidents]
@@ -155,6 +175,13 @@ class Renderer:
         if len(numbers) > 20:
             shown_numbers += " " + self.tr("numbers_more", count=len(numbers) - 20)
         rows = [[_p(self.tr("lender"), s.cell), _p(respondent["lender_name"] or "—", s.cell)]]
+        if respondent.get("product"):
+            rows.append([_p(self.tr("product"), s.cell), _p(respondent["product"], s.cell)])
+        if m["complainant"].get("phone") and not self.report:
+            # The account is found by its login phone; masked, as the lender already knows it.
+            rows.append(
+                [_p(self.tr("login_phone"), s.cell), _p(mask_phone(m["complainant"]["phone"]), s.cell)]
+            )
         if respondent["account_hint"]:
             rows.append([_p(self.tr("account"), s.cell), _p("…" + respondent["account_hint"], s.cell)])
         rows.append(
@@ -170,13 +197,13 @@ class Renderer:
         for number, text in enumerate(requests, start=1):
             out.append(_p(f"{number}. {text}", s.body))
 
+        earlier = (m.get("letter") or {}).get("earlier_complaint")
+        if earlier and earlier.get("date"):
+            out.append(_p(self.tr("earlier"), s.h2))
+            out.append(_p(self.earlier_text(earlier), s.body))
         out.append(_p(self.tr("facts"), s.h2))
         start, end = self.period()
-        facts = [
-            self.tr(
-                "facts_period", start=start, end=end, tz=self.m["dossier"]["time_zone"], total=stats["total"]
-            )
-        ]
+        facts = [self.tr("facts_period", start=start, end=end, tz=self.tz_label(), total=stats["total"])]
         if stats["calls"]:
             facts.append(
                 self.tr(
@@ -203,20 +230,25 @@ class Renderer:
         elif not m["violations"]:
             out.append(_p(self.tr("facts_no_findings"), s.body))
         else:
-            out.append(_p(self.tr("facts_rules"), s.body))
-            for group in m["violations"]:
-                out.append(
-                    _p(
-                        "• "
-                        + self.tr(
-                            "facts_rule_line",
-                            title=group["title"],
-                            count=len(group["incidents"]),
-                            citation=group["citation"],
-                        ),
-                        s.small,
+            # Binding law and regulation ("涉嫌违反") apart from standards and self-regulation
+            # ("不符合…的要求"): a recommended standard is not a law, and the letter says so.
+            for key, intro in (("binding_sources", "facts_rules"), ("standard_sources", "facts_standards")):
+                groups = [g for g in m["violations"] if g.get(key)]
+                if not groups:
+                    continue
+                out.append(_p(self.tr(intro), s.body))
+                for group in groups:
+                    citation = self.t["sep_citation"].join(c["text"] for c in group[key])
+                    line = self.tr(
+                        "facts_rule_line",
+                        title=group["title"],
+                        count=len(group["incidents"]),
+                        citation=citation,
                     )
-                )
+                    out.append(_p(self.t["bullet"] + " " + line, s.small))
+        backed, total = stats.get("backed"), stats["total"]
+        if backed is not None:
+            out.append(_p(self.tr("facts_backed", backed=backed, total=total, rest=total - backed), s.body))
         out.append(_p(self.tr("facts_closing"), s.body))
 
         out.append(_p(self.tr("evidence_list"), s.h2))
@@ -237,17 +269,39 @@ class Renderer:
             )
         if len(self.evidence) > 15:
             out.append(_p("…", s.small))
-        out += [Spacer(1, 5 * mm)]
-        if not self.report:
-            out.append(_p(self.tr("closing_complaint"), s.body))
         issued = datetime.fromisoformat(m["dossier"]["created_at"]).astimezone(self.tz).date()
-        out += [
+        closing = [Spacer(1, 5 * mm)]
+        if self.language == "zh-hans":
+            # 此致 on its own line, indented; 敬礼 at the margin on the next.
+            closing += [_p(self.tr("closing_1"), s.closing_indent), _p(self.tr("closing_2"), s.body)]
+        else:
+            closing.append(_p(self.tr("closing_1"), s.body))
+        closing += [
             Spacer(1, 8 * mm),
             _p(self.tr("signature_report" if self.report else "signature"), s.body),
+            _p(self.tr("signature_name", name=m["complainant"]["name"]), s.body),
             _p(self.tr("date", date=issued.isoformat()), s.body),
-            PageBreak(),
         ]
-        return out
+        # The closing never stands alone on a page: it takes the last lines of the letter with it.
+        tail = max(len(out) - 4, 0)
+        return out[:tail] + [KeepTogether(out[tail:] + closing), PageBreak()]
+
+    def earlier_text(self, earlier: dict) -> str:
+        """The complaint this one follows, and why it is escalated: no reply within the deadline, or
+        a reply that did not settle it."""
+        sent = date.fromisoformat(earlier["date"])
+        issued = datetime.fromisoformat(self.m["dossier"]["created_at"]).astimezone(self.tz).date()
+        ticket = self.tr("earlier_ticket", ticket=earlier["ticket"]) if earlier.get("ticket") else ""
+        text = self.tr(
+            "earlier_sent", date=sent.isoformat(), channel=earlier.get("channel") or "—", ticket=ticket
+        )
+        if earlier.get("reply"):
+            text += self.tr("earlier_replied", reply=earlier["reply"])
+        elif (issued - sent).days > 15:
+            text += self.tr("earlier_overdue", days=(issued - sent).days)
+        else:
+            text += self.tr("earlier_waiting")
+        return text
 
     def kv_table(self, rows) -> Table:
         table = Table(rows, colWidths=[32 * mm, PAGE_W - 2 * MARGIN - 32 * mm])
@@ -355,16 +409,26 @@ class Renderer:
         if not self.m["violations"]:
             return out + [_p(self.tr("violations_none"), s.body), PageBreak()]
         refs = {i["id"]: i for i in self.incidents}
-        wording = "涉嫌违反" if self.language == "zh-hans" else "Suspected breach of"
         for group in self.m["violations"]:
             block = [
                 _p(
-                    self.tr("violation_heading", wording=wording, title=group["title"], rule=group["rule"]),
+                    self.tr(
+                        "violation_heading",
+                        wording=group["wording"],
+                        title=group["title"],
+                        rule=group["rule"],
+                    ),
                     s.h2,
-                ),
-                _p(self.tr("violation_citation", citation=group["citation"]), s.small),
-                _p(self.tr("violation_count", count=len(group["incidents"])), s.small),
+                )
             ]
+            for key, label in (
+                ("binding_sources", "violation_citation"),
+                ("standard_sources", "violation_standards"),
+            ):
+                if group.get(key):
+                    citation = self.t["sep_citation"].join(c["text"] for c in group[key])
+                    block.append(_p(self.tr(label, citation=citation), s.small))
+            block.append(_p(self.tr("violation_count", count=len(group["incidents"])), s.small))
             rows = []
             for item in group["incidents"]:
                 incident = refs[item["incident"]]
@@ -430,11 +494,17 @@ class Renderer:
                 details.append(self.tr("contacted", who=self.labels("contacted", incident["contacted"])))
             if incident["flags"]:
                 details.append(self.tr("flags", flags=self.labels("flag", incident["flags"])))
-            if incident["source"] in ("import", "api"):
-                details.append(
-                    self.tr(f"source_{incident['source']}")
-                    + (f" ({incident['source_evidence']})" if incident.get("source_evidence") else "")
-                )
+            # Where the record comes from: the phone's own log, a recording or screenshot, or the
+            # person's own entry.
+            source = (
+                self.tr(f"source_{incident['source']}") if f"source_{incident['source']}" in self.t else ""
+            )
+            if incident.get("source_evidence"):
+                source += f" ({incident['source_evidence']})"
+            if incident["evidence"]:
+                source += self.tr("source_files", refs=" ".join(incident["evidence"]))
+            if source:
+                details.append(source)
             if incident["amended_at"]:
                 details.append(self.tr("amended", date=self.when(incident["amended_at"])[:16]))
             joiner = "；" if self.language == "zh-hans" else "; "
@@ -586,9 +656,39 @@ class Renderer:
         if self.signer_fingerprint:
             out += [_p(self.tr("signer"), s.h2), _p(self.signer_fingerprint, s.mono)]
         out.append(_p(self.tr("timestamp_yes" if self.timestamped else "timestamp_no"), s.small))
+        if self.verify_url:
+            out += [_p(self.tr("verify_at"), s.h2), _p(self.verify_url, s.mono)]
         out.append(Spacer(1, 4 * mm))
         verify_style = ParagraphStyle("verify", parent=s.small, wordWrap="CJK")
         out.append(_p(texts()["verify"]["text"].strip(), verify_style))
+        return out
+
+    def full_page_images(self) -> list:
+        """Each screenshot on a page of its own, at least 150 dots per inch: readable, not a thumbnail."""
+        shown = [e for e in self.evidence if e["ref"] in self.page_images]
+        if not shown:
+            return []
+        s = self.s
+        out = [PageBreak(), _p(self.tr("screenshots_full"), s.h1)]
+        frame_w, frame_h = PAGE_W - 2 * MARGIN, 220 * mm
+        for index, entry in enumerate(shown):
+            path = self.page_images[entry["ref"]]
+            try:
+                width_px, height_px = ImageReader(str(path)).getSize()
+            except Exception:  # unreadable rendition: the file is still in the index and the bundle
+                continue
+            # Never wider than 150 dpi allows (72 points per inch), never larger than the frame.
+            scale = min(72 / 150, frame_w / width_px, frame_h / height_px)
+            if index:
+                out.append(PageBreak())
+            out += [
+                _p(f"{entry['ref']}  {entry['original_name']}", s.h2),
+                _p(f"SHA-256 {entry['sha256']}", s.mono),
+                Spacer(1, 3 * mm),
+                Image(str(path), width=width_px * scale, height=height_px * scale),
+            ]
+            if index % 5 == 0:
+                self.progress(80 + int(5 * index / len(shown)), "screenshots")
         return out
 
     def thumbnail(self, entry: dict) -> Image | None:
@@ -635,7 +735,8 @@ class Renderer:
             author=self.m["complainant"]["name"],
             subject=self.seal,
             creator="Collection Evidence Keeper",
-            invariant=1,
+            # Real creation dates: a PDF dated 2000-01-01 reads as tampering to its reader.
+            invariant=0,
         )
         stats = self.stats()
         self.progress(18, "letter")
@@ -643,11 +744,12 @@ class Renderer:
         story += self.timeline()
         story += self.evidence_index()
         story += self.appendix()
+        story += self.full_page_images()
         self.progress(80, "layout")
         document.build(
             story,
             canvasmaker=numbered_canvas(
-                qr_payload=self.seal, draw_page=self.draw_page, on_total=self.set_pages
+                qr_payload=self.verify_url or self.seal, draw_page=self.draw_page, on_total=self.set_pages
             ),
         )
         return buffer.getvalue()
@@ -659,6 +761,8 @@ def render_pdf(
     seal: str,
     labels: dict | None = None,
     images: dict | None = None,
+    page_images: dict | None = None,
+    verify_url: str = "",
     progress=None,
     signer_fingerprint: str = "",
     timestamped: bool = False,
@@ -669,6 +773,8 @@ def render_pdf(
         seal=seal,
         labels=labels,
         images=images,
+        page_images=page_images,
+        verify_url=verify_url,
         progress=progress,
         signer_fingerprint=signer_fingerprint,
         timestamped=timestamped,

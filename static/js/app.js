@@ -304,4 +304,38 @@
       });
     });
   });
+
+  // The dossier builder: offer the requests that fit the chosen recipient, the earlier-complaint
+  // fields for a regulator, the full-ID choice where it is allowed, and the recipient's scope warning.
+  function builderChoices(form) {
+    var chosen = form.querySelector("input[name=addressee]:checked");
+    if (!chosen) return;
+    var kind = chosen.getAttribute("data-kind") || "other";
+    form.querySelectorAll("input[name=requests]").forEach(function (box) {
+      var fits = (box.getAttribute("data-for") || "").split(" ").indexOf(kind) >= 0;
+      var label = box.closest("label") || box.parentNode;
+      label.hidden = !fits;
+      if (!fits) box.checked = false;
+      else if (form.dataset.kind !== kind && form.dataset.kind !== undefined) {
+        box.checked = (box.getAttribute("data-default") || "").split(" ").indexOf(kind) >= 0;
+      }
+    });
+    form.dataset.kind = kind;
+    form.querySelectorAll("[data-show-for]").forEach(function (part) {
+      part.hidden = part.getAttribute("data-show-for") !== kind;
+    });
+    form.querySelectorAll("[data-show-for-full-id]").forEach(function (part) {
+      part.hidden = !chosen.getAttribute("data-full-id");
+      if (part.hidden) part.querySelectorAll("input").forEach(function (box) { box.checked = false; });
+    });
+    document.querySelectorAll("[data-for-addressee]").forEach(function (warning) {
+      warning.hidden = warning.getAttribute("data-for-addressee") !== chosen.value;
+    });
+  }
+  document.querySelectorAll("form.builder").forEach(function (form) {
+    builderChoices(form);
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "addressee") builderChoices(form);
+    });
+  });
 })();

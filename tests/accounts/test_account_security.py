@@ -3,6 +3,7 @@ revokes API tokens, the data folder is private, and reset links never go to the 
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import stat
@@ -142,3 +143,42 @@ def test_deploy_check_refuses_a_mail_backend_that_logs_reset_links(tmp_path):
         )
         assert result.returncode != 0
         assert "EMAIL_BACKEND" in result.stdout + result.stderr
+
+
+# --- who may sign up ---------------------------------------------------------------------------------
+
+
+def signup(client, username, **extra):
+    return client.post(
+        "/accounts/signup/",
+        {
+            "username": username,
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+            **extra,
+        },
+    )
+
+
+def test_closed_sign_up_refuses_the_page_and_the_form(db, client, settings, django_user_model):
+    settings.SIGNUP_MODE = "closed"
+    assert client.get("/accounts/signup/").status_code == 403
+    assert signup(client, "mallory").status_code == 403
+    assert not django_user_model.objects.filter(username="mallory").exists()
+
+
+def test_invite_mode_accepts_only_a_valid_unused_code(db, settings, django_user_model):
+    from django.core.management import call_command
+    from django.test import Client
+
+    settings.SIGNUP_MODE = "invite"
+    out = io.StringIO()
+    call_command("invite", "--count", "2", stdout=out)
+    first, second = out.getvalue().split()
+    assert "邀请码" in Client().get("/accounts/signup/").content.decode()
+    assert signup(Client(), "nocode").status_code == 200
+    assert signup(Client(), "wrongcode", invite_code="0000-0000-0000-0000").status_code == 200
+    assert signup(Client(), "erin", invite_code=first.lower()).status_code == 302
+    assert signup(Client(), "again", invite_code=first).status_code == 200  # used once, never twice
+    assert signup(Client(), "frank", invite_code=second).status_code == 302
+    assert set(django_user_model.objects.values_list("username", flat=True)) == {"erin", "frank"}

@@ -22,7 +22,7 @@ def filled_case(alice, alice_case):
     night = incident_create(
         case=alice_case,
         kind="call",
-        occurred_at=datetime(2024, 3, 15, 23, 10, tzinfo=SHANGHAI),
+        occurred_at=datetime(2026, 3, 15, 23, 10, tzinfo=SHANGHAI),
         counterpart_number="17012345678",
         answered=True,
         duration_seconds=95,
@@ -32,23 +32,23 @@ def filled_case(alice, alice_case):
     )
     evidence_store(
         incident=night,
-        upload=SimpleUploadedFile("通话录音@催收(17012345678)_20240315231000.amr", amr_bytes(frames=4750)),
+        upload=SimpleUploadedFile("通话录音@催收(17012345678)_20260315231000.amr", amr_bytes(frames=4750)),
     )
     sms = incident_create(
         case=alice_case,
         kind="sms",
-        occurred_at=datetime(2024, 3, 16, 9, 5, tzinfo=SHANGHAI),
+        occurred_at=datetime(2026, 3, 16, 9, 5, tzinfo=SHANGHAI),
         counterpart_number="10690000123",
         flags=["fake_legal_document"],
         description="短信称已立案并附律师函",
     )
     evidence_store(
-        incident=sms, upload=SimpleUploadedFile("Screenshot_20240316-090500.png", png_bytes(size=(540, 1200)))
+        incident=sms, upload=SimpleUploadedFile("Screenshot_20260316-090500.png", png_bytes(size=(540, 1200)))
     )
     incident_create(
         case=alice_case,
         kind="visit",
-        occurred_at=datetime(2024, 3, 17, 20, 0, tzinfo=SHANGHAI),
+        occurred_at=datetime(2026, 3, 17, 20, 0, tzinfo=SHANGHAI),
         visitors=1,
         flags=["posted_notice"],
         contacted=["family"],

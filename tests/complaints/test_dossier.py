@@ -100,7 +100,7 @@ def test_english_dossier_to_a_custom_recipient(alice, filled_case, tmp_path):
     assert "Legal Aid Centre" in text and "Complaint" in text and "Suspected breach of" in text
     # Violations carry the rule's title and citation text from the pack, in the dossier's language.
     rule = get_pack("cn").by_id["CN-TIME-1"]
-    assert squash(rule.title["en"]) in squash(text) and squash(rule.citations[0]["en"]) in squash(text)
+    assert squash(rule.title["en"]) in squash(text) and squash(rule.sources[0].text["en"]) in squash(text)
     assert re.search(r"page\s*1\s*of", text)
 
 
@@ -111,7 +111,7 @@ def test_chinese_dossier_cites_the_pack(alice, filled_case, tmp_path):
     for rule_id in ("CN-TIME-1", "CN-IMP-2", "CN-VISIT-1"):
         rule = get_pack("cn").by_id[rule_id]
         assert squash(rule.title["zh-hans"]) in squash(text), rule_id
-        assert squash(rule.citations[0]["zh-hans"]) in squash(text), rule_id
+        assert squash(rule.sources[0].text["zh-hans"]) in squash(text), rule_id
 
 
 def test_manifest_is_deterministic_and_the_seal_follows_the_facts(alice, filled_case):
@@ -322,9 +322,9 @@ def test_dossier_api_contract(alice_api, bob_api, filled_case):
         ({"addressee": "mayor"}, "addressee"),
         ({"addressee": "custom"}, "addressee_name"),
         ({"language": "fr"}, "language"),
-        ({"date_from": "2024-03-20", "date_to": "2024-03-01"}, "date_to"),
+        ({"date_from": "2026-03-20", "date_to": "2026-03-01"}, "date_to"),
         ({"rule_pack": "mars"}, "rule_pack"),
-        ({"date_from": "2024-02-30"}, "date_from"),
+        ({"date_from": "2026-02-30"}, "date_from"),
         ({"date_from": "2030-01-01"}, "incidents"),
     ],
 )
@@ -345,8 +345,8 @@ def test_us_pack_dossier_and_period(alice_api, filled_case):
             "addressee": "police",
             "language": "en",
             "rule_pack": "us",
-            "date_from": "2024-03-16",
-            "date_to": "2024-03-17",
+            "date_from": "2026-03-16",
+            "date_to": "2026-03-17",
         },
         format="json",
     )

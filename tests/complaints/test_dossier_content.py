@@ -140,3 +140,337 @@ def test_a_long_collectors_list_builds(alice, tmp_path):
         counterpart_number="17012345678",
     )
     built(alice, case, addressee="alipay", language="zh-hans")
+
+
+def test_the_bundle_carries_calls_csv_and_short_summaries_derived_from_the_manifest(
+    alice, filled_case, tmp_path
+):
+    import csv
+    import hashlib
+    import io
+    import zipfile
+
+    from complaints.verification import bundle_file, verify_upload
+
+    dossier = built(alice, filled_case, addressee="alipay", language="zh-hans")
+    manifest = json.loads(dossier.manifest)
+    summary = manifest["summary"]
+    stats = manifest["statistics"]
+    assert len(summary["long"]) <= 500 and len(summary["short"]) <= 200
+    assert f"共联系我{stats['total']}次" in summary["long"] and f"电话{stats['calls']}次" in summary["long"]
+    assert dossier.number in summary["short"]
+    with bundle_file(dossier) as spool:
+        data = spool.read()
+    bundle = zipfile.ZipFile(io.BytesIO(data))
+    rows = list(csv.DictReader(io.StringIO(bundle.read("calls.csv").decode("utf-8-sig"))))
+    calls = [i for i in manifest["incidents"] if i["kind"] == "call"]
+    assert [r["ref"] for r in rows] == [c["ref"] for c in calls]
+    assert [r["number"] for r in rows] == [c["counterpart_number"] for c in calls]
+    assert rows[0]["local_time"] == "2026-03-15 23:10:00" and rows[0]["duration_seconds"] == "95"
+    sums = bundle.read("SHA256SUMS").decode()
+    assert f"{hashlib.sha256(bundle.read('calls.csv')).hexdigest()}  calls.csv" in sums
+    assert summary["long"] in bundle.read("summary.txt").decode()
+    # Intact, it verifies; a changed calls.csv is named.
+    intact = tmp_path / "b.zip"
+    intact.write_bytes(data)
+    with intact.open("rb") as handle:
+        assert verify_upload(handle).valid
+    forged = tmp_path / "f.zip"
+    with zipfile.ZipFile(forged, "w") as out:
+        for item in bundle.infolist():
+            content = bundle.read(item.filename)
+            if item.filename == "calls.csv":
+                content = content.replace(b"17012345678", b"17000000000")
+            out.writestr(item.filename, content)
+    with forged.open("rb") as handle:
+        verdict = verify_upload(handle)
+    assert not verdict.valid and any("calls.csv" in p for p in verdict.problems)
+
+
+# --- issue 12: what a handler reads --------------------------------------------------------------
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def pdf_path(dossier, tmp_path) -> Path:
+    path = tmp_path / f"{dossier.number}.pdf"
+    with default_storage.open(dossier.pdf_name, "rb") as handle:
+        path.write_bytes(handle.read())
+    return path
+
+
+def test_2026_incidents_cite_the_revised_law_and_a_huabei_case_no_card_documents(alice, alice_case, tmp_path):
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 14, 0, tzinfo=SHANGHAI),
+        counterpart_number="17012345678",
+        flags=["threat"],
+        description="说要去单位闹",
+    )
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        counterpart_number="17012345678",
+    )
+    text = pdf_text(built(alice, alice_case, addressee="alipay", language="zh-hans"), tmp_path)
+    flat = squash(text)
+    assert "2012年修正" not in flat and "（2025年修订）第五十条" in flat
+    assert "信用卡" not in flat
+    assert "花呗" in flat and "重庆蚂蚁消费金融有限公司" in flat
+    # Binding law and non-binding standards under separate headings.
+    assert "涉嫌违反以下法律法规" in flat and "不符合以下国家标准或行业自律规范的要求" in flat
+    assert "此致" in flat and "敬礼" in flat and flat.index("此致") < flat.index("敬礼")
+    assert "北京时间" in flat and "Asia/Shanghai时间" not in flat
+
+
+def test_incidents_before_2026_cite_the_2012_text(alice, alice_case, tmp_path):
+    incident_create(
+        case=alice_case,
+        kind="sms",
+        occurred_at=datetime(2025, 6, 2, 14, 0, tzinfo=SHANGHAI),
+        counterpart_number="10690000123",
+        flags=["threat"],
+    )
+    flat = squash(pdf_text(built(alice, alice_case, addressee="alipay", language="zh-hans"), tmp_path))
+    assert "（2012年修正）第四十二条" in flat and "2025年修订" not in flat
+
+
+def test_family_present_at_a_visit_is_not_third_party_collection(alice, alice_case):
+    visit = incident_create(
+        case=alice_case,
+        kind="visit",
+        occurred_at=datetime(2026, 3, 2, 15, 0, tzinfo=SHANGHAI),
+        visitors=2,
+        contacted=["family"],
+    )
+    call = incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 16, 0, tzinfo=SHANGHAI),
+        contacted=["employer"],
+    )
+    assert "CN-3P-1" not in [v["rule"] for v in visit.violations]
+    assert "CN-3P-1" in [v["rule"] for v in call.violations]
+
+
+def test_posing_as_a_lawyer_is_its_own_rule(alice, alice_case):
+    lawyer = incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 15, 0, tzinfo=SHANGHAI),
+        flags=["impersonated_lawyer"],
+    )
+    rules = [v["rule"] for v in lawyer.violations]
+    assert "CN-IMP-3" in rules and "CN-IMP-1" not in rules
+
+
+def test_a_police_report_asks_for_a_receipt_and_cites_only_police_grounds(alice, alice_case, tmp_path):
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        counterpart_number="17012345678",
+        flags=["threat", "impersonation"],
+    )
+    dossier = dossier_create(
+        owner=alice,
+        case=alice_case,
+        addressee="police",
+        language="zh-hans",
+        requests=["file_case", "case_receipt"],
+    )
+    dossier.refresh_from_db()
+    flat = squash(pdf_text(dossier, tmp_path))
+    assert "受案回执" in flat and "依法受案调查" in flat
+    for consumer in ("停止违规催收", "书面答复", "协商", "民法典", "GB/T45251", "消费金融公司管理办法"):
+        assert consumer not in flat, consumer
+    assert "治安管理处罚法" in flat
+
+
+def test_consumer_requests_are_refused_for_the_police(alice, alice_case):
+    from django.core.exceptions import ValidationError
+
+    incident_create(case=alice_case, kind="call", occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI))
+    with pytest.raises(ValidationError) as refused:
+        dossier_create(owner=alice, case=alice_case, addressee="police", requests=["repayment_plan"])
+    assert "requests" in refused.value.message_dict
+
+
+def test_no_letter_page_holds_only_the_closing(alice, tmp_path):
+    # Lengths that push the closing over a page boundary one way or another.
+    for extra in range(0, 9):
+        case = case_create(owner=alice, title=f"c{extra}", creditor="huabei")
+        for n in range(extra):
+            incident_create(
+                case=case,
+                kind="call",
+                counterpart_number=f"1701234{n:04d}",
+                flags=["threat"],
+                occurred_at=datetime(2026, 3, 2, 9 + n, 0, tzinfo=SHANGHAI),
+                description="x" * 40,
+            )
+        if extra == 0:
+            incident_create(case=case, kind="call", occurred_at=datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI))
+        dossier = built(
+            alice, case, addressee="alipay", language="zh-hans", request_text="请求协商还款。" * (extra * 12)
+        )
+        path = pdf_path(dossier, tmp_path)
+        pages = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout.split("\f")
+        letter = []
+        for page in pages:
+            letter.append(page)
+            if "敬礼" in page:
+                break
+        if len(letter) > 1:
+            body = [
+                line
+                for line in letter[-1].splitlines()
+                if line.strip() and dossier.number not in line and "封印" not in line
+            ]
+            assert len(body) >= 4 + 4, (extra, body)  # four lines of body besides the closing block
+
+
+def test_screenshots_print_full_page_at_150_dpi_or_more(alice, alice_case, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from evidence.services import evidence_store
+    from tests.conftest import png_bytes
+
+    incidents = [
+        incident_create(
+            case=alice_case,
+            kind="sms",
+            counterpart_number="10690000123",
+            occurred_at=datetime(2026, 3, 1, 8, 0, tzinfo=SHANGHAI) + timedelta(hours=n),
+        )
+        for n in range(20)
+    ]
+    for n in range(5):
+        evidence_store(
+            incident=incidents[n],
+            upload=SimpleUploadedFile(f"Screenshot_{n}.png", png_bytes(size=(1080, 2400))),
+        )
+    dossier = built(alice, alice_case, addressee="alipay", language="zh-hans")
+    path = pdf_path(dossier, tmp_path)
+    listing = subprocess.run(
+        ["pdfimages", "-list", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+    full = [
+        line.split() for line in listing.splitlines()[2:] if line.split() and int(line.split()[3]) >= 1000
+    ]
+    assert len(full) == 5, listing
+    assert len({row[0] for row in full}) == 5  # one per page
+    assert all(int(row[12]) >= 150 for row in full), listing  # x-ppi
+
+
+def test_pdf_dates_are_real_and_the_qr_opens_the_verify_page_with_the_seal(
+    alice, filled_case, tmp_path, client
+):
+    dossier = built(alice, filled_case, addressee="alipay", language="zh-hans")
+    path = pdf_path(dossier, tmp_path)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    created = re.search(r"CreationDate:\s+(.+)", info).group(1)
+    assert str(datetime.now().year) in created and "2000" not in created
+    if shutil.which("zbarimg") is None:
+        pytest.skip("zbar-tools is not installed")
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", str(path), str(tmp_path / "p")], check=True
+    )
+    png = next(tmp_path.glob("p*.png"))
+    decoded = subprocess.run(
+        ["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True
+    ).stdout.strip()
+    assert decoded.endswith(f"/verify/?seal={dossier.seal}"), decoded
+    page = client.get(decoded[decoded.index("/verify/") :]).content.decode()
+    assert dossier.number in page
+
+
+def test_the_letter_says_how_many_incidents_have_more_than_the_users_word(alice, filled_case, tmp_path):
+    dossier = built(alice, filled_case, addressee="alipay", language="zh-hans")
+    stats = json.loads(dossier.manifest)["statistics"]
+    flat = squash(pdf_text(dossier, tmp_path))
+    assert f"上述{stats['total']}起事件中，{stats['backed']}起有手机自身的通话" in flat
+    assert "任何改动均可被发现" not in flat and "材料内容是本人对所发生事件的记录和陈述" in flat
+
+
+def test_a_12378_letter_states_the_earlier_complaint_and_that_it_is_overdue(alice, alice_case, tmp_path):
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        counterpart_number="17012345678",
+        contacted=["employer"],
+    )
+    dossier = dossier_create(
+        owner=alice,
+        case=alice_case,
+        addressee="nfra",
+        language="zh-hans",
+        requests=["investigate", "supervise_reply"],
+        earlier_complaint={
+            "date": "2026-03-05",
+            "channel": "95188 电话",
+            "ticket": "GD20260305-7781",
+            "reply": "",
+        },
+    )
+    dossier.refresh_from_db()
+    flat = squash(pdf_text(dossier, tmp_path))
+    assert "GD20260305-7781" in flat and "2026-03-05" in flat and "逾期未答复" in flat and "95188电话" in flat
+
+
+def test_an_earlier_complaint_with_an_impossible_date_is_refused(alice, alice_case):
+    from django.core.exceptions import ValidationError
+
+    incident_create(case=alice_case, kind="call", occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI))
+    for bad in ("2026-02-30", "2999-01-01", "yesterday"):
+        with pytest.raises(ValidationError) as refused:
+            dossier_create(
+                owner=alice,
+                case=alice_case,
+                addressee="nfra",
+                earlier_complaint={"date": bad, "channel": "95188"},
+            )
+        assert "earlier_complaint_date" in refused.value.message_dict, bad
+
+
+def test_the_full_id_number_only_for_recipients_that_need_it_and_only_when_asked(alice, alice_case, tmp_path):
+    from django.core.exceptions import ValidationError
+
+    profile_update(profile=profile_for(alice), display_name="王小红", id_number="440301199203154321")
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        flags=["threat"],
+    )
+    masked = dossier_create(owner=alice, case=alice_case, addressee="police", requests=["file_case"])
+    full = dossier_create(
+        owner=alice, case=alice_case, addressee="police", requests=["file_case"], full_id_number=True
+    )
+    for dossier in (masked, full):
+        dossier.refresh_from_db()
+    assert "440301199203154321" not in pdf_text(masked, tmp_path)
+    assert "440301199203154321" in pdf_text(full, tmp_path)
+    with pytest.raises(ValidationError):
+        dossier_create(owner=alice, case=alice_case, addressee="alipay", full_id_number=True)
+
+
+def test_the_builder_warns_of_12363_scope_and_lists_what_would_strengthen_the_case(client, alice, alice_case):
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        flags=["threat"],
+    )
+    client.force_login(alice)
+    page = client.get(f"/cases/{alice_case.pk}/dossiers/new/").content.decode()
+    assert "12363 主要受理征信" in page and 'data-for-addressee="pboc"' in page
+    assert "运营商通话详单" in page and "没有录音" in page
+    assert 'data-kind="police"' in page and 'data-for="police"' in page

@@ -50,21 +50,21 @@ def rules_of(incident):
     ],
 )
 def test_quiet_hours_boundaries_in_the_debtors_time_zone(alice_case, clock, flagged):
-    (incident,) = log(alice_case, call(datetime(2024, 3, 15, *clock, tzinfo=SHANGHAI)))
+    (incident,) = log(alice_case, call(datetime(2026, 3, 15, *clock, tzinfo=SHANGHAI)))
     assert ("CN-TIME-1" in rules_of(incident)) is flagged
 
 
 def test_an_incident_stored_at_1430_utc_is_2230_in_shanghai_and_flagged(alice_case):
-    (incident,) = log(alice_case, call(datetime(2024, 3, 15, 14, 30, tzinfo=UTC)))
+    (incident,) = log(alice_case, call(datetime(2026, 3, 15, 14, 30, tzinfo=UTC)))
     assert "CN-TIME-1" in rules_of(incident)
     shown = [v for v in _api_violations(incident, "zh-hans") if v["rule"] == "CN-TIME-1"][0]
-    assert "2024-03-15 22:30:00" in shown["explanation"]
+    assert "2026-03-15 22:30:00" in shown["explanation"]
 
 
 def test_quiet_hours_follow_the_profile_time_zone(alice, alice_case):
     profile_update(profile=profile_for(alice), time_zone="Europe/London")
     # 22:30 in Shanghai is 14:30 in London (no DST in March 1st): not at night for a debtor in London.
-    (incident,) = log(alice_case, call(datetime(2024, 3, 1, 22, 30, tzinfo=SHANGHAI)))
+    (incident,) = log(alice_case, call(datetime(2026, 3, 1, 22, 30, tzinfo=SHANGHAI)))
     assert "CN-TIME-1" not in rules_of(incident)
 
 
@@ -72,7 +72,7 @@ def test_quiet_hours_follow_the_profile_time_zone(alice, alice_case):
 
 
 def test_exactly_three_connected_calls_are_fine_and_the_fourth_is_flagged(alice_case):
-    day = datetime(2024, 3, 15, 9, tzinfo=SHANGHAI)
+    day = datetime(2026, 3, 15, 9, tzinfo=SHANGHAI)
     first = log(alice_case, *[call(day + timedelta(hours=h)) for h in range(3)])
     # Unanswered calls in between do not count towards the connected limit.
     log(alice_case, call(day + timedelta(hours=3, minutes=30), answered=False))
@@ -88,19 +88,19 @@ def test_exactly_three_connected_calls_are_fine_and_the_fourth_is_flagged(alice_
 
 def test_the_day_is_the_debtors_local_day(alice_case):
     # 01:00-03:00 Shanghai on the 16th are still the 15th in UTC: they belong to the 16th locally.
-    log(alice_case, *[call(datetime(2024, 3, 15, 10 + h, tzinfo=SHANGHAI)) for h in range(3)])
-    (next_day,) = log(alice_case, call(datetime(2024, 3, 16, 1, tzinfo=SHANGHAI)))
+    log(alice_case, *[call(datetime(2026, 3, 15, 10 + h, tzinfo=SHANGHAI)) for h in range(3)])
+    (next_day,) = log(alice_case, call(datetime(2026, 3, 16, 1, tzinfo=SHANGHAI)))
     assert "CN-FREQ-1" not in rules_of(next_day)
 
 
 def test_more_than_six_unanswered_attempts_a_day(alice_case):
-    day = datetime(2024, 3, 15, 9, tzinfo=SHANGHAI)
+    day = datetime(2026, 3, 15, 9, tzinfo=SHANGHAI)
     incidents = log(alice_case, *[call(day + timedelta(minutes=20 * i), answered=False) for i in range(7)])
     assert ["CN-FREQ-2" in rules_of(i) for i in incidents] == [False] * 6 + [True]
 
 
 def test_amending_an_incident_re_evaluates_the_case(alice_case):
-    day = datetime(2024, 3, 15, 9, tzinfo=SHANGHAI)
+    day = datetime(2026, 3, 15, 9, tzinfo=SHANGHAI)
     incidents = log(alice_case, *[call(day + timedelta(hours=h)) for h in range(4)])
     assert "CN-FREQ-1" in rules_of(incidents[3])
     incident_update(incident=incidents[0], answered=False)
@@ -179,6 +179,20 @@ def test_us_third_party_and_misrepresentation(us_case):
 # --- 4. property: window counts equal a brute-force count -----------------------------------------
 
 
+# One binding source in force for any date and lender: the engine tests are about predicates.
+TEST_SOURCES = {
+    "T": {
+        "type": "law",
+        "mark": "V",
+        "in_force_from": "1900-01-01",
+        "lenders": ["all"],
+        "zh-hans": "测试法第一条",
+        "en": "Test Act, Article 1",
+        "verbatim": "第一条 测试。",
+    }
+}
+
+
 def _record(i, minutes, answered):
     return Record(
         i,
@@ -208,12 +222,13 @@ def test_window_counts_equal_a_brute_force_count(items, days, limit, mode, zone)
         {
             "id": "t",
             "name": {"zh-hans": "t", "en": "t"},
+            "sources": TEST_SOURCES,
             "rules": [
                 {
                     "id": "ROLL",
                     "title": {"zh-hans": "t", "en": "t"},
                     "explanation": {"zh-hans": "t", "en": "t"},
-                    "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
+                    "sources": ["T"],
                     "predicate": {
                         "type": "count_in_window",
                         "window": "rolling_days",
@@ -226,7 +241,7 @@ def test_window_counts_equal_a_brute_force_count(items, days, limit, mode, zone)
                     "id": "DAY",
                     "title": {"zh-hans": "t", "en": "t"},
                     "explanation": {"zh-hans": "t", "en": "t"},
-                    "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
+                    "sources": ["T"],
                     "predicate": {"type": "count_in_window", "window": "day", "count": mode, "limit": limit},
                 },
             ],
@@ -260,15 +275,19 @@ def test_window_counts_equal_a_brute_force_count(items, days, limit, mode, zone)
 CUSTOM_PACK = textwrap.dedent("""
     id = "hk"
     name = { zh-hans = "香港", en = "Hong Kong" }
+    [sources.HK-MLO]
+    type = "law"
+    mark = "S"
+    in_force_from = "1980-12-12"
+    lenders = ["all"]
+    zh-hans = "《放債人條例》（示例）"
+    en = "Money Lenders Ordinance (example)"
     [[rules]]
     id = "HK-CALL-1"
     title = { zh-hans = "早上9点前来电", en = "Call before 9 a.m." }
     explanation = { zh-hans = "{local_time} 来电", en = "Call at {local_time}" }
     predicate = { type = "quiet_hours", from = "00:00", until = "09:00", kinds = ["call"] }
-    [[rules.citations]]
-    confidence = "S"
-    zh-hans = "《放債人條例》（示例）"
-    en = "Money Lenders Ordinance (example)"
+    sources = ["HK-MLO"]
 """)
 
 
@@ -278,7 +297,7 @@ def test_a_custom_pack_file_is_picked_up_without_code_changes(alice, tmp_path, s
     (folder / "hk.toml").write_text(CUSTOM_PACK, encoding="utf-8")
     settings.RULE_PACK_DIRS = [*settings.RULE_PACK_DIRS, folder]
     case = case_create(owner=alice, title="HK", creditor="other", rule_pack="hk")
-    (early,) = log(case, call(datetime(2024, 3, 15, 8, 30, tzinfo=SHANGHAI)))
+    (early,) = log(case, call(datetime(2026, 3, 15, 8, 30, tzinfo=SHANGHAI)))
     assert rules_of(early) == ["HK-CALL-1"]
     client.force_login(alice)
     assert "HK-CALL-1" in client.get(f"/cases/{case.pk}/").content.decode()
@@ -290,31 +309,50 @@ def test_a_custom_pack_file_is_picked_up_without_code_changes(alice, tmp_path, s
 @pytest.mark.parametrize(
     "change,message",
     [
-        (lambda r: r["citations"][0].update(confidence="R"), "unverified"),
+        (lambda p: p["sources"]["T"].update(mark="R"), "unverified"),
+        (lambda p: p["sources"]["T"].update(mark="S", en="Some Act, Article 12"), "without article numbers"),
         (
-            lambda r: r["citations"][0].update(confidence="S", en="Some Act, Article 12"),
+            lambda p: p["sources"]["T"].update(mark="S", **{"zh-hans": "某办法第十二条"}),
             "without article numbers",
         ),
+        (lambda p: p["rules"][0]["predicate"].update(type="moon_phase"), "unknown predicate type"),
+        (lambda p: p["rules"][0]["predicate"].update(kinds=["fax"]), "kinds"),
+        (lambda p: p["rules"][0].pop("title"), "title"),
+        # Pack lint: every source says what it is, when it is in force, whom it governs, how sure we are.
+        (lambda p: p["sources"]["T"].pop("type"), "type"),
+        (lambda p: p["sources"]["T"].update(type="opinion"), "type"),
+        (lambda p: p["sources"]["T"].pop("in_force_from"), "in_force_from"),
+        (lambda p: p["sources"]["T"].update(in_force_from="2026-13-01"), "not a date"),
+        (lambda p: p["sources"]["T"].update(in_force_until="1899-01-01"), "before in_force_from"),
+        (lambda p: p["sources"]["T"].pop("lenders"), "lenders"),
+        (lambda p: p["sources"]["T"].update(lenders=["pawnshop"]), "lenders"),
+        (lambda p: p["sources"]["T"].pop("mark"), "mark"),
+        (lambda p: p["sources"]["T"].pop("verbatim"), "verbatim"),
+        (lambda p: p["rules"][0].update(sources=["NOPE"]), "unknown sources"),
         (
-            lambda r: r["citations"][0].update(confidence="S", **{"zh-hans": "某办法第十二条"}),
-            "without article numbers",
+            lambda p: p["rules"][0].update(citations=[{"confidence": "V", "zh-hans": "x", "en": "x"}]),
+            "sources",
         ),
-        (lambda r: r["predicate"].update(type="moon_phase"), "unknown predicate type"),
-        (lambda r: r["predicate"].update(kinds=["fax"]), "kinds"),
-        (lambda r: r.pop("title"), "title"),
     ],
 )
 def test_bad_pack_files_are_refused_with_a_reason(change, message):
-    rule = {
-        "id": "X-1",
-        "title": {"zh-hans": "t", "en": "t"},
-        "explanation": {"zh-hans": "t", "en": "t"},
-        "citations": [{"confidence": "V", "zh-hans": "x", "en": "x"}],
-        "predicate": {"type": "quiet_hours", "from": "22:00", "until": "08:00"},
+    pack = {
+        "id": "x",
+        "name": {"zh-hans": "x", "en": "x"},
+        "sources": {"T": dict(TEST_SOURCES["T"])},
+        "rules": [
+            {
+                "id": "X-1",
+                "title": {"zh-hans": "t", "en": "t"},
+                "explanation": {"zh-hans": "t", "en": "t"},
+                "sources": ["T"],
+                "predicate": {"type": "quiet_hours", "from": "22:00", "until": "08:00"},
+            }
+        ],
     }
-    change(rule)
+    change(pack)
     with pytest.raises(RulePackError, match=message):
-        parse_pack({"id": "x", "name": {"zh-hans": "x", "en": "x"}, "rules": [rule]}, "x.toml")
+        parse_pack(pack, "x.toml")
 
 
 def test_bundled_packs_cite_article_numbers_only_for_verbatim_sources():
@@ -322,22 +360,25 @@ def test_bundled_packs_cite_article_numbers_only_for_verbatim_sources():
         pack = get_pack(pack_id)
         assert len(pack.rules) >= 6
         for rule in pack.rules:
-            assert rule.citations and rule.title["zh-hans"] and rule.title["en"]
+            assert rule.sources and rule.title["zh-hans"] and rule.title["en"]
+            for source in rule.sources:
+                assert source.type and source.in_force_from and source.lenders and source.mark in ("V", "S")
+                assert source.mark == "S" or source.verbatim
 
 
 def test_china_pack_covers_the_research(alice_case):
     items = [
         {
             "kind": "third_party",
-            "occurred_at": datetime(2024, 3, 10, 12, tzinfo=SHANGHAI),
+            "occurred_at": datetime(2026, 3, 10, 12, tzinfo=SHANGHAI),
             "contacted": ["family"],
         },
-        call(datetime(2024, 3, 10, 13, tzinfo=SHANGHAI), flags=["threat", "insult"]),
-        call(datetime(2024, 3, 10, 14, tzinfo=SHANGHAI), flags=["impersonation", "fake_legal_document"]),
-        call(datetime(2024, 3, 10, 15, tzinfo=SHANGHAI), flags=["disclosure"]),
+        call(datetime(2026, 3, 10, 13, tzinfo=SHANGHAI), flags=["threat", "insult"]),
+        call(datetime(2026, 3, 10, 14, tzinfo=SHANGHAI), flags=["impersonation", "fake_legal_document"]),
+        call(datetime(2026, 3, 10, 15, tzinfo=SHANGHAI), flags=["disclosure"]),
         {
             "kind": "visit",
-            "occurred_at": datetime(2024, 3, 10, 22, 30, tzinfo=SHANGHAI),
+            "occurred_at": datetime(2026, 3, 10, 22, 30, tzinfo=SHANGHAI),
             "visitors": 1,
             "flags": ["entered_home", "posted_notice", "violence"],
         },
@@ -375,28 +416,32 @@ def _api_violations(incident, language):
 def test_violations_show_on_the_timeline_in_both_languages_with_the_pack_citation(client, alice, alice_case):
     log(
         alice_case,
-        call(datetime(2024, 3, 15, 23, 10, tzinfo=SHANGHAI)),
-        call(datetime(2024, 3, 15, 12, 0, tzinfo=SHANGHAI)),
+        call(datetime(2026, 3, 15, 23, 10, tzinfo=SHANGHAI)),
+        call(datetime(2026, 3, 15, 12, 0, tzinfo=SHANGHAI)),
     )
     client.force_login(alice)
     page = client.get(f"/cases/{alice_case.pk}/").content.decode()
     pack = get_pack("cn")
     rule = pack.by_id["CN-TIME-1"]
-    assert "涉嫌违反" in page and rule.title["zh-hans"] in page and rule.citations[0]["zh-hans"] in page
+    # The night rule rests on a recommended standard and self-regulation, not on a law: the page
+    # says "does not meet the requirements of", never "suspected breach of".
+    assert pack.wording_standards["zh-hans"] in page and "涉嫌违反" not in page
+    assert rule.title["zh-hans"] in page and rule.sources[0].text["zh-hans"] in page
     only = client.get(f"/cases/{alice_case.pk}/?violations=on").context["page"]
     assert only.paginator.count == 1
     by_rule = client.get(f"/cases/{alice_case.pk}/?rule=CN-TIME-1").context["page"]
     assert by_rule.paginator.count == 1
     client.post("/language/", {"language": "en", "next": "/"})
     page = client.get(f"/cases/{alice_case.pk}/").content.decode()
-    assert "Suspected breach of" in page and rule.title["en"] in page and rule.citations[0]["en"] in page
+    assert pack.wording_standards["en"] in page and "Suspected breach of" not in page
+    assert rule.title["en"] in page and rule.sources[0].text["en"] in page
 
 
 def test_evaluate_rules_command_fills_in_findings_for_existing_incidents(alice_case):
     from django.core.management import call_command
 
     Incident.objects.create(
-        case=alice_case, kind="call", occurred_at=datetime(2024, 3, 15, 23, tzinfo=SHANGHAI)
+        case=alice_case, kind="call", occurred_at=datetime(2026, 3, 15, 23, tzinfo=SHANGHAI)
     )
     call_command("evaluate_rules", stdout=open("/dev/null", "w"))
     assert "CN-TIME-1" in rules_of(Incident.objects.get())

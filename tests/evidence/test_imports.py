@@ -18,7 +18,7 @@ COLLECTOR = "17012345678"
 
 
 def sample_calls():
-    base = datetime(2024, 3, 15, 22, 30, tzinfo=SHANGHAI)
+    base = datetime(2026, 3, 15, 22, 30, tzinfo=SHANGHAI)
     return [
         (COLLECTOR, base, 1, 95, "(Unknown)"),  # answered, at night
         ("+86 170 1234 5678", base + timedelta(minutes=20), 3, 0, "催收"),  # missed, same collector
@@ -81,7 +81,7 @@ SMS_XML = """<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>
 
 
 def test_sms_with_surrogate_pair_emoji_mms_image_and_null_attributes(alice_api, alice_case):
-    moment = datetime(2024, 3, 16, 9, 0, tzinfo=SHANGHAI)
+    moment = datetime(2026, 3, 16, 9, 0, tzinfo=SHANGHAI)
     image = png_bytes(size=(80, 60))
     data = SMS_XML.format(
         d1=epoch_ms(moment),
@@ -114,10 +114,10 @@ BOMB = b"""<?xml version="1.0"?>
     [
         ("calls.xml", BOMB, "invalid_import", 400, "DTD"),
         ("calls.xml", calls_xml(sample_calls())[:-40], "invalid_import", 400, "incomplete"),
-        ("calls.csv", b"Name,When,Length\nx,2024-01-01,3\n", "invalid_import", 400, "Call type"),
+        ("calls.csv", b"Name,When,Length\nx,2026-01-01,3\n", "invalid_import", 400, "Call type"),
         (
             "calls.csv",
-            b"Call type,Date,Duration,Number\nIncoming,2024-02-30 10:00:00,00:01:00,170\n",
+            b"Call type,Date,Duration,Number\nIncoming,2026-02-30 10:00:00,00:01:00,170\n",
             "invalid_import",
             400,
             "impossible date",
@@ -142,14 +142,14 @@ def test_bad_exports_are_refused_clearly_and_create_nothing(
 def test_imazing_csv_reads_local_times(alice_api, alice_case):
     data = (
         b"Call type,Date,Duration,Number,Contact,Location,Service\n"
-        b"Incoming,2024-03-15 23:05:00,00:02:05,+86 170 1234 5678,,China,Phone\n"
-        b"Missed,2024-03-15 23:30:00,00:00:00,+86 170 1234 5678,,China,Phone\n"
+        b"Incoming,2026-03-15 23:05:00,00:02:05,+86 170 1234 5678,,China,Phone\n"
+        b"Missed,2026-03-15 23:30:00,00:00:00,+86 170 1234 5678,,China,Phone\n"
     )
     response = post_import(alice_api, alice_case, data, name="calls.csv")
     assert response.json()["created"] == 2
     first = Incident.objects.filter(kind="call").order_by("occurred_at").first()
     assert (
-        first.occurred_at == datetime(2024, 3, 15, 23, 5, tzinfo=SHANGHAI) and first.duration_seconds == 125
+        first.occurred_at == datetime(2026, 3, 15, 23, 5, tzinfo=SHANGHAI) and first.duration_seconds == 125
     )
 
 
@@ -186,15 +186,15 @@ def test_preview_page_ranks_numbers_and_marks_known_collectors(client, alice, al
 @pytest.mark.parametrize(
     "name",
     [
-        "通话录音@催收(17012345678)_20240315223100.mp3",  # MIUI
-        "催收@+86 170 1234 5678_20240315223100.amr",  # Huawei
-        "Call recording 17012345678_240315_223100.m4a",  # Samsung
-        "20240315_143100.000+0000_in_sim1_17012345678.oga",  # BCR, UTC offset in the name
+        "通话录音@催收(17012345678)_20260315223100.mp3",  # MIUI
+        "催收@+86 170 1234 5678_20260315223100.amr",  # Huawei
+        "Call recording 17012345678_260315_223100.m4a",  # Samsung
+        "20260315_143100.000+0000_in_sim1_17012345678.oga",  # BCR, UTC offset in the name
     ],
 )
 def test_recordings_are_filed_under_the_matching_imported_call(alice_api, alice_case, name):
     post_import(alice_api, alice_case, calls_xml(sample_calls()), numbers=COLLECTOR)
-    call = Incident.objects.get(kind="call", occurred_at=datetime(2024, 3, 15, 22, 30, tzinfo=SHANGHAI))
+    call = Incident.objects.get(kind="call", occurred_at=datetime(2026, 3, 15, 22, 30, tzinfo=SHANGHAI))
     response = alice_api.post(
         "/api/v1/evidence/",
         {"case": alice_case.pk, "file": SimpleUploadedFile(name, amr_bytes())},
@@ -212,8 +212,8 @@ def test_an_unmatched_recording_becomes_a_new_call(client, alice, alice_case, al
         f"/cases/{alice_case.pk}/recordings/",
         {
             "files": [
-                SimpleUploadedFile("通话录音@陌生(13511112222)_20240320101010.amr", amr_bytes()),
-                SimpleUploadedFile("通话录音@催收(17012345678)_20240315223100.amr", amr_bytes(frames=300)),
+                SimpleUploadedFile("通话录音@陌生(13511112222)_20260320101010.amr", amr_bytes()),
+                SimpleUploadedFile("通话录音@催收(17012345678)_20260315223100.amr", amr_bytes(frames=300)),
             ]
         },
         HTTP_ACCEPT="application/json",
@@ -224,9 +224,9 @@ def test_an_unmatched_recording_becomes_a_new_call(client, alice, alice_case, al
     new = Incident.objects.get(pk=results[0]["incident"])
     assert new.kind == "call" and new.counterpart_number == "13511112222"
     page = client.get(f"/cases/{alice_case.pk}/recordings/").content.decode()
-    assert "通话录音@陌生(13511112222)_20240320101010.amr" in page
+    assert "通话录音@陌生(13511112222)_20260320101010.amr" in page
     # Fixing a match: move the new one under the imported call.
-    target = Incident.objects.get(kind="call", occurred_at=datetime(2024, 3, 15, 22, 30, tzinfo=SHANGHAI))
+    target = Incident.objects.get(kind="call", occurred_at=datetime(2026, 3, 15, 22, 30, tzinfo=SHANGHAI))
     client.post(f"/evidence/{results[0]['id']}/move/", {"incident": target.pk})
     assert EvidenceFile.objects.get(pk=results[0]["id"]).incident_id == target.pk
     assert AuditEvent.objects.filter(action="evidence.move").exists()

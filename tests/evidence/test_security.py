@@ -23,6 +23,7 @@ def production_env(tmp_path, **extra) -> dict:
             "DJANGO_ALLOWED_HOSTS": "evidence.example.org",
             "DATA_DIR": str(tmp_path),
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "SITE_URL": "https://evidence.example.org",
         },
         **extra,
     )

@@ -1,36 +1,50 @@
-"""Start again the dossier builds that failed or were interrupted (a worker killed part way)."""
+"""Start again the dossier builds that stopped (a worker killed part way) or lost their queue entry.
 
-from datetime import timedelta
+The same sweep `manage.py worker` runs by itself every DOSSIER_SWEEP_SECONDS; this command runs it
+now. It never queues a build twice: a dossier already queued, or being built (its heartbeat fresh),
+is left alone, so running it twice, or beside a worker, is harmless."""
 
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from complaints.models import Dossier, DossierStatus
-from complaints.services import dossier_retry
+from complaints.services import dossier_sweep
 
 
 class Command(BaseCommand):
-    help = "Re-enqueue dossier builds that failed, or have been pending/running for longer than --minutes."
+    help = (
+        "Queue again dossier builds whose heartbeat stopped (after DOSSIER_STALL_SECONDS, or at once "
+        "when their worker is down), and pending ones whose queue entry is lost."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
+            "--stall-seconds",
+            type=float,
+            default=None,
+            help="a running build whose heartbeat has not moved this long has stopped "
+            "(default: DOSSIER_STALL_SECONDS)",
+        )
+        parser.add_argument(
             "--minutes",
-            type=int,
-            default=30,
-            help="how long a build may run before it is considered interrupted (default 30)",
+            type=float,
+            default=None,
+            help="the same in minutes (kept for existing cron lines)",
         )
-        parser.add_argument("--include-failed", action="store_true", help="also retry failed builds")
+        parser.add_argument(
+            "--include-failed",
+            action="store_true",
+            help="also queue failed builds again (with a fresh count of attempts)",
+        )
 
-    def handle(self, *args, minutes, include_failed, **options):
-        cutoff = timezone.now() - timedelta(minutes=minutes)
-        stuck = Dossier.objects.filter(
-            status__in=[DossierStatus.PENDING, DossierStatus.RUNNING], created_at__lt=cutoff
-        )
-        if include_failed:
-            stuck = stuck | Dossier.objects.filter(status=DossierStatus.FAILED)
-        count = 0
-        for dossier in stuck.order_by("pk"):
-            dossier_retry(dossier=dossier)
-            count += 1
-            self.stdout.write(f"re-enqueued {dossier.number}")
-        self.stdout.write(f"{count} dossier build(s) re-enqueued")
+    def handle(self, *args, stall_seconds, minutes, include_failed, **options):
+        if stall_seconds is None and minutes is not None:
+            stall_seconds = minutes * 60
+        report = dossier_sweep(stall_seconds=stall_seconds, include_failed=include_failed)
+        for number in report.requeued:
+            self.stdout.write(f"re-enqueued {number}")
+        for number in report.failed:
+            self.stdout.write(f"failed {number}: the build stopped too often")
+        if report.orphaned_tasks:
+            self.stdout.write(f"{report.orphaned_tasks} task(s) left running by a dead worker marked failed")
+        if report.duplicates:
+            self.stdout.write(f"{report.duplicates} duplicate queue entr(y/ies) marked failed")
+        self.stdout.write(f"{len(report.requeued)} dossier build(s) re-enqueued")
