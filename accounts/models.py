@@ -132,3 +132,28 @@ class InviteCode(models.Model):
     @staticmethod
     def digest_of(code: str) -> str:
         return hashlib.sha256(code.strip().upper().encode("utf-8")).hexdigest()
+
+
+class IdempotencyKey(models.Model):
+    """A create request's key and its first answer (accounts.idempotency): the same key from the same
+    user within 24 hours gets that answer again and creates nothing more. `scope` keeps the API's
+    Idempotency-Key apart from the pages' one-time form tokens."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=10)
+    key = models.CharField(max_length=255)
+    # sha256 of the method, path and body; empty for form tokens (a form may be changed and posted again).
+    fingerprint = models.CharField(max_length=64, blank=True)
+    status = models.PositiveSmallIntegerField(default=0)
+    body = models.BinaryField(blank=True, default=b"")
+    content_type = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="idempotency_key_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

@@ -10,6 +10,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency import idempotent
 from config.throttling import wait_message
 from evidence import selectors
 from evidence.api import OwnerAPIView, _uploaded_file
@@ -72,6 +73,7 @@ class DossierRequestSerializer(serializers.Serializer):
 
 
 class DossierCreate(OwnerAPIView):
+    @idempotent
     def post(self, request):
         serializer = DossierRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -126,7 +128,7 @@ class DossierPdf(OwnerAPIView):
 class DossierBundle(OwnerAPIView):
     def get(self, request, pk: int):
         dossier, problem = _issued(request, pk)
-        return problem or bundle_response(dossier)
+        return problem or bundle_response(dossier, api=True)
 
 
 class Verify(APIView):

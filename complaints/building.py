@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
+from evidence.services import evidence_hold
 from evidence.thumbnails import page_image, thumbnail_for
 from ledger.chain import audit_append
 
@@ -100,7 +101,7 @@ def thumbnails(manifest: dict) -> dict[str, bytes]:
         entry["id"]: entry["ref"] for entry in manifest["evidence"] if entry["content_type"] in IMAGE_TYPES
     }
     images = {}
-    for evidence in EvidenceFile.objects.filter(pk__in=wanted):
+    for evidence in EvidenceFile.all_objects.filter(pk__in=wanted):
         data = thumbnail_for(evidence)
         if data is not None:
             images[wanted[evidence.pk]] = data
@@ -114,7 +115,7 @@ def page_images(manifest: dict, folder: Path) -> dict[str, Path]:
         entry["id"]: entry["ref"] for entry in manifest["evidence"] if entry["content_type"] in IMAGE_TYPES
     }
     paths = {}
-    for evidence in EvidenceFile.objects.filter(pk__in=wanted):
+    for evidence in EvidenceFile.all_objects.filter(pk__in=wanted):
         data = page_image(evidence)
         if data is not None:
             path = folder / f"{wanted[evidence.pk]}.jpg"
@@ -201,6 +202,10 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
             action="dossier.issue",
             subject=locked,
             payload={"number": locked.number, "seal": seal, "pdf_sha256": pdf_sha, "pages": pages},
+        )
+        # Its files are never destroyed from now on: deleting one later only hides it.
+        evidence_hold(
+            evidence_ids=[entry["id"] for entry in manifest["evidence"]], reason=f"dossier {locked.number}"
         )
     logger.info("dossier %s finished (attempt %d, %d pages)", locked.number, attempt, pages)
     return locked

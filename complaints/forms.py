@@ -52,10 +52,13 @@ class DossierForm(forms.Form):
         widget=forms.RadioSelect,
         choices=settings.LANGUAGES,
     )
+    # The ISO value <input type="date"> requires, in every language (not the localised 2026/11/30).
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     requests = forms.MultipleChoiceField(
         label=_("What you ask for"),
         required=False,

@@ -18,6 +18,8 @@ from django.core.management import call_command, get_commands
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.idempotency import idempotency_prune
+
 from .conf import setting
 from .models import Lease, WorkerHeartbeat
 from .queue import database_queue
@@ -100,6 +102,10 @@ def _forget_workers() -> str:
     return f"{deleted} gone worker(s) forgotten"
 
 
+def _prune_idempotency_keys() -> str:
+    return f"{idempotency_prune()} expired idempotency key(s) removed"
+
+
 def _sweep() -> str:
     report = dossier_sweep()
     return (
@@ -114,6 +120,7 @@ STEPS: list[tuple[str, Callable[[], str]]] = [
     ("prune_db_task_results", _prune_task_results),
     ("clearsessions", _clear_sessions),
     ("forget_workers", _forget_workers),
+    ("idempotency_keys", _prune_idempotency_keys),
 ]
 
 

@@ -235,6 +235,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "flags": list(incident.flags),
                 "visitors": incident.visitors,
                 "description": incident.description,
+                "quotes": list(incident.quotes or []),
                 "source": incident.source,
                 "direction": call_direction({"source_ref": incident.source_ref})
                 if incident.source_ref

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import zoneinfo
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from accounts.models import Profile
 from evidence.models import Case
 
 
@@ -96,7 +100,37 @@ class Dossier(models.Model):
 
     @property
     def number(self) -> str:
-        return f"CE-{self.created_at:%Y%m%d}-{self.pk:06d}" if self.pk and self.created_at else "CE-new"
+        """CE-<the owner's local date of ordering>-<id>. An issued dossier's number is the one sealed
+        in its manifest: those issued before numbers used the local date carry the UTC date, and
+        their PDF, bundle and VERIFY.txt state that number."""
+        if not (self.pk and self.created_at):
+            return "CE-new"
+        if self.manifest:
+            sealed = self._sealed_number()
+            if sealed:
+                return sealed
+        zone = (
+            Profile.objects.filter(user_id=self.owner_id).values_list("time_zone", flat=True).first()
+            or Profile._meta.get_field("time_zone").default
+        )
+        try:
+            local = self.created_at.astimezone(zoneinfo.ZoneInfo(zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            local = self.created_at
+        return f"CE-{local:%Y%m%d}-{self.pk:06d}"
+
+    def _sealed_number(self) -> str | None:
+        cached = self.__dict__.get("_sealed_number_cache")
+        if cached is not None and cached[0] is self.manifest:
+            return cached[1]
+        try:
+            number = json.loads(self.manifest)["dossier"]["number"]
+        except (ValueError, TypeError, KeyError):
+            number = None
+        if not isinstance(number, str):
+            number = None
+        self.__dict__["_sealed_number_cache"] = (self.manifest, number)
+        return number
 
     @property
     def is_issued(self) -> bool:

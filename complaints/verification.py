@@ -70,6 +70,10 @@ def verify_text(dossier: Dossier) -> str:
     return header + texts()["verify"]["text"].strip() + "\n"
 
 
+class BundleIncomplete(Exception):
+    """A sealed file of an issued dossier can no longer be read: no partial bundle is written."""
+
+
 def derived_files(manifest: dict) -> dict[str, bytes]:
     """calls.csv (for the lender's dialler logs) and summary.txt (for a chat or web form)."""
     files = {"calls.csv": calls_csv(manifest)}
@@ -92,12 +96,15 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
         manifest_bytes = dossier.manifest.encode("utf-8")
         bundle.writestr("manifest.json", manifest_bytes)
         sums.append((hashlib.sha256(manifest_bytes).hexdigest(), "manifest.json"))
-        rows = EvidenceFile.objects.in_bulk([entry["id"] for entry in manifest["evidence"]])
+        rows = EvidenceFile.all_objects.in_bulk([entry["id"] for entry in manifest["evidence"]])
         for entry in manifest["evidence"]:
             row = rows.get(entry["id"])
             if row is None:
-                missing.append(entry["bundle_path"])
-                continue
+                # Never a bundle that silently lacks a sealed file: it would fail its own check.
+                raise BundleIncomplete(
+                    f"dossier {dossier.number}: {entry['bundle_path']} (evidence id {entry['id']}) is no longer "
+                    "stored; the bundle cannot be complete"
+                )
             with (
                 open_evidence(row) as source,
                 bundle.open(
@@ -244,7 +251,10 @@ def verify_pdf(handle: IO[bytes], limits: VerifyLimits, name: str = "dossier.pdf
         return verdict
     signature = check_signature(reader)
     if not signature.ok:
-        verdict.problems.append(f"{name}: signature broken: {signature.problem}")
+        if getattr(signature, "no_key", False):
+            verdict.problems.append(f"{name}: signature not checked: {signature.problem}")
+        else:
+            verdict.problems.append(f"{name}: signature broken: {signature.problem}")
     try:
         manifest = embedded_manifest(reader)
     except PdfDecodeLimitError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.conf import settings
@@ -27,7 +28,7 @@ from . import services
 from .forms import DossierForm, VerifyForm
 from .models import Dossier, DossierStatus
 from .pdf import font_status
-from .verification import VerificationRefused, bundle_file, verify_upload
+from .verification import BundleIncomplete, VerificationRefused, bundle_file, verify_upload
 
 # Verification attempts allowed per client when VERIFY_RATE is not set: far above a handler
 # checking a batch of dossiers, far below what would keep the server busy.
@@ -99,7 +100,57 @@ def dossier_builder(request, pk: int):
 @login_required
 def dossier_detail(request, pk: int):
     dossier = dossier_for(request.user, pk)
-    return render(request, "complaints/dossier.html", {"dossier": dossier, "case": dossier.case})
+    manifest = json.loads(dossier.manifest) if dossier.is_issued and dossier.manifest else {}
+    return render(
+        request,
+        "complaints/dossier.html",
+        {
+            "dossier": dossier,
+            "case": dossier.case,
+            "summary": manifest.get("summary"),
+            "next_steps": next_steps(dossier.addressee),
+        },
+    )
+
+
+def next_steps(addressee: str) -> dict | None:
+    """Whom to call with the dossier, and what to say."""
+    steps = {
+        "alipay": (
+            "95188",
+            _(
+                "Say: “I am complaining about violent collection on my Huabei/Jiebei account. I have "
+                "a sealed complaint with evidence; please log a complaint ticket and give me its number.” "
+                "Paste the short summary into the chat (我的客服) and send the PDF."
+            ),
+        ),
+        "ant_consumer_finance": (
+            "95188",
+            _(
+                "Ask Alipay customer service to pass the complaint to the lender and to give "
+                "you a ticket number."
+            ),
+        ),
+        "nfra": (
+            "12378",
+            _(
+                "Say: “I complained to the institution on the date in the letter and got no satisfactory "
+                "answer.” Give the earlier ticket number; ask for a 受理编号."
+            ),
+        ),
+        "pboc": ("12363", _("Use 12363 for credit-report and payment matters; ask for a reference number.")),
+        "police": (
+            "110",
+            _(
+                "For threats or violence now, call 110 at once. Otherwise take the printed report to the "
+                "local police station and ask for a 受案回执."
+            ),
+        ),
+    }
+    if addressee not in steps:
+        return None
+    phone, script = steps[addressee]
+    return {"phone": phone, "script": script}
 
 
 def status_payload(dossier: Dossier) -> dict:
@@ -134,9 +185,18 @@ def pdf_response(dossier: Dossier) -> FileResponse:
     return response
 
 
-def bundle_response(dossier: Dossier) -> FileResponse:
+def bundle_response(dossier: Dossier, *, api: bool = False, request=None):
+    """The bundle; or, when a sealed file can no longer be read, a loud refusal (409), never a
+    partial bundle that would fail its own check."""
+    try:
+        spool = bundle_file(dossier)
+    except BundleIncomplete as exc:
+        message = _("This dossier's bundle cannot be complete: %(problem)s.") % {"problem": exc}
+        if api:
+            return JsonResponse({"error": {"code": "bundle_incomplete", "message": message}}, status=409)
+        return render(None, "message.html", {"title": _("Bundle incomplete"), "message": message}, status=409)
     response = FileResponse(
-        bundle_file(dossier),
+        spool,
         as_attachment=True,
         filename=f"{dossier.number}.zip",
         content_type="application/zip",
@@ -159,7 +219,7 @@ def dossier_pdf(request, pk: int):
 
 @login_required
 def dossier_bundle(request, pk: int):
-    return bundle_response(_issued_or_404(request.user, pk))
+    return bundle_response(_issued_or_404(request.user, pk), request=request)
 
 
 @login_required

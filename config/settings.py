@@ -73,6 +73,8 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Earlier keys still accepted for sessions and reset links while they expire (rotation: README).
+SECRET_KEY_FALLBACKS = envlist("DJANGO_SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -180,7 +182,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 EVIDENCE_ROOT = Path(os.environ.get("EVIDENCE_ROOT", DATA_DIR / "evidence-store")).resolve()
 STORAGES = {
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # Written to a temporary name, fsynced and renamed into place: a crash never leaves a fragment
+        # under a real name.
+        "BACKEND": "evidence.storage.EvidenceFileSystemStorage",
         "OPTIONS": {
             "location": str(EVIDENCE_ROOT),
             "base_url": None,
@@ -223,8 +227,12 @@ if EVIDENCE_S3_BUCKET:
 # Uploads: every file is hashed while it streams in, and spooled to disk, never held in memory.
 FILE_UPLOAD_HANDLERS = ["evidence.uploads.HashingUploadHandler"]
 EVIDENCE_MAX_UPLOAD_BYTES = envint("EVIDENCE_MAX_UPLOAD_BYTES", 200 * 1024 * 1024)
-# Resumable (tus) uploads spool here until complete; a private local folder of the web server.
+# Resumable (tus) uploads spool here until complete: one folder every web instance mounts (a shared
+# volume when there are several), never per-process state.
 RESUMABLE_UPLOAD_DIR = Path(os.environ.get("RESUMABLE_UPLOAD_DIR", DATA_DIR / "resumable"))
+RESUMABLE_UPLOAD_EXPIRY_HOURS = envint("RESUMABLE_UPLOAD_EXPIRY_HOURS", 24)  # after the last piece arrived
+RESUMABLE_MAX_INFLIGHT_BYTES = envint("RESUMABLE_MAX_INFLIGHT_BYTES", 2 * 1024**3)  # declared, per account
+RESUMABLE_MAX_INFLIGHT_UPLOADS = envint("RESUMABLE_MAX_INFLIGHT_UPLOADS", 100)  # unfinished, per account
 FILE_UPLOAD_TEMP_DIR = os.environ.get("FILE_UPLOAD_TEMP_DIR") or None
 DATA_UPLOAD_MAX_NUMBER_FILES = 100
 # Images larger than this (width × height) are kept as evidence but never decoded for metadata or

@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.idempotency import idempotent
 from accounts.services import profile_for
 
 from . import selectors, services
@@ -68,6 +69,7 @@ class CaseListCreate(OwnerAPIView):
         cases = Case.objects.for_owner(request.user).order_by("-created_at")
         return Response({"results": CaseSerializer(cases, many=True).data})
 
+    @idempotent
     def post(self, request):
         serializer = CaseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -122,6 +124,7 @@ class IncidentListCreate(OwnerAPIView):
         data = IncidentSerializer(incidents, many=True, context=self.get_serializer_context()).data
         return Response({"results": data})
 
+    @idempotent
     def post(self, request):
         serializer = IncidentSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -152,6 +155,7 @@ class IncidentDetail(OwnerAPIView):
 
 
 class IncidentEvidenceCreate(OwnerAPIView):
+    @idempotent
     def post(self, request, pk: int):
         incident = selectors.incident_for(request.user, pk)
         upload, problem = _uploaded_file(request)
@@ -164,6 +168,7 @@ class IncidentEvidenceCreate(OwnerAPIView):
 class EvidenceAutofile(OwnerAPIView):
     """One-tap upload for phone automation: the server finds or creates the incident."""
 
+    @idempotent
     def post(self, request):
         upload, case, problem = _file_and_case(request)
         if problem:
@@ -218,6 +223,7 @@ def api_not_found(request, *args, **kwargs):
 class PhoneLogImport(OwnerAPIView):
     """POST /api/v1/imports/: a calls.xml, sms.xml or iMazing CSV, imported in one step."""
 
+    @idempotent
     def post(self, request):
 
         upload, case, problem = _file_and_case(request)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import datetime
 
 from django import forms
 from django.utils import timezone
@@ -13,13 +15,48 @@ from .phone_logs import DEFAULT_KINDS
 from .rules import available_packs
 from .selectors import current_language
 
+# The values <input type="date"> and <input type="datetime-local"> require, whatever the language: a
+# localised value ("2026/11/30 06:11" in Chinese) is shown as empty, and saving the form loses it.
+DATE_FORMAT = "%Y-%m-%d"
+DATETIME_LOCAL_FORMAT = "%Y-%m-%dT%H:%M:%S"
+
+# The hidden one-time token of a create form: the same form posted twice (Back + Save, a double
+# tap) saves once (accounts.idempotency.form_once).
+ONCE_FIELD = "once"
+_ONCE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def date_input(**attrs) -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date", **attrs}, format=DATE_FORMAT)
+
+
+class OneTimeTokenMixin:
+    """Adds the hidden one-time token; it never reaches cleaned_data."""
+
+    def add_once_token(self) -> None:
+        self.fields[ONCE_FIELD] = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+        self.initial.setdefault(ONCE_FIELD, secrets.token_urlsafe(16))
+
+    @property
+    def once_token(self) -> str:
+        """The token posted with the form ("" without one, or with one this page never makes)."""
+        if ONCE_FIELD not in self.fields or not self.is_bound:
+            return ""
+        token = (self.data.get(ONCE_FIELD) or "").strip()
+        return token if _ONCE_TOKEN.match(token) else ""
+
+    def clean(self):
+        data = super().clean()
+        data.pop(ONCE_FIELD, None)
+        return data
+
 
 def rule_pack_choices():
     language = current_language()
     return [(pack.id, pack.name[language]) for pack in available_packs().values()]
 
 
-class CaseForm(forms.ModelForm):
+class CaseForm(OneTimeTokenMixin, forms.ModelForm):
     rule_pack = forms.ChoiceField(
         label=_("Rules to check against"),
         choices=rule_pack_choices,
@@ -27,6 +64,11 @@ class CaseForm(forms.ModelForm):
         initial="cn",
         help_text=_("The jurisdiction whose collection rules are checked."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            self.add_once_token()
 
     def clean_rule_pack(self) -> str:
         return self.cleaned_data.get("rule_pack") or "cn"
@@ -53,6 +95,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
         "contacted",
         "flags",
         "description",
+        "quotes",
     ),
     IncidentKind.SMS: (
         "occurred_at",
@@ -72,6 +115,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
         "contacted",
         "flags",
         "description",
+        "quotes",
     ),
     IncidentKind.THIRD_PARTY: (
         "occurred_at",
@@ -81,6 +125,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
         "agency",
         "flags",
         "description",
+        "quotes",
     ),
     IncidentKind.LETTER: ("occurred_at", "counterpart_name", "agency", "flags", "description"),
     IncidentKind.APP_MESSAGE: (
@@ -100,6 +145,7 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
         "contacted",
         "flags",
         "description",
+        "quotes",
     ),
 }
 KIND_FLAGS: dict[str, tuple[str, ...]] = {
@@ -108,12 +154,38 @@ KIND_FLAGS: dict[str, tuple[str, ...]] = {
 DEFAULT_FLAGS = tuple(f for f in Flag.values if f not in (Flag.ENTERED_HOME,))
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+):)?(?P<m>\d+):(?P<s>[0-5]?\d)$")
+_QUOTE = re.compile(
+    r"^\s*(?:(?:(?P<h>[0-9]{1,2}):)?(?P<m>[0-9]{1,3}):(?P<s>[0-5][0-9])\s+)?(?P<text>.+?)\s*$"
+)
 
 
-class IncidentForm(forms.Form):
+def parse_quotes(raw: str) -> list[dict]:
+    """ "02:13 明天去你单位" lines → [{"at": 133, "text": "明天去你单位"}]; a line without a time has at None."""
+    quotes = []
+    for line in raw.splitlines():
+        match = _QUOTE.match(line)
+        if not match or not match["text"].strip():
+            continue
+        at = None
+        if match["m"] is not None:
+            at = int(match["h"] or 0) * 3600 + int(match["m"]) * 60 + int(match["s"])
+        quotes.append({"at": at, "text": match["text"].strip().strip('「」“”"')})
+    return quotes
+
+
+def format_quotes(quotes: list[dict]) -> str:
+    return "\n".join(
+        (f"{q['at'] // 60:02d}:{q['at'] % 60:02d} " if q.get("at") is not None else "") + q["text"]
+        for q in quotes or []
+    )
+
+
+class IncidentForm(OneTimeTokenMixin, forms.Form):
     occurred_at = forms.DateTimeField(
         label=_("When"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": "1"}, format=DATETIME_LOCAL_FORMAT
+        ),
         input_formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
         help_text=_("Your local time."),
     )
@@ -152,10 +224,29 @@ class IncidentForm(forms.Form):
         help_text=_("Their words as exactly as you remember them."),
     )
 
-    def __init__(self, *args, kind: str, **kwargs):
+    quotes = forms.CharField(
+        label=_("Their exact words, with where they are in the recording"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "02:13 明天去你单位"}),
+        help_text=_("One quote a line; start with the minute:second in the recording if there is one."),
+    )
+
+    # Only on the log form (attach=True): kept as evidence of the new incident when it is saved.
+    attachment = forms.FileField(
+        label=_("Recording or screenshot"),
+        required=False,
+        widget=forms.FileInput,
+        help_text=_("Optional. Kept with its SHA-256 when you save; the time in it can be used above."),
+    )
+
+    def __init__(self, *args, kind: str, attach: bool = False, **kwargs):
+        """`attach`: a new entry, with the optional file and the one-time token."""
         super().__init__(*args, **kwargs)
         self.kind = kind
         wanted = KIND_FIELDS[kind]
+        if attach:  # the file right under "When", whose value its time can replace
+            at = wanted.index("occurred_at") + 1 if "occurred_at" in wanted else 0
+            wanted = (*wanted[:at], "attachment", *wanted[at:])
         for name in list(self.fields):
             if name not in wanted:
                 del self.fields[name]
@@ -171,6 +262,22 @@ class IncidentForm(forms.Form):
         if kind == IncidentKind.THIRD_PARTY:
             self.fields["contacted"].label = _("Whom did they contact")
         self.order_fields(wanted)
+        if attach:
+            self.add_once_token()
+
+    def clean_occurred_at(self):
+        """An untouched time stays exactly as it was: the input shows whole seconds, a stored time
+        may carry microseconds (from the API or a phone's clock)."""
+        value = self.cleaned_data.get("occurred_at")
+        before = self.initial.get("occurred_at")
+        if value is None or not isinstance(before, datetime):
+            return value
+        if timezone.is_naive(before):
+            try:
+                before = timezone.make_aware(before)
+            except ValueError:  # a local time a clock change skips or repeats
+                return value
+        return before if value == before.replace(microsecond=0) else value
 
     def clean_duration(self) -> int | None:
         raw = (self.cleaned_data.get("duration") or "").strip()
@@ -183,9 +290,13 @@ class IncidentForm(forms.Form):
             raise forms.ValidationError(_("Write seconds (95) or minutes:seconds (1:35)."))
         return int(match["h"] or 0) * 3600 + int(match["m"]) * 60 + int(match["s"])
 
+    def clean_quotes(self) -> list[dict]:
+        return parse_quotes(self.cleaned_data.get("quotes") or "")
+
     def incident_fields(self) -> dict:
         """Cleaned data named as the Incident model names it."""
         data = dict(self.cleaned_data)
+        data.pop("attachment", None)
         if "duration" in data:
             data["duration_seconds"] = data.pop("duration")
         return data
@@ -206,8 +317,11 @@ class IncidentForm(forms.Form):
                 "description",
             )
         }
-        data["occurred_at"] = timezone.localtime(incident.occurred_at).replace(tzinfo=None)
+        # Aware, so that clean_occurred_at can tell an untouched time to the microsecond; the field
+        # shows it in the current time zone.
+        data["occurred_at"] = timezone.localtime(incident.occurred_at)
         data["duration"] = str(incident.duration_seconds) if incident.duration_seconds is not None else ""
+        data["quotes"] = format_quotes(incident.quotes)
         return data
 
 
@@ -217,10 +331,8 @@ class TimelineFilterForm(forms.Form):
     )
     violations = forms.BooleanField(label=_("Suspected violations only"), required=False)
     rule = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
-    date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(label=_("From"), required=False, widget=date_input())
+    date_to = forms.DateField(label=_("To"), required=False, widget=date_input())
 
     def clean(self):
         data = super().clean()

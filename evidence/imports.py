@@ -89,7 +89,7 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         )
     name = content_address(owner_id=case.owner_id, sha256=sha256, extension=EXPORT_TYPES[fmt][1])
     earlier = PhoneImport.objects.filter(owner=case.owner, sha256=sha256).order_by("pk").first()
-    kept = EvidenceFile.objects.filter(owner=case.owner, storage_name=name).values_list(
+    kept = EvidenceFile.all_objects.filter(owner=case.owner, storage_name=name).values_list(
         "storage_version", flat=True
     )
     wrote = False
@@ -120,7 +120,7 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
 def _delete_export_blob(name: str) -> None:
     """Remove an export blob an import wrote, unless evidence or an import row refers to it."""
     if not (
-        EvidenceFile.objects.filter(storage_name=name).exists()
+        EvidenceFile.all_objects.filter(storage_name=name).exists()
         or PhoneImport.objects.filter(storage_name=name).exists()
     ):
         default_storage.delete(name)
@@ -235,7 +235,8 @@ def phone_import_run(
                             continue
                         extension = content_type.split("/")[-1].split(";")[0] or "img"
                         upload = ContentFile(
-                            raw, name=f"mms-{incident.occurred_at:%Y%m%d-%H%M%S}-{index}.{extension}"
+                            raw,
+                            name=f"mms-{incident.occurred_at.astimezone(tz):%Y%m%d-%H%M%S}-{index}.{extension}",
                         )
                         try:
                             evidence_store(incident=incident, upload=upload, provenance=Provenance.IMPORTED)
@@ -267,6 +268,7 @@ def phone_import_run(
                     "counterpart_name": entry.contact_name[:100],
                     "agency": "",
                     "description": entry.body,
+                    "quotes": [],
                     "contacted": ["self"],
                     "flags": [],
                     "visitors": None,
@@ -336,6 +338,7 @@ INSERT_FIELDS = (
     "flags",
     "visitors",
     "description",
+    "quotes",
     "source",
     "logged_at",
     "amended_at",

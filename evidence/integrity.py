@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
+from django.core.files.storage import default_storage
+
 from ledger.chain import chain_problems, jsonable
 from ledger.models import AuditEvent, AuditHead
 
@@ -18,26 +21,68 @@ class VerificationReport:
     events_checked: int = 0
     owners_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    # Intact, but an operator should look (a versioned key written to or deleted after arrival).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+def _file_where(evidence: EvidenceFile) -> str:
+    return f"evidence id {evidence.pk} '{evidence.original_name}' ({evidence.storage_name})"
+
+
+def _error_name(exc: Exception) -> str:
+    """The error's class, and an object store's error code (NoSuchVersion, AccessDenied, ...)."""
+    if isinstance(exc, ClientError):
+        return f"ClientError {exc.response.get('Error', {}).get('Code') or '?'}"
+    return exc.__class__.__name__
+
+
+# Object store answers meaning the recorded version (or the whole key) is not there.
+MISSING_CODES = {"NoSuchKey", "NoSuchVersion", "404"}
+
+
 def file_problem(evidence: EvidenceFile) -> str | None:
-    where = f"evidence id {evidence.pk} '{evidence.original_name}' ({evidence.storage_name})"
+    """One line when the stored file does not hash to what was recorded, or cannot be read at all.
+
+    Any error opening or reading the file (a missing file or version, access denied, a store that
+    does not answer, a name the storage refuses) is that file's problem, never the whole run's."""
+    where = _file_where(evidence)
     try:
-        handle = open_evidence(evidence)
-    except (FileNotFoundError, OSError) as exc:
-        return f"{where}: file missing ({exc.__class__.__name__})"
-    with handle:
-        actual, size = sha256_of(handle)
+        with open_evidence(evidence) as handle:
+            actual, size = sha256_of(handle)
+    except FileNotFoundError as exc:
+        return f"{where}: file missing ({_error_name(exc)})"
+    except Exception as exc:
+        missing = isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in MISSING_CODES
+        what = "the recorded version is missing" if missing else "cannot be read"
+        return f"{where}: {what} ({_error_name(exc)})"
     if actual != evidence.sha256 or size != evidence.size:
         return (
             f"{where}: expected sha256 {evidence.sha256} size {evidence.size}, "
             f"actual sha256 {actual} size {size}"
         )
     return None
+
+
+def version_warning(evidence: EvidenceFile, current_version) -> str | None:
+    """On a versioned object store: one line when the key's current version is not the recorded
+    one (another PUT, or a delete marker). Reads use the recorded version, so the evidence is intact,
+    but something other than this app's upload wrote to or deleted the key."""
+    try:
+        now = current_version(evidence.storage_name)
+    except Exception as exc:
+        return f"evidence id {evidence.pk}: the key's current version cannot be read ({_error_name(exc)})"
+    if now == evidence.storage_version:
+        return None
+    shown = "a delete marker (or nothing)" if now is None else now
+    return (
+        f"evidence id {evidence.pk}: the key's current version is {shown} "
+        f"(recorded {evidence.storage_version}) — reads use the recorded version and are correct, "
+        f"but something wrote to or deleted the key ({evidence.storage_name})"
+    )
 
 
 def _differences(expected: dict, actual: dict) -> list[str]:
@@ -87,6 +132,8 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
             evidence[int(pk)] = dict(payload.get("after", {}))
         elif event.action == "evidence.move":
             evidence.setdefault(int(pk), {})["incident"] = payload.get("after", {}).get("incident")
+        elif event.action == "evidence.withdraw":
+            pass  # hidden from the owner, kept (and checked) for the dossier or import that needs it
         elif event.action == "evidence.delete":
             evidence[int(pk)] = {"__deleted__": True}
 
@@ -124,7 +171,7 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
         if pk not in seen_incidents and not expected.get("__deleted__"):
             problems.append(f"incident id {pk}: in the audit chain but missing from the database")
     seen_files: set[int] = set()
-    for item in EvidenceFile.objects.filter(owner_id=owner_id).order_by("pk").iterator(chunk_size=2000):
+    for item in EvidenceFile.all_objects.filter(owner_id=owner_id).order_by("pk").iterator(chunk_size=2000):
         seen_files.add(item.pk)
         where = f"evidence id {item.pk} '{item.original_name}'"
         expected = evidence.get(item.pk)
@@ -144,17 +191,22 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
 def verify_store(*, owner=None) -> VerificationReport:
     """Re-hash every stored evidence file and re-compute every owner's audit chain."""
     report = VerificationReport()
-    files = EvidenceFile.objects.order_by("pk")
+    files = EvidenceFile.all_objects.order_by("pk")
     events = AuditEvent.objects.order_by("owner_id", "seq")
     heads = {h.owner_id: h for h in AuditHead.objects.all()}
     if owner is not None:
         files, events = files.filter(owner=owner), events.filter(owner=owner)
         heads = {k: v for k, v in heads.items() if k == owner.pk}
+    current_version = getattr(default_storage, "current_version", None)  # versioned stores only
     for evidence in files.iterator():
         report.files_checked += 1
         problem = file_problem(evidence)
         if problem:
             report.problems.append(problem)
+        elif current_version is not None and evidence.storage_version:
+            warning = version_warning(evidence, current_version)
+            if warning:
+                report.warnings.append(warning)
     by_owner: dict[int, list[AuditEvent]] = {}
     for event in events.iterator():
         by_owner.setdefault(event.owner_id, []).append(event)

@@ -134,6 +134,8 @@ class Incident(models.Model):
     flags = models.JSONField(_("what they did"), default=list, blank=True)
     visitors = models.PositiveSmallIntegerField(_("number of visitors"), null=True, blank=True)
     description = models.TextField(_("what happened"), blank=True)
+    # Their words, verbatim, with where they are in a recording: [{"at": seconds or null, "text": "…"}].
+    quotes = models.JSONField(_("quotes"), default=list, blank=True)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
     # Server time of the first entry; never editable, so "logged N minutes after" is trustworthy.
     logged_at = models.DateTimeField(_("logged at"), default=timezone.now, editable=False)
@@ -171,6 +173,7 @@ class Incident(models.Model):
         "flags",
         "visitors",
         "description",
+        "quotes",
     )
 
     class Meta:
@@ -202,6 +205,11 @@ class Incident(models.Model):
     def snapshot_of(cls, values: dict) -> dict:
         """The stated facts as the audit chain records them, from a row's values."""
         data = {f: values.get(f) for f in cls.STATED_FIELDS}
+        # Fields added after the first release appear only when set, so snapshots recorded before
+        # them still describe the same facts.
+        for optional in ("quotes",):
+            if not data.get(optional):
+                data.pop(optional, None)
         # Always in UTC, so the same instant gives the same text whichever zone it was entered in.
         data["occurred_at"] = data["occurred_at"].astimezone(UTC).isoformat() if data["occurred_at"] else None
         return data
@@ -229,6 +237,14 @@ class EvidenceQuerySet(models.QuerySet):
         return self.filter(owner=user)
 
 
+class ShownEvidenceManager(models.Manager.from_queryset(EvidenceQuerySet)):
+    """Evidence as pages, the API and new dossiers see it: without files the owner deleted that an
+    issued dossier or a phone import still needs (those are withdrawn, not destroyed)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(withdrawn_at__isnull=True)
+
+
 class EvidenceFile(models.Model):
     # The owner is kept on the row too: blob names are per owner and ownership checks stay one hop.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="evidence")
@@ -247,7 +263,14 @@ class EvidenceFile(models.Model):
         _("provenance"), max_length=10, choices=Provenance.choices, default=Provenance.UPLOADED
     )
 
-    objects = EvidenceQuerySet.as_manager()
+    # Set when the owner deletes a file that must be kept: an issued dossier lists it, or a phone
+    # import still reads it. Hidden everywhere but in verification and in the bundles that cite it.
+    withdrawn_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why it must be kept: "dossier CE-20261130-000001", one entry per issued dossier that lists it.
+    holds = models.JSONField(default=list, blank=True, editable=False)
+
+    objects = ShownEvidenceManager()
+    all_objects = EvidenceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("evidence file")

@@ -61,6 +61,8 @@ class IncidentSerializer(serializers.ModelSerializer):
         child=serializers.ChoiceField(choices=Contacted.choices), required=False
     )
     flags = serializers.ListField(child=serializers.ChoiceField(choices=Flag.choices), required=False)
+    # Verbatim quotes: [{"at": seconds into the recording or null, "text": "…"}]; checked by the service.
+    quotes = serializers.JSONField(required=False)
     evidence = EvidenceSerializer(many=True, read_only=True)
     violations = serializers.SerializerMethodField()
 
@@ -77,6 +79,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "counterpart_name",
             "agency",
             "description",
+            "quotes",
             "contacted",
             "flags",
             "visitors",

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q, Sum
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +30,7 @@ from .models import (
     Flag,
     Incident,
     IncidentKind,
+    PhoneImport,
     Provenance,
     Source,
 )
@@ -139,9 +142,30 @@ def _clean_incident(incident: Incident) -> None:
         else:
             # Keep lists canonical: no repeats, a stable order, so hashes do not depend on clicks.
             setattr(incident, field_name, [item for item in allowed if item in value])
+    quotes = incident.quotes
+    if quotes is None:
+        incident.quotes = []
+    elif not isinstance(quotes, list) or not all(_valid_quote(q) for q in quotes):
+        errors["quotes"] = [
+            _(
+                "Each quote needs its text (at most 2,000 characters) and, optionally, where it is "
+                "in the recording in seconds (0 to 24 hours)."
+            )
+        ]
+    else:
+        incident.quotes = [{"at": q.get("at"), "text": q["text"].strip()} for q in quotes]
     if errors:
         raise ValidationError(errors)
     incident.full_clean()
+
+
+def _valid_quote(quote) -> bool:
+    if not isinstance(quote, dict) or not isinstance(quote.get("text"), str) or not quote["text"].strip():
+        return False
+    at = quote.get("at")
+    return len(quote["text"]) <= 2000 and (
+        at is None or (isinstance(at, int) and not isinstance(at, bool) and 0 <= at <= 24 * 3600)
+    )
 
 
 @transaction.atomic
@@ -206,7 +230,26 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
 @transaction.atomic
 def incident_delete(*, incident: Incident) -> None:
     owner = incident.case.owner
-    files = list(incident.evidence.all())
+    held = sorted(
+        {
+            h
+            for holds in EvidenceFile.all_objects.filter(incident=incident).values_list("holds", flat=True)
+            for h in holds
+        }
+    )
+    if held:
+        raise ValidationError(
+            {
+                "incident": [
+                    _(
+                        "This incident's files are in %(dossiers)s, which must stay complete; the incident cannot be deleted. "
+                        "You can delete its files one by one: they are hidden but kept for that dossier."
+                    )
+                    % {"dossiers": ", ".join(held)}
+                ]
+            }
+        )
+    files = list(EvidenceFile.all_objects.filter(incident=incident))
     snapshot = {
         "case": incident.case_id,
         "before": incident.snapshot(),
@@ -241,18 +284,35 @@ def content_address(*, owner_id: int, sha256: str, extension: str) -> str:
     return f"evidence/{owner_id}/{sha256[:2]}/{sha256}.{extension}"
 
 
-def _versioned_storage() -> bool:
-    return hasattr(default_storage, "open_version")
-
-
 def _delete_unreferenced_blobs(names: list[str]) -> None:
     for name in set(names):
-        if not EvidenceFile.objects.filter(storage_name=name).exists():
+        if not EvidenceFile.all_objects.filter(storage_name=name).exists():
             default_storage.delete(name)
             # evidence/<owner>/<xx>/<sha>.<ext>: its thumbnail goes with the last reference.
             parts = name.split("/")
             if len(parts) == 4:
                 default_storage.delete(thumbnail_name(owner_id=int(parts[1]), sha256=parts[3].split(".")[0]))
+
+
+def storage_used(*, owner) -> int:
+    """Bytes of evidence the owner keeps (withdrawn files included: they are still stored)."""
+    return EvidenceFile.all_objects.filter(owner=owner).aggregate(total=Sum("size"))["total"] or 0
+
+
+def check_quota(*, owner, adding: int) -> None:
+    """Refuse (413) a file that would take the owner past EVIDENCE_QUOTA_BYTES."""
+    quota = settings.EVIDENCE_QUOTA_BYTES
+    used = storage_used(owner=owner)
+    if quota and used + adding > quota:
+        raise EvidenceRejected(
+            code="quota_exceeded",
+            status=413,
+            message=_(
+                "Your account keeps %(used)s of evidence; its limit is %(quota)s, and this file (%(size)s) "
+                "would pass it. Ask the organisation that runs this site for more space."
+            )
+            % {"used": filesizeformat(used), "quota": filesizeformat(quota), "size": filesizeformat(adding)},
+        )
 
 
 def evidence_inspect(*, upload, tz) -> dict:
@@ -323,13 +383,14 @@ def evidence_store(
     """
     owner = incident.case.owner
     info = inspected or evidence_inspect(upload=upload, tz=profile_for(owner).tz)
+    check_quota(owner=owner, adding=info["size"])
     name = content_address(owner_id=owner.pk, sha256=info["sha256"], extension=info["extension"])
     wrote_blob = False
     if stored is not None:  # the caller already wrote this blob (a phone export kept at preview)
         stored_name, version = stored
     else:
         recorded = (
-            EvidenceFile.objects.filter(storage_name=name)
+            EvidenceFile.all_objects.filter(storage_name=name)
             .order_by("-pk")
             .values_list("storage_version", flat=True)
             .first()
@@ -371,6 +432,23 @@ def evidence_store(
 
 @transaction.atomic
 def evidence_delete(*, evidence: EvidenceFile) -> None:
+    """Delete a piece of evidence. A file an issued dossier lists, or a phone import still reads, is
+    withdrawn instead: hidden everywhere, its deletion audited, its bytes kept for what needs them."""
+    needed_by = list(evidence.holds) + (
+        [_("a phone import")]
+        if PhoneImport.objects.filter(Q(evidence=evidence) | Q(storage_name=evidence.storage_name)).exists()
+        else []
+    )
+    if needed_by:
+        evidence.withdrawn_at = timezone.now()
+        evidence.save(update_fields=["withdrawn_at"])
+        audit_append(
+            owner=evidence.owner,
+            action="evidence.withdraw",
+            subject=evidence,
+            payload={"before": evidence.snapshot(), "kept_for": [str(reason) for reason in needed_by]},
+        )
+        return
     audit_append(
         owner=evidence.owner,
         action="evidence.delete",
@@ -380,6 +458,15 @@ def evidence_delete(*, evidence: EvidenceFile) -> None:
     name = evidence.storage_name
     evidence.delete()
     transaction.on_commit(lambda: _delete_unreferenced_blobs([name]))
+
+
+@transaction.atomic
+def evidence_hold(*, evidence_ids: list[int], reason: str) -> None:
+    """Record that something issued (a dossier) lists these files: from now on they are never destroyed."""
+    for evidence in EvidenceFile.all_objects.select_for_update().filter(pk__in=evidence_ids):
+        if reason not in evidence.holds:
+            evidence.holds = [*evidence.holds, reason]
+            evidence.save(update_fields=["holds"])
 
 
 # How far a recording's start may lie before a logged call and still belong to it: phone clocks

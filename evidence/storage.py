@@ -256,6 +256,22 @@ class EvidenceS3Storage(S3Storage):
         value = head.get("ChecksumSHA256") or ""
         return base64.b64decode(value).hex() if value else ""
 
+    def current_version(self, name: str) -> str | None:
+        """The version a plain read of the key gets now (its newest version): None when that is a
+        delete marker or the key holds nothing, "" on a bucket without versioning. Evidence is read
+        at its recorded version whatever this says; a difference means something wrote to or
+        deleted the key after the evidence arrived, which an operator should know."""
+        key = self._normalize_name(clean_name(name))
+        try:
+            head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if status == 404 or code in ("404", "NoSuchKey"):  # a delete marker answers 404 too
+                return None
+            raise
+        return head.get("VersionId") or ""
+
 
 def save_blob(name: str, content) -> tuple[str, str]:
     """Store a content-addressed blob under exactly `name`, replacing whatever is there (the name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
@@ -21,10 +22,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.forms import TokenForm
+from accounts.idempotency import form_once
 from accounts.services import token_create
 from ledger.models import AuditEvent
 
-from . import selectors, services
+from . import file_times, selectors, services
 from .api import evidence_file_response
 from .forms import CaseForm, ImportChoiceForm, ImportUploadForm, IncidentForm, TimelineFilterForm
 from .imports import phone_import_prepare, phone_import_run
@@ -51,7 +53,15 @@ def home(request):
 @login_required
 def case_list(request):
     cases = Case.objects.for_owner(request.user).annotate(incident_count=Count("incidents"))
-    return render(request, "evidence/case_list.html", {"cases": cases})
+    return render(
+        request,
+        "evidence/case_list.html",
+        {
+            "cases": cases,
+            "storage_used": services.storage_used(owner=request.user),
+            "quota": settings.EVIDENCE_QUOTA_BYTES,
+        },
+    )
 
 
 @login_required
@@ -61,13 +71,21 @@ def case_create(request):
         data = dict(form.cleaned_data)
         if not data.get("lender_name"):
             data["lender_name"] = DEFAULT_LENDERS.get(data["creditor"], "")
-        try:
+
+        def create() -> str:
             case = services.case_create(owner=request.user, **data)
+            messages.success(request, _("Case created. Log what happened, newest first."))
+            return reverse("case_detail", args=[case.pk])
+
+        try:
+            # The same form posted twice (Back + Save, a double tap) creates one case.
+            location, first = form_once(user=request.user, token=form.once_token, create=create)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(request, _("Case created. Log what happened, newest first."))
-            return redirect("case_detail", pk=case.pk)
+            if not first:
+                messages.info(request, _("This form had already been saved; nothing was saved twice."))
+            return redirect(location)
     return render(request, "form.html", {"form": form, "title": _("New case"), "submit": _("Create")})
 
 
@@ -135,16 +153,65 @@ def incident_create(request, pk: int, kind: str):
     case = selectors.case_for(request.user, pk)
     if kind not in IncidentKind.values:
         raise Http404
+    if request.method == "POST" and request.POST.get("time_from_file"):
+        # The page asks what time a file chosen in the form states (static/js/app.js): its name,
+        # or an image's EXIF from its first bytes. Nothing is saved.
+        return JsonResponse(
+            file_times.offer(
+                name=request.POST.get("name", ""),
+                head=request.FILES.get("head"),
+                tz=timezone.get_current_timezone(),
+            )
+        )
     initial = {"occurred_at": timezone.localtime().replace(microsecond=0, tzinfo=None)}
-    form = IncidentForm(request.POST or None, kind=kind, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
+    posted = request.method == "POST"
+    data, files = (request.POST, request.FILES) if posted else (None, None)
+    form = IncidentForm(data, files, kind=kind, initial=initial, attach=True)
+    form.fields["attachment"].widget.attrs.update(
+        {
+            "accept": ACCEPT_ATTRIBUTE,
+            "data-time-url": request.path,
+            "data-max-bytes": settings.EVIDENCE_MAX_UPLOAD_BYTES,
+            "data-too-large": _("The file is larger than the upload limit."),
+        }
+    )
+    if posted and upload_too_large(request):
+        form.add_error("attachment", _("The file is larger than the upload limit."))
+    if posted and form.is_valid():
+        upload = form.cleaned_data.get("attachment")
+
+        def log() -> str:
             incident = services.incident_create(case=case, kind=kind, **form.incident_fields())
+            messages.success(request, _("Logged. Add recordings or screenshots below."))
+            if upload is not None:
+                try:
+                    evidence = services.evidence_store(incident=incident, upload=upload)
+                except (services.EvidenceRejected, ValidationError) as exc:
+                    reason = (
+                        exc.message if isinstance(exc, services.EvidenceRejected) else " ".join(exc.messages)
+                    )
+                    messages.error(
+                        request,
+                        _("The entry is logged, but “%(name)s” was not kept: %(reason)s")
+                        % {"name": upload.name, "reason": reason},
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Kept “%(name)s”, SHA-256 %(sha)s.")
+                        % {"name": evidence.original_name, "sha": evidence.sha256},
+                    )
+            return reverse("incident_detail", args=[incident.pk])
+
+        try:
+            # The same form posted twice (Back + Save, a double tap) logs one incident.
+            location, first = form_once(user=request.user, token=form.once_token, create=log)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(request, _("Logged. Add recordings or screenshots below."))
-            return redirect("incident_detail", pk=incident.pk)
+            if not first:
+                messages.info(request, _("This form had already been saved; nothing was saved twice."))
+            return redirect(location)
     return render(
         request,
         "evidence/incident_form.html",
@@ -214,7 +281,12 @@ def incident_edit(request, pk: int):
 def incident_delete(request, pk: int):
     incident = selectors.incident_for(request.user, pk)
     case_pk = incident.case_id
-    services.incident_delete(incident=incident)
+    try:
+        services.incident_delete(incident=incident)
+    except ValidationError as exc:
+        for problem in exc.messages:
+            messages.error(request, problem)
+        return redirect("incident_detail", pk=incident.pk)
     messages.success(request, _("Incident deleted. The audit history keeps a record of it."))
     return redirect("case_detail", pk=case_pk)
 
@@ -479,6 +551,8 @@ def visit_record(request, pk: int):
     upload = request.FILES.get("file")
     if upload is None:
         return JsonResponse({"ok": False, "message": _("No recording was received.")}, status=400)
+    # The recorder names the file from its start in UTC; the kept name states the owner's local time.
+    upload.name = file_times.local_recording_name(upload.name, timezone.get_current_timezone())
     # Unreadable values are unknown, not refused: the recording is kept and the service falls back
     # to the server's estimate of the start (services.visit_recording_store says how).
     try:

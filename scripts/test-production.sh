@@ -68,3 +68,14 @@ PYEOF
 echo "== production-like suite: PostgreSQL, S3 with Object Lock, database task backend"
 $PY manage.py makemigrations --check --dry-run
 $PY -m pytest -p no:cacheprovider "$@"
+
+# Backups that restore: dump, drop, restore, verify (scripts/restore-drill.sh), on S3 and on local files.
+if ! command -v pg_dump >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "installing postgresql-client (pg_dump, pg_restore) for the restore drill"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q && apt-get install -y -q --no-install-recommends postgresql-client
+fi
+echo "== restore drill: S3 with Object Lock (objects and their version ids stay in the bucket)"
+bash scripts/restore-drill.sh
+echo "== restore drill: local files (copied before the loss, copied back)"
+env -u EVIDENCE_S3_BUCKET bash scripts/restore-drill.sh

@@ -316,6 +316,15 @@ class Renderer:
         )
         return table
 
+    def quote_lines(self, incident: dict) -> str:
+        """02:13 「明天去你单位」: each verbatim quote, with where it is in the recording."""
+        lines = []
+        for quote in incident.get("quotes") or []:
+            at = quote.get("at")
+            place = f"{at // 60:02d}:{at % 60:02d} " if at is not None else ""
+            lines.append(self.tr("quote", place=place, text=self.clip(quote["text"], 300)))
+        return "\n".join(lines)
+
     def clip(self, text: str, limit: int = CELL_TEXT_LIMIT) -> str:
         return text if len(text) <= limit else text[:limit] + "…"
 
@@ -432,11 +441,13 @@ class Renderer:
             rows = []
             for item in group["incidents"]:
                 incident = refs[item["incident"]]
+                # The words that support the finding, quoted with their place in the recording.
+                supported = "\n".join(x for x in (item["explanation"], self.quote_lines(incident)) if x)
                 rows.append(
                     [
                         _p(incident["ref"], s.cell),
                         _p(self.when(incident["occurred_at"]), s.cell),
-                        _p(item["explanation"], s.cell),
+                        _p(self.clip(supported), s.cell),
                     ]
                 )
             table = LongTable(rows, colWidths=[14 * mm, 34 * mm, PAGE_W - 2 * MARGIN - 48 * mm])
@@ -512,7 +523,7 @@ class Renderer:
             if len(description) > CELL_TEXT_LIMIT:
                 long_texts.append(incident)
                 description = self.clip(description) + self.tr("see_full_text", ref=incident["ref"])
-            what = "\n".join(x for x in (description, joiner.join(details)) if x)
+            what = "\n".join(x for x in (description, self.quote_lines(incident), joiner.join(details)) if x)
             delay = (
                 datetime.fromisoformat(incident["logged_at"])
                 - datetime.fromisoformat(incident["occurred_at"])

@@ -106,7 +106,9 @@
       if (!url) return create();
       return fetch(url, { method: "HEAD", credentials: "same-origin", headers: headers() }).then(function (r) {
         if (r.status !== 200) return create();
-        return { url: url, offset: parseInt(r.headers.get("Upload-Offset"), 10) || 0 };
+        // A finished upload says so (its evidence's SHA-256), even when the last answer was lost.
+        return { url: url, offset: parseInt(r.headers.get("Upload-Offset"), 10) || 0,
+                 sha256: r.headers.get("Upload-Evidence-SHA256") };
       });
     }
     function piece(url, offset) {
@@ -146,7 +148,7 @@
         // Weak network: wait, ask the server how far it got, and carry on from there.
         return new Promise(function (r) { window.setTimeout(r, Math.min(30000, 1000 * attempts)); })
           .then(function () { return resume(); })
-          .then(function (again) { return run({ url: again.url, offset: again.offset }); });
+          .then(function (again) { return run({ url: again.url, offset: again.offset, sha256: again.sha256 }); });
       });
     }
     return resume().then(run).catch(function (e) { return { ok: false, message: e.message || form.dataset.failed }; });
@@ -338,4 +340,56 @@
       if (event.target.name === "addressee") builderChoices(form);
     });
   });
+
+  // The log form: a recording or screenshot chosen in it offers the time its name (or an image's
+  // EXIF) states, as a button that fills "When"; the server reads it with the same code that files
+  // uploads. Nothing is saved until the form is.
+  function offerFileTime(form) {
+    var input = form.querySelector("input[type=file][data-time-url]");
+    var when = form.querySelector("input[name=occurred_at]");
+    if (!input || !when) return;
+    var box = document.createElement("p");
+    box.className = "file-time small";
+    box.setAttribute("aria-live", "polite");
+    input.insertAdjacentElement("afterend", box);
+    input.addEventListener("change", function () {
+      box.textContent = "";
+      var file = input.files && input.files[0];
+      if (!file) return;
+      var limit = parseInt(input.getAttribute("data-max-bytes") || "0", 10);
+      if (limit && file.size > limit) {
+        box.textContent = input.getAttribute("data-too-large") || "";
+        input.value = "";
+        return;
+      }
+      var data = new FormData();
+      data.append("time_from_file", "1");
+      data.append("name", file.name);
+      if (/^image\//.test(file.type) || /\.(jpe?g|png|webp|heic|heif)$/i.test(file.name)) {
+        data.append("head", file.slice(0, 256 * 1024), file.name);
+      }
+      fetch(input.getAttribute("data-time-url"), {
+        method: "POST", body: data, credentials: "same-origin",
+        headers: { "X-CSRFToken": csrfToken(form), Accept: "application/json" }
+      })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (answer) {
+          if (!answer || !input.files || input.files[0] !== file) return;
+          if (!answer.time) { box.textContent = answer.message || ""; return; }
+          var use = document.createElement("button");
+          use.type = "button";
+          use.className = "use-file-time";
+          use.textContent = answer.label;
+          use.addEventListener("click", function () {
+            when.value = answer.time;
+            when.dispatchEvent(new Event("change", { bubbles: true }));
+            box.textContent = "";
+            when.focus();
+          });
+          box.appendChild(use);
+        })
+        .catch(function () { /* no offer; the time can still be typed */ });
+    });
+  }
+  document.querySelectorAll("form.incident-form").forEach(offerFileTime);
 })();

@@ -182,3 +182,28 @@ def test_invite_mode_accepts_only_a_valid_unused_code(db, settings, django_user_
     assert signup(Client(), "again", invite_code=first).status_code == 200  # used once, never twice
     assert signup(Client(), "frank", invite_code=second).status_code == 302
     assert set(django_user_model.objects.values_list("username", flat=True)) == {"erin", "frank"}
+
+
+def test_a_user_at_quota_gets_413_naming_the_quota(alice_api, alice_incident, settings, client, alice):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from evidence.models import EvidenceFile
+    from tests.conftest import amr_bytes
+
+    first = alice_api.post(
+        f"/api/v1/incidents/{alice_incident.pk}/evidence/",
+        {"file": SimpleUploadedFile("a.amr", amr_bytes(frames=50))},
+        format="multipart",
+    )
+    assert first.status_code == 201
+    settings.EVIDENCE_QUOTA_BYTES = first.json()["size"] + 100
+    second = alice_api.post(
+        f"/api/v1/incidents/{alice_incident.pk}/evidence/",
+        {"file": SimpleUploadedFile("b.amr", amr_bytes(frames=80))},
+        format="multipart",
+    )
+    assert second.status_code == 413 and second.json()["error"]["code"] == "quota_exceeded"
+    assert "limit" in second.json()["error"]["message"] or "上限" in second.json()["error"]["message"]
+    assert EvidenceFile.objects.filter(incident=alice_incident).count() == 1
+    client.force_login(alice)
+    assert "storage-used" in client.get("/cases/").content.decode()

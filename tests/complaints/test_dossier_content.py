@@ -474,3 +474,59 @@ def test_the_builder_warns_of_12363_scope_and_lists_what_would_strengthen_the_ca
     assert "12363 主要受理征信" in page and 'data-for-addressee="pboc"' in page
     assert "运营商通话详单" in page and "没有录音" in page
     assert 'data-kind="police"' in page and 'data-for="police"' in page
+
+
+def test_verbatim_quotes_print_with_their_offset_in_the_timeline_and_under_the_violation(
+    client, alice, alice_case, tmp_path
+):
+    client.force_login(alice)
+    response = client.post(
+        f"/cases/{alice_case.pk}/log/call/",
+        {
+            "occurred_at": "2026-03-02T23:10:00",
+            "counterpart_number": "17012345678",
+            "flags": ["threat"],
+            "quotes": "02:13 明天去你单位\n「再不还就上门」",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    incident = alice_case.incidents.get()
+    assert incident.quotes == [{"at": 133, "text": "明天去你单位"}, {"at": None, "text": "再不还就上门"}]
+    assert "02:13" in client.get(f"/incidents/{incident.pk}/").content.decode()
+    text = squash(pdf_text(built(alice, alice_case, addressee="alipay", language="zh-hans"), tmp_path))
+    assert text.count("02:13「明天去你单位」") >= 2  # the timeline, and under the threat it supports
+
+
+def test_quotes_are_checked_by_the_service(alice_api, alice_case):
+    bad = alice_api.post(
+        "/api/v1/incidents/",
+        {
+            "case": alice_case.pk,
+            "kind": "call",
+            "occurred_at": "2026-03-02T23:10:00+08:00",
+            "quotes": [{"at": -5, "text": "x"}],
+        },
+        format="json",
+    )
+    assert bad.status_code == 400 and "quotes" in bad.json()["error"]["fields"]
+    good = alice_api.post(
+        "/api/v1/incidents/",
+        {
+            "case": alice_case.pk,
+            "kind": "call",
+            "occurred_at": "2026-03-02T23:10:00+08:00",
+            "quotes": [{"at": 133, "text": "明天去你单位"}],
+        },
+        format="json",
+    )
+    assert good.status_code == 201 and good.json()["quotes"] == [{"at": 133, "text": "明天去你单位"}]
+
+
+def test_the_ready_page_shows_next_steps_and_the_summary_to_copy(client, alice, filled_case):
+    alipay = built(alice, filled_case, addressee="alipay", language="zh-hans")
+    nfra = built(alice, filled_case, addressee="nfra", language="zh-hans")
+    client.force_login(alice)
+    page = client.get(f"/dossiers/{alipay.pk}/").content.decode()
+    summary = json.loads(alipay.manifest)["summary"]
+    assert 'href="tel:95188"' in page and summary["short"] in page and 'data-copy="#summary-long"' in page
+    assert 'href="tel:12378"' in client.get(f"/dossiers/{nfra.pk}/").content.decode()

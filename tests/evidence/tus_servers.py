@@ -91,15 +91,17 @@ class Server:
             stderr=self._log_handle(),
             start_new_session=True,
         )
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:  # e.g. the port was taken meanwhile
+                raise AssertionError("the server stopped:\n" + self.log())
             try:
-                requests.get(f"{self.url}/healthz", timeout=5)
-                return self
-            except requests.ConnectionError:
-                if self.process.poll() is not None:
-                    raise AssertionError(self.log()) from None
+                requests.get(f"{self.url}/healthz", timeout=30)
+            except requests.RequestException:
                 time.sleep(0.2)
+                continue
+            if self.process.poll() is None:
+                return self
         raise AssertionError("the server did not start:\n" + self.log())
 
     def _log_handle(self):

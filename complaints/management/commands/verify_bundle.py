@@ -1,10 +1,28 @@
-"""Check a dossier bundle (zip) or PDF: exit 0 when intact, else exit 1 with one line per problem."""
+"""Check a dossier bundle (zip) or PDF: exit 0 when intact, else exit 1 with one line per problem.
 
+It never creates a signing key: on an installation without one it says so and exits 1. Dossiers
+signed by a retired key (manage.py rotate_signing_key) verify, and the verdict names the key."""
+
+import zipfile
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from complaints.signing import check_signature, has_signing_certificate, no_key_message
 from complaints.verification import VerificationRefused, verify_upload
+
+
+def signed_by(target: Path) -> str:
+    """Which of this installation's keys signed the dossier (its PDF already checked and intact)."""
+    with target.open("rb") as handle:
+        if handle.read(5) == b"%PDF-":
+            handle.seek(0)
+            data = handle.read()
+        else:
+            with zipfile.ZipFile(target) as bundle:
+                data = bundle.read("dossier.pdf")
+    key = check_signature(data).signed_by
+    return key.describe() if key else "an unknown key"
 
 
 class Command(BaseCommand):
@@ -28,12 +46,21 @@ class Command(BaseCommand):
                     f"(the VERIFY_MAX_* settings)",
                     returncode=1,
                 ) from None
+        if not has_signing_certificate():
+            # Checked after the limits (a bomb is refused first) and never by creating a key.
+            self.stdout.write(self.style.ERROR(f"NO KEY {no_key_message()}"))
+            for problem in verdict.problems:
+                if no_key_message() not in problem:
+                    self.stdout.write(self.style.ERROR(f"PROBLEM {problem}"))
+            raise CommandError(
+                f"{target.name}: the signature was not checked: {no_key_message()}", returncode=1
+            )
         if verdict.valid:
             dossier = verdict.dossier
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"INTACT: {target.name} is dossier {dossier.number}, seal {dossier.seal}; signature valid; "
-                    f"{verdict.files_checked} evidence file(s) match."
+                    f"INTACT: {target.name} is dossier {dossier.number}, seal {dossier.seal}; signature valid, "
+                    f"made by {signed_by(target)}; {verdict.files_checked} evidence file(s) match."
                 )
             )
             return
