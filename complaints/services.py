@@ -24,7 +24,7 @@ from ledger.models import AuditHead
 
 from .conf import setting
 from .heartbeat import worker_states
-from .letters import addressee_kind, full_id_allowed, request_choices, requests_for
+from .letters import addressee_kind, default_requests, full_id_allowed, request_choices, requests_for
 from .models import Addressee, Dossier, DossierStatus
 from .queue import build_rows, database_queue, fail_orphans, fail_rows, last_worker, live_build_rows
 from .tasks import build_dossier
@@ -83,6 +83,9 @@ def dossier_create(
         ]
     if date_from and date_to and date_from > date_to:
         errors["date_to"] = [_("The end date is before the start date.")]
+    if not requests and not request_text.strip() and addressee in Addressee.values:
+        # A letter always asks for something: the usual requests to this kind of recipient.
+        requests = default_requests(addressee_kind(addressee))
     known_requests = requests_for(addressee_kind(addressee)) if addressee in Addressee.values else set()
     if any(code not in known_requests for code in requests):
         errors["requests"] = [

@@ -530,3 +530,15 @@ def test_the_ready_page_shows_next_steps_and_the_summary_to_copy(client, alice, 
     summary = json.loads(alipay.manifest)["summary"]
     assert 'href="tel:95188"' in page and summary["short"] in page and 'data-copy="#summary-long"' in page
     assert 'href="tel:12378"' in client.get(f"/dossiers/{nfra.pk}/").content.decode()
+
+
+def test_a_letter_without_chosen_requests_asks_what_that_recipient_is_usually_asked(
+    alice, alice_case, tmp_path
+):
+    incident_create(case=alice_case, kind="call", occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI))
+    dossier = dossier_create(owner=alice, case=alice_case, addressee="nfra", language="zh-hans")
+    dossier.refresh_from_db()
+    assert {"investigate", "supervise_reply"} <= set(
+        dossier.requests
+    ) and "reply_in_writing" not in dossier.requests
+    assert "对上述涉嫌违规行为依法调查处理" in squash(pdf_text(dossier, tmp_path))

@@ -295,6 +295,7 @@ def test_housekeeping_runs_every_step_once_at_a_time(queued, alice, alice_incide
         "prune_db_task_results",
         "clearsessions",
         "forget_workers",
+        "idempotency_keys",
     }
     assert not Session.objects.exists()
     assert not DBTaskResult.objects.filter(pk=old.pk).exists()
