@@ -16,6 +16,7 @@ BENCHMARKS = [
     "dossier.py",
     "image_bomb.py",
     "verify_bomb.py",
+    "capacity.py",
 ]
 
 if __name__ == "__main__":
