@@ -15,14 +15,12 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-from upload import BASE_DIR, free_port, make_wav, manage, wait_for_port
+from upload import free_port, install, make_wav, start_gunicorn, wait_for_port
 
 SMALL = 100 * 1024
 SLOW_SIZE = 2 * 1024 * 1024
@@ -42,22 +40,8 @@ def setup(work: Path) -> tuple[dict, str, int]:
         "WEB_CONCURRENCY": "1",
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    manage(env, "migrate", "--noinput", "-v0")
-    incident = manage(
-        env,
-        "shell",
-        "--no-imports",
-        "-c",
-        (
-            "from django.contrib.auth import get_user_model\n"
-            "from django.utils import timezone\n"
-            "from evidence.services import case_create, incident_create\n"
-            "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
-            "c = case_create(owner=u, title='bench', creditor='huabei')\n"
-            "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"
-        ),
-    )
-    return env, manage(env, "issue_token", "bench"), int(incident.splitlines()[-1])
+    token, incident = install(env)
+    return env, token, incident
 
 
 def post(port: int, token: str, incident: int, name: str, data: bytes, rate: int | None = None) -> int:
@@ -98,14 +82,7 @@ def main() -> dict:
         small, slow = (work / "small.wav").read_bytes(), (work / "slow.wav").read_bytes()
         env, token, incident = setup(work)
         port = free_port()
-        env["PORT"], env["HOST"] = str(port), "127.0.0.1"
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server = start_gunicorn(env, port)
         figures: dict = {}
         try:
             wait_for_port(port)

@@ -25,7 +25,15 @@ import zlib
 from pathlib import Path
 
 from PIL import Image
-from upload import BASE_DIR, free_port, manage, rss_kib, stream_upload, wait_for_port, worker_pid
+from upload import (
+    free_port,
+    install,
+    rss_kib,
+    start_gunicorn,
+    stream_upload,
+    wait_for_port,
+    worker_pid,
+)
 
 BOMB_SIDE = int(os.environ.get("BENCH_BOMB_SIDE", 13000))
 
@@ -85,24 +93,7 @@ def get(port: int, token: str, path: str) -> tuple[int, bytes]:
 
 def measure(env: dict, token: str, incident: int, path: Path) -> dict:
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--timeout",
-            "600",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
+    server = start_gunicorn(env, port)
     try:
         wait_for_port(port)
         worker = worker_pid(server.pid)
@@ -148,23 +139,7 @@ def main() -> dict:
         }
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         (work / "tmp").mkdir()
-        manage(env, "migrate", "--noinput", "-v0")
-        incident = manage(
-            env,
-            "shell",
-            "--no-imports",
-            "-c",
-            (
-                "from django.contrib.auth import get_user_model\n"
-                "from django.utils import timezone\n"
-                "from evidence.services import case_create, incident_create\n"
-                "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
-                "c = case_create(owner=u, title='bench', creditor='huabei')\n"
-                "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"
-            ),
-        )
-        incident_id = int(incident.splitlines()[-1])
-        token = manage(env, "issue_token", "bench").splitlines()[-1]
+        token, incident_id = install(env)
 
         figures: dict = {
             "bomb_file_kib": round(bomb.stat().st_size / 1024, 1),

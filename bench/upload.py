@@ -93,6 +93,37 @@ def manage(env: dict, *args: str, input_text: str | None = None) -> str:
     return result.stdout.strip()
 
 
+def install(env: dict) -> tuple[str, int]:
+    """Migrate a fresh installation and give it a user with a case and one incident: (token, incident id)."""
+    manage(env, "migrate", "--noinput", "-v0")
+    incident = manage(
+        env,
+        "shell",
+        "--no-imports",
+        "-c",
+        (
+            "from django.contrib.auth import get_user_model\n"
+            "from django.utils import timezone\n"
+            "from evidence.services import case_create, incident_create\n"
+            "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
+            "c = case_create(owner=u, title='bench', creditor='huabei')\n"
+            "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"
+        ),
+    )
+    return manage(env, "issue_token", "bench"), int(incident.splitlines()[-1])
+
+
+def start_gunicorn(env: dict, port: int) -> subprocess.Popen:
+    """One sync worker with the production settings file, quiet."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi"],
+        cwd=BASE_DIR,
+        env={**env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def stream_upload(port: int, path: Path, token: str, incident: int) -> tuple[float, dict]:
     boundary = "----bench" + hashlib.sha256(str(time.time()).encode()).hexdigest()[:16]
     head = (
@@ -137,41 +168,9 @@ def measure(work: Path, recording: Path, extra_env: dict) -> dict:
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     (work / "tmp").mkdir(exist_ok=True)
-    manage(env, "migrate", "--noinput", "-v0")
-    incident = manage(
-        env,
-        "shell",
-        "--no-imports",
-        "-c",
-        (
-            "from django.contrib.auth import get_user_model\n"
-            "from django.utils import timezone\n"
-            "from evidence.services import case_create, incident_create\n"
-            "u = get_user_model().objects.create_user('bench', password='bench-pass-123')\n"
-            "c = case_create(owner=u, title='bench', creditor='huabei')\n"
-            "print(incident_create(case=c, kind='call', occurred_at=timezone.now()).pk)\n"
-        ),
-    )
-    token = manage(env, "issue_token", "bench")
+    token, incident = install(env)
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "1",
-            "--timeout",
-            "600",
-            "--log-level",
-            "warning",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-    )
+    server = start_gunicorn(env, port)
     try:
         wait_for_port(port)
         worker = worker_pid(server.pid)
@@ -180,7 +179,7 @@ def measure(work: Path, recording: Path, extra_env: dict) -> dict:
         conn.request("GET", "/api/v1/cases/", headers={"Authorization": f"Bearer {token}"})
         conn.getresponse().read()
         rss_before = rss_kib(worker, "VmRSS")
-        elapsed, body = stream_upload(port, recording, token, int(incident.splitlines()[-1]))
+        elapsed, body = stream_upload(port, recording, token, incident)
         peak = rss_kib(worker, "VmHWM")
     finally:
         server.terminate()
