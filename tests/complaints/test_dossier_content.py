@@ -542,3 +542,47 @@ def test_a_letter_without_chosen_requests_asks_what_that_recipient_is_usually_as
         dossier.requests
     ) and "reply_in_writing" not in dossier.requests
     assert "对上述涉嫌违规行为依法调查处理" in squash(pdf_text(dossier, tmp_path))
+
+
+def test_the_recipient_letters_in_english(alice, alice_case, tmp_path):
+    incident_create(
+        case=alice_case,
+        kind="call",
+        occurred_at=datetime(2026, 3, 2, 23, 10, tzinfo=SHANGHAI),
+        counterpart_number="17012345678",
+        flags=["threat"],
+        contacted=["employer"],
+    )
+    police = dossier_create(
+        owner=alice,
+        case=alice_case,
+        addressee="police",
+        language="en",
+        requests=["file_case", "case_receipt"],
+    )
+    nfra = dossier_create(
+        owner=alice,
+        case=alice_case,
+        addressee="nfra",
+        language="en",
+        earlier_complaint={"date": "2026-03-05", "channel": "95188 phone", "ticket": "GD-7781"},
+    )
+    alipay = dossier_create(owner=alice, case=alice_case, addressee="alipay", language="en")
+    for dossier in (police, nfra, alipay):
+        dossier.refresh_from_db()
+        assert dossier.status == "ready", dossier.error
+    police_text = re.sub(r"\s+", " ", pdf_text(police, tmp_path))
+    assert "case acceptance receipt" in police_text and "Register the case" in police_text
+    assert "Reply in writing" not in police_text and "Civil Code" not in police_text
+    nfra_text = re.sub(r"\s+", " ", pdf_text(nfra, tmp_path))
+    assert "GD-7781" in nfra_text and "2026-03-05" in nfra_text and "without a reply" in nfra_text
+    alipay_text = re.sub(r"\s+", " ", pdf_text(alipay, tmp_path))
+    assert "Beijing time, UTC+8" in alipay_text and "Yours faithfully" in alipay_text
+    assert "Huabei" in alipay_text and "重庆蚂蚁消费金融有限公司" in alipay_text
+    assert "2012 amendment" not in alipay_text and "Credit Card" not in alipay_text
+    assert (
+        "Suspected breach of these laws and regulations" in alipay_text
+        or "laws and regulations" in alipay_text
+    )
+    summary = json.loads(alipay.manifest)["summary"]
+    assert len(summary["long"]) <= 500 and len(summary["short"]) <= 200 and alipay.number in summary["short"]
