@@ -325,20 +325,11 @@ def phone_import_run(
     return counts
 
 
+# Every column of an imported incident: what it states (the same fields the audit chain records),
+# then where it came from.
 INSERT_FIELDS = (
     "case",
-    "kind",
-    "occurred_at",
-    "duration_seconds",
-    "answered",
-    "counterpart_number",
-    "counterpart_name",
-    "agency",
-    "contacted",
-    "flags",
-    "visitors",
-    "description",
-    "quotes",
+    *Incident.STATED_FIELDS,
     "source",
     "logged_at",
     "amended_at",

@@ -106,6 +106,8 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
     imported: dict[str, str] = {}  # import key -> facts digest at import
     legacy_import_cases: set[int] = set()
     evidence: dict[int, dict] = {}
+    # Actions not named below change no stored facts: "evidence.withdraw" hides a file but keeps its
+    # row (checked like any other) for the dossier or import that needs it.
     for event in events:
         payload, pk = event.payload, event.subject_id
         if event.action in ("case.create", "case.update"):
@@ -132,8 +134,6 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
             evidence[int(pk)] = dict(payload.get("after", {}))
         elif event.action == "evidence.move":
             evidence.setdefault(int(pk), {})["incident"] = payload.get("after", {}).get("incident")
-        elif event.action == "evidence.withdraw":
-            pass  # hidden from the owner, kept (and checked) for the dossier or import that needs it
         elif event.action == "evidence.delete":
             evidence[int(pk)] = {"__deleted__": True}
 

@@ -49,9 +49,9 @@ def _fsync_folder(path: str) -> None:
     """Make a folder's entries (a file renamed into it, a folder made in it) survive a power cut."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot sync a folder; the rename is still atomic there
-        pass
+        # Some file systems cannot sync a folder; the rename is still atomic there.
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
     finally:
         os.close(fd)
 

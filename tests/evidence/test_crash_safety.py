@@ -38,23 +38,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def spool_dir(tmp_path, settings):
-    folder = tmp_path / "spool"
-    settings.RESUMABLE_UPLOAD_DIR = folder
-    # The cleanup below removes this app's temporary upload files: only ever this test's own.
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
-    (tmp_path / "upload-tmp").mkdir()
-    return folder
-
-
-@pytest.fixture
-def secret(alice):
-    from accounts.services import token_create
-
-    return token_create(user=alice, name="crash tests")[1]
-
-
-@pytest.fixture
 def server(evidence_storage, spool_dir, tmp_path):
     started = Server(server_env(evidence_storage, tmp_path / "server-data", spool_dir)).start()
     yield started

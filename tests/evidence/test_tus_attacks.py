@@ -45,22 +45,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def spool_dir(tmp_path, settings):
-    folder = tmp_path / "spool"
-    settings.RESUMABLE_UPLOAD_DIR = folder
-    settings.FILE_UPLOAD_TEMP_DIR = str(tmp_path / "upload-tmp")
-    (tmp_path / "upload-tmp").mkdir()
-    return folder
-
-
-@pytest.fixture
-def secret(alice):
-    from accounts.services import token_create
-
-    return token_create(user=alice, name="tus attacks")[1]
-
-
-@pytest.fixture
 def two_servers(evidence_storage, spool_dir, tmp_path):
     """Two instances: separate processes and data folders, one database, one store, one spool folder."""
     servers = [
