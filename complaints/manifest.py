@@ -17,7 +17,7 @@ from django.utils import translation
 
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
-from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind
+from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind, PhoneImport
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
 from evidence.storage import open_evidence
@@ -142,7 +142,15 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     language = dossier.language
     case = dossier.case
     profile = profile_for(dossier.owner)
-    incidents = list(included_incidents(dossier))
+    # The entry that only holds a phone export (made when the log was imported, at the import's
+    # time) records the import, not a collection event: it is never counted or listed as one. The
+    # export itself stays in the evidence index through the incidents imported from it.
+    export_holders = set(
+        PhoneImport.objects.filter(case=case, evidence__isnull=False).values_list(
+            "evidence__incident_id", flat=True
+        )
+    )
+    incidents = [i for i in included_incidents(dossier) if i.pk not in export_holders]
     # The files of the included incidents, and the phone exports that imported incidents came from.
     source_ids = {i.source_evidence_id for i in incidents if i.source_evidence_id}
     evidence = list(

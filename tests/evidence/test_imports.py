@@ -255,3 +255,19 @@ def test_import_errors_are_in_the_users_language(alice_api, alice_case):
     response = post_import(alice_api, alice_case, BOMB)
     assert response.status_code == 400 and "DTD" in response.json()["error"]["message"]
     assert "安全" in response.json()["error"]["message"]
+
+
+def test_the_entry_holding_an_export_is_not_counted_as_a_collection_event(alice, alice_api, alice_case):
+    import json
+
+    from complaints.services import dossier_create
+
+    post_import(alice_api, alice_case, calls_xml(sample_calls()), numbers=COLLECTOR)
+    calls = Incident.objects.filter(case=alice_case, kind="call").count()
+    assert alice_case.incidents.count() == calls + 1  # the imported calls and the entry holding the export
+    dossier = dossier_create(owner=alice, case=alice_case, addressee="alipay")
+    dossier.refresh_from_db()
+    manifest = json.loads(dossier.manifest)
+    assert manifest["statistics"]["total"] == calls == len(manifest["incidents"])
+    assert all(i["kind"] == "call" for i in manifest["incidents"])
+    assert any(e["content_type"] == "application/xml" for e in manifest["evidence"])
