@@ -92,9 +92,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "csp",
     "ledger",
+    "stamps",
     "accounts",
     "evidence",
     "complaints",
+    "privacy",
 ]
 
 MIDDLEWARE = [

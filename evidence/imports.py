@@ -260,7 +260,7 @@ def phone_import_run(
                     export = _export_evidence(phone_import, case)
                 values = {
                     "case_id": case.pk,
-                    "kind": IncidentKind.CALL if entry.kind == "call" else IncidentKind.SMS,
+                    "kind": entry.incident_kind,
                     "occurred_at": entry.at,
                     "duration_seconds": entry.duration,
                     "answered": entry.answered,

@@ -57,6 +57,9 @@ class Case(models.Model):
         default="cn",
         help_text=_("The jurisdiction whose collection rules are checked."),
     )
+    # Legal hold (e.g. a lawsuit is pending): while set, nothing in the case can be deleted.
+    hold_at = models.DateTimeField(_("on hold since"), null=True, blank=True, editable=False)
+    hold_reason = models.CharField(_("reason for the hold"), max_length=200, blank=True, editable=False)
     # Counts per rule id, refreshed with the incidents' findings; the case summary reads it in O(1).
     violation_summary = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -124,7 +127,9 @@ class IncidentQuerySet(models.QuerySet):
 class Incident(models.Model):
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="incidents")
     kind = models.CharField(_("kind"), max_length=20, choices=IncidentKind.choices)
-    occurred_at = models.DateTimeField(_("occurred at"))
+    # None when the time could not be read (a recording with no time in its name or metadata): it
+    # is never given the upload time, and time-based rules skip it until the person sets it.
+    occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True)
     duration_seconds = models.PositiveIntegerField(_("duration (seconds)"), null=True, blank=True)
     answered = models.BooleanField(_("answered"), null=True, blank=True)
     counterpart_number = models.CharField(_("their number"), max_length=64, blank=True)
@@ -157,6 +162,10 @@ class Incident(models.Model):
     )
     source_ref = models.CharField(max_length=100, blank=True, editable=False)
     import_key = models.CharField(max_length=40, blank=True, default="", editable=False)
+    # Where the incident is known from, beyond its first entry: [{"kind": "recording" | "import" |
+    # …, "ref": str}]. A later entry for the same real event joins the incident here instead of
+    # becoming a second row (evidence.merging).
+    sources = models.JSONField(default=list, blank=True, editable=False)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -196,7 +205,12 @@ class Incident(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+        when = f"{self.occurred_at:%Y-%m-%d %H:%M}" if self.occurred_at else "?"
+        return f"{self.get_kind_display()} {when}"
+
+    @property
+    def time_status(self) -> str:
+        return "known" if self.occurred_at is not None else "unknown"
 
     def snapshot(self) -> dict:
         return self.snapshot_of({f: getattr(self, f) for f in self.STATED_FIELDS})

@@ -67,6 +67,11 @@ class Entry:
     images: list[tuple[str, str]] = field(default_factory=list)  # (content type, base64 data)
 
     @property
+    def incident_kind(self) -> str:
+        """The IncidentKind value the entry is logged as."""
+        return "call" if self.kind == "call" else "sms"
+
+    @property
     def import_kind(self) -> str:
         if self.kind == "sms":
             return "sms_sent" if self.direction in ("sent", "outbox", "queued", "failed") else "sms_received"

@@ -1,0 +1,1 @@
+"""Trusted timestamps for evidence as it arrives (RFC 3161, batched by Merkle tree)."""
