@@ -8,20 +8,23 @@ creation time are those recorded when the dossier was ordered.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC
+from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import translation
 
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
+from evidence.merging import source_list
 from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind, PhoneImport
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
 from evidence.storage import open_evidence
 from ledger.models import canonical_json
+from stamps.selectors import evidence_stamps
+from stamps.tsa import configured as tsa_configured
 
 from .letters import addressee as addressee_details
 from .letters import full_id_allowed, request_text
@@ -49,8 +52,9 @@ def _utc(moment) -> str | None:
 
 
 def included_incidents(dossier):
+    # Incidents whose time is unknown come last, on every database.
     return Incident.objects.filter(case=dossier.case, pk__in=dossier.incident_ids).order_by(
-        "occurred_at", "id"
+        F("occurred_at").asc(nulls_last=True), "id"
     )
 
 
@@ -98,8 +102,9 @@ def statistics(
         return any(f["rule"] in quiet_rules for f in findings.get(incident.pk, []))
 
     calls = [i for i in incidents if i.kind == IncidentKind.CALL]
-    per_day = Counter(i.occurred_at.astimezone(tz).date().isoformat() for i in calls)
-    per_hour = Counter(i.occurred_at.astimezone(tz).hour for i in calls)
+    timed = [i for i in calls if i.occurred_at is not None]
+    per_day = Counter(i.occurred_at.astimezone(tz).date().isoformat() for i in timed)
+    per_hour = Counter(i.occurred_at.astimezone(tz).hour for i in timed)
     busiest = max(sorted(per_day.items()), key=lambda item: item[1], default=(None, 0))
     window = None
     if quiet is not None:
@@ -117,6 +122,8 @@ def statistics(
         }
     return {
         "total": len(incidents),
+        # Incidents whose time could not be read: in no per-day or per-hour count and no time rule.
+        "time_unknown": sum(1 for i in incidents if i.occurred_at is None),
         "calls": len(calls),
         "connected": sum(1 for i in calls if _connected(i)),
         "night": sum(1 for i in incidents if at_night(i)) if window else None,
@@ -134,6 +141,35 @@ def statistics(
         "calls_per_hour": [per_hour.get(hour, 0) for hour in range(24)],
         # Backed by more than the person's word: the phone's own log, or a recording or screenshot.
         "backed": sum(1 for i in incidents if i.source == "import" or i.pk in (with_files or set())),
+    }
+
+
+def _stamp_entry(stamp, sha256: str) -> dict | None:
+    """A file's trusted timestamp as sealed: when, by which TSA, in which batch (None: not yet)."""
+    if stamp is None or stamp.state != "stamped" or stamp.leaf.sha256 != sha256:
+        return None
+    return {"time": _utc(stamp.time), "tsa": stamp.tsa, "batch": stamp.batch}
+
+
+def stamp_statistics(files: list[dict]) -> dict:
+    """How many files a TSA stamped, and how many within TSA_PROMPT_MINUTES of their arrival
+    (`configured`: whether this server stamps evidence at all)."""
+    minutes = int(getattr(settings, "TSA_PROMPT_MINUTES", 5))
+    stamped = [entry for entry in files if entry["timestamp"]]
+    prompt = [
+        entry
+        for entry in stamped
+        if (
+            datetime.fromisoformat(entry["timestamp"]["time"]) - datetime.fromisoformat(entry["received_at"])
+        ).total_seconds()
+        <= minutes * 60
+    ]
+    return {
+        "configured": tsa_configured(),
+        "files": len(files),
+        "stamped": len(stamped),
+        "within_minutes": minutes,
+        "stamped_within": len(prompt),
     }
 
 
@@ -159,6 +195,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
         )
     )
     files = []
+    stamps = evidence_stamps([item.pk for item in evidence])
     for index, item in enumerate(evidence, start=1):
         # The bytes are read again now: a dossier never vouches for a file that changed.
         actual = rehash(item)
@@ -180,6 +217,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "provenance": item.provenance,
                 "duration_seconds": item.metadata.get("duration_seconds"),
                 "bundle_path": f"evidence/E{index}-{item.original_name}",
+                "timestamp": _stamp_entry(stamps.get(item.pk), item.sha256),
             }
         )
         if progress and index % 10 == 0:
@@ -205,7 +243,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     violations: dict[str, dict] = {}
     incident_entries = []
     for number, incident in enumerate(incidents, start=1):
-        on = incident.occurred_at.astimezone(profile.tz).date()
+        on = incident.occurred_at.astimezone(profile.tz).date() if incident.occurred_at else None
         shown = present(findings.get(incident.pk, []), pack, language, on=on, lender=lender) if pack else []
         if areas is not None:  # e.g. the police: only public-security and criminal grounds
             shown = [_within(view, pack, areas) for view in shown]
@@ -234,6 +272,8 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "id": incident.pk,
                 "kind": incident.kind,
                 "occurred_at": _utc(incident.occurred_at),
+                "time_status": incident.time_status,
+                "sources": source_list(incident),
                 "duration_seconds": incident.duration_seconds,
                 "answered": incident.answered,
                 "counterpart_number": incident.counterpart_number,
@@ -319,7 +359,10 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             ),
         ),
         "rules_evaluated": pack is not None,
-        "statistics": statistics(incidents, findings, pack, profile.tz, set(refs_by_incident)),
+        "statistics": {
+            **statistics(incidents, findings, pack, profile.tz, set(refs_by_incident)),
+            "timestamps": stamp_statistics(files),
+        },
         "audit_chain_head": {"seq": dossier.chain_seq, "hash": dossier.chain_hash},
     }
     manifest["summary"] = summaries(manifest)

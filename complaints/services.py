@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -35,11 +36,17 @@ logger = logging.getLogger(__name__)
 
 
 def incidents_in_period(*, case: Case, date_from: date | None, date_to: date | None, tz):
+    """The case's incidents in a period of local dates. Incidents whose time is unknown are in every
+    period: they are printed as time unknown rather than silently left out."""
     incidents = case.incidents.all()
     if date_from:
-        incidents = incidents.filter(occurred_at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
+        incidents = incidents.filter(
+            Q(occurred_at__gte=datetime.combine(date_from, time.min, tzinfo=tz)) | Q(occurred_at__isnull=True)
+        )
     if date_to:
-        incidents = incidents.filter(occurred_at__lte=datetime.combine(date_to, time.max, tzinfo=tz))
+        incidents = incidents.filter(
+            Q(occurred_at__lte=datetime.combine(date_to, time.max, tzinfo=tz)) | Q(occurred_at__isnull=True)
+        )
     return incidents
 
 

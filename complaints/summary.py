@@ -35,7 +35,7 @@ def summaries(manifest: dict) -> dict[str, str]:
     language = manifest["dossier"]["language"]
     t = texts()[language]
     stats = manifest["statistics"]
-    incidents = manifest["incidents"]
+    incidents = [i for i in manifest["incidents"] if i["occurred_at"]]
     period = manifest["dossier"]["period"]
     start = period["from"] or (_local_day(manifest, incidents[0]["occurred_at"]) if incidents else "-")
     end = period["to"] or (_local_day(manifest, incidents[-1]["occurred_at"]) if incidents else "-")
@@ -97,13 +97,17 @@ def calls_csv(manifest: dict) -> bytes:
     for incident in manifest["incidents"]:
         if incident["kind"] != "call":
             continue
-        moment = datetime.fromisoformat(incident["occurred_at"]).astimezone(tz)
+        moment = (
+            datetime.fromisoformat(incident["occurred_at"]).astimezone(tz)
+            if incident["occurred_at"]
+            else None
+        )
         answered = "" if incident["answered"] is None else ("yes" if incident["answered"] else "no")
         writer.writerow(
             [
                 incident["ref"],
                 incident["counterpart_number"],
-                moment.strftime("%Y-%m-%d %H:%M:%S"),
+                moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "",
                 manifest["dossier"]["time_zone"],
                 "" if incident["duration_seconds"] is None else incident["duration_seconds"],
                 call_direction(incident),

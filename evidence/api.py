@@ -130,10 +130,12 @@ class IncidentListCreate(OwnerAPIView):
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         case = _case_from_body(request, fields.pop("case_id"))
-        incident = services.incident_create(case=case, source=Source.API, **fields)
+        # The same real event as one already logged (a recording filed first, the call log
+        # imported): that incident gains the source and is returned; nothing is duplicated.
+        incident, created = services.incident_log(case=case, source=Source.API, **fields)
         return Response(
             IncidentSerializer(incident, context=self.get_serializer_context()).data,
-            status=status.HTTP_201_CREATED,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
@@ -231,9 +233,13 @@ class PhoneLogImport(OwnerAPIView):
             return problem
         numbers = [n.strip() for n in (request.data.get("numbers") or "").split(",") if n.strip()] or None
         kinds = [k.strip() for k in (request.data.get("kinds") or "").split(",") if k.strip()] or None
+        # "dmy" or "mdy": how to read dates such as 02/06/17 when the file does not show its order.
+        date_order = str(request.data.get("date_order") or "").strip() or None
         phone_import = phone_import_prepare(case=case, upload=upload, preview=False)
         try:
-            counts = phone_import_run(phone_import=phone_import, numbers=numbers, kinds=kinds)
+            counts = phone_import_run(
+                phone_import=phone_import, numbers=numbers, kinds=kinds, date_order=date_order
+            )
         except Exception:
             # Nothing was imported: the row goes, and the export too unless evidence or an earlier
             # import keeps the same bytes.

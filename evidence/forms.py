@@ -8,10 +8,11 @@ from datetime import datetime
 
 from django import forms
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from .models import Case, Contacted, Flag, Incident, IncidentKind
-from .phone_logs import DEFAULT_KINDS
+from .phone_logs import DEFAULT_KINDS, sample_reading
 from .rules import available_packs
 from .selectors import current_language
 
@@ -319,7 +320,8 @@ class IncidentForm(OneTimeTokenMixin, forms.Form):
         }
         # Aware, so that clean_occurred_at can tell an untouched time to the microsecond; the field
         # shows it in the current time zone.
-        data["occurred_at"] = timezone.localtime(incident.occurred_at)
+        # A time not yet known stays empty: the person must set it, nothing is guessed.
+        data["occurred_at"] = timezone.localtime(incident.occurred_at) if incident.occurred_at else None
         data["duration"] = str(incident.duration_seconds) if incident.duration_seconds is not None else ""
         data["quotes"] = format_quotes(incident.quotes)
         return data
@@ -368,12 +370,36 @@ class ImportChoiceForm(forms.Form):
         if not self.is_bound:
             self.initial["numbers"] = [p["number"] for p in summary["counterparts"] if p["known"]]
             self.initial["kinds"] = list(DEFAULT_KINDS)
+        # Dates such as 02/06/17 read either way: the person says which, the detected order first.
+        order = summary.get("date_order") or {}
+        if order.get("ambiguous"):
+            self.fields["date_order"] = forms.ChoiceField(
+                label=_("Dates in this file"),
+                choices=[
+                    (
+                        "mdy",
+                        _("Month first (US): %(sample)s is %(reading)s") % _readings(order["sample"], "mdy"),
+                    ),
+                    ("dmy", _("Day first: %(sample)s is %(reading)s") % _readings(order["sample"], "dmy")),
+                ],
+                initial=order["order"],
+                help_text=_(
+                    "No date in this file shows whether the day or the month comes first. Pick the "
+                    "order your phone writes dates in."
+                ),
+            )
 
     def clean_numbers(self):
         numbers = self.cleaned_data["numbers"]
         if not numbers:
             raise forms.ValidationError(_("Pick at least one number to import."))
         return numbers
+
+
+def _readings(sample: str, order: str) -> dict:
+    """The sample date of an ambiguous export, and what it means in `order`."""
+    day = sample_reading(sample, order)
+    return {"sample": sample, "reading": date_format(day, "DATE_FORMAT") if day else "?"}
 
 
 IMPORT_KIND_LABELS = [

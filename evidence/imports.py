@@ -17,6 +17,7 @@ from ledger.chain import audit_append
 
 from .findings import case_violations_refresh
 from .hashing import sha256_of
+from .merging import Matcher, incident_join
 from .metadata import normalise_number
 from .models import Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Provenance, Source
 from .phone_logs import (
@@ -37,6 +38,8 @@ EXPORT_TYPES = {
     "calls_xml": ("application/xml", "xml"),
     "sms_xml": ("application/xml", "xml"),
     "imazing_csv": ("text/csv", "csv"),
+    "oppo_calls_xml": ("application/xml", "xml"),
+    "smsrecord_xml": ("application/xml", "xml"),
 }
 
 
@@ -84,7 +87,8 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
             code="unsupported_type",
             status=415,
             message=_(
-                "This is neither an SMS Backup & Restore XML (calls.xml, sms.xml) nor an iMazing call CSV."
+                "This is neither an SMS Backup & Restore XML (calls.xml, sms.xml), an OPPO/ColorOS call log, "
+                "an <SMSRecord> message backup nor an iMazing call CSV."
             ),
         )
     name = content_address(owner_id=case.owner_id, sha256=sha256, extension=EXPORT_TYPES[fmt][1])
@@ -189,12 +193,18 @@ def _export_evidence(phone_import: PhoneImport, case: Case) -> EvidenceFile:
 
 
 def phone_import_run(
-    *, phone_import: PhoneImport, numbers: list[str] | None = None, kinds: list[str] | None = None
+    *,
+    phone_import: PhoneImport,
+    numbers: list[str] | None = None,
+    kinds: list[str] | None = None,
+    date_order: str | None = None,
 ) -> dict:
     """Create an incident for every new entry from the chosen numbers and kinds.
 
-    Returns {"created", "duplicates", "skipped", "implausible"}: duplicates are entries already in the
-    case (from this or an overlapping export), skipped are those outside the chosen numbers and
+    Returns {"created", "duplicates", "linked", "skipped", "implausible"}: duplicates are entries
+    already in the case (from this or an overlapping export), linked are entries that are the same
+    real event as an incident already logged (a recording filed first, a call typed by hand, the same
+    call in another export): that incident gains the import as a source (evidence.merging); skipped are those outside the chosen numbers and
     kinds, implausible those left out for an unreadable or implausible date (phone_logs.py). An
     export with no valid entry at all is refused (EvidenceRejected, 400) and nothing is written.
     """
@@ -211,7 +221,9 @@ def phone_import_run(
         )
     existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
     # implausible: entries left out for their date (phone_logs.Entries), never imported.
-    counts = {"created": 0, "duplicates": 0, "skipped": 0, "implausible": 0}
+    counts = {"created": 0, "duplicates": 0, "linked": 0, "skipped": 0, "implausible": 0}
+    matcher = Matcher(case)
+    to_join: list[tuple] = []
     keys_digest = hashlib.sha256()
     facts: dict[str, str] = {}
     now = timezone.now()
@@ -220,7 +232,7 @@ def phone_import_run(
             transaction.atomic(),
             open_blob(phone_import.storage_name, phone_import.storage_version) as handle,
         ):
-            _fmt, entries = iter_entries(handle, tz)
+            _fmt, entries = iter_entries(handle, tz, date_order)
             export = None
             batch: list[dict] = []
             with_images: list[tuple[Incident, list]] = []
@@ -245,6 +257,67 @@ def phone_import_run(
                 batch.clear()
                 with_images.clear()
 
+            pending: list = []
+
+            def process():
+                """Decide for a batch of new entries: join an incident already logged (the same
+                real call or message) or create one."""
+                nonlocal export
+                if export is None:
+                    export = _export_evidence(phone_import, case)
+                joined = matcher.find_imported([(e.incident_kind, e.at, e.number) for e, _k in pending])
+                for position, (entry, key) in enumerate(pending):
+                    ref = f"{phone_import.original_name[:60]} #{entry.position} ({entry.direction})"
+                    target = joined.get(position)
+                    if target is None:
+                        target = matcher.find_loose(
+                            kind=entry.incident_kind,
+                            at=entry.at,
+                            duration=entry.duration,
+                            number=entry.number,
+                        )
+                        if target is not None:
+                            matcher.used.add(target)
+                    if target is not None:
+                        to_join.append((target, entry, key, ref))
+                        counts["linked"] += 1
+                        continue
+                    values = {
+                        "case_id": case.pk,
+                        "kind": entry.incident_kind,
+                        "occurred_at": entry.at,
+                        "duration_seconds": entry.duration,
+                        "answered": entry.answered,
+                        "counterpart_number": entry.number,
+                        "counterpart_name": entry.contact_name[:100],
+                        "agency": "",
+                        "description": entry.body,
+                        "quotes": [],
+                        "contacted": ["self"],
+                        "flags": [],
+                        "visitors": None,
+                        "source": Source.IMPORT,
+                        "logged_at": now,
+                        "amended_at": None,
+                        "violations": [],
+                        "violation_rules": "",
+                        "import_key": key,
+                        "source_evidence_id": export.pk,
+                        "source_ref": ref,
+                        "sources": [],
+                    }
+                    facts[key] = Incident.facts_digest(Incident.snapshot_of(values))
+                    if entry.images:
+                        # Saved one by one: its attachments need its id.
+                        with_images.append((Incident(**values), entry.images))
+                    else:
+                        batch.append(values)
+                    keys_digest.update(key.encode("ascii"))
+                    counts["created"] += 1
+                pending.clear()
+                if batch or with_images:
+                    flush()
+
             for entry in entries:
                 if entry.import_kind not in wanted_kinds or (
                     wanted_numbers is not None and not _number_matches(entry.number, wanted_numbers)
@@ -256,50 +329,20 @@ def phone_import_run(
                     counts["duplicates"] += 1
                     continue
                 existing.add(key)
-                if export is None:
-                    export = _export_evidence(phone_import, case)
-                values = {
-                    "case_id": case.pk,
-                    "kind": entry.incident_kind,
-                    "occurred_at": entry.at,
-                    "duration_seconds": entry.duration,
-                    "answered": entry.answered,
-                    "counterpart_number": entry.number,
-                    "counterpart_name": entry.contact_name[:100],
-                    "agency": "",
-                    "description": entry.body,
-                    "quotes": [],
-                    "contacted": ["self"],
-                    "flags": [],
-                    "visitors": None,
-                    "source": Source.IMPORT,
-                    "logged_at": now,
-                    "amended_at": None,
-                    "violations": [],
-                    "violation_rules": "",
-                    "import_key": key,
-                    "source_evidence_id": export.pk,
-                    "source_ref": f"{phone_import.original_name[:60]} #{entry.position} ({entry.direction})",
-                }
-                facts[key] = Incident.facts_digest(Incident.snapshot_of(values))
-                if entry.images:
-                    # Saved one by one: its attachments need its id.
-                    with_images.append((Incident(**values), entry.images))
-                else:
-                    batch.append(values)
-                keys_digest.update(key.encode("ascii"))
-                counts["created"] += 1
-                if len(batch) >= BATCH or len(with_images) >= 50:
-                    flush()
-            if batch:
-                flush()
+                pending.append((entry, key))
+                if len(pending) >= BATCH or sum(1 for e, _k in pending if e.images) >= 50:
+                    process()
+            if pending:
+                process()
+            for target, entry, key, ref in to_join:
+                _join(target, entry, key, ref, tz)
             counts["implausible"] = entries.implausible
-            if not (counts["created"] or counts["duplicates"] or counts["skipped"]):
+            if not (counts["created"] or counts["duplicates"] or counts["linked"] or counts["skipped"]):
                 # Nothing valid remains: refuse (and roll back) rather than report an empty success.
                 if entries.implausible:
                     raise nothing_plausible(entries.implausible)
                 raise PhoneLogError(_("The file holds no calls or messages."))
-            if counts["created"]:
+            if counts["created"] or counts["linked"]:
                 # One link for the whole import: it names the export and digests every created entry.
                 audit_append(
                     owner=case.owner,
@@ -325,6 +368,24 @@ def phone_import_run(
     return counts
 
 
+def _join(pk: int, entry, key: str, ref: str, tz) -> None:
+    """An imported entry is an incident already logged: it gains the import as a source, the
+    phone's exact start, and what it lacked (duration, answered, the number)."""
+    incident = Incident.objects.select_related("case").get(pk=pk)
+    incident_join(
+        incident=incident,
+        source={"kind": "import", "ref": ref},
+        facts={
+            "duration_seconds": entry.duration,
+            "answered": entry.answered,
+            "counterpart_number": entry.number,
+            "counterpart_name": entry.contact_name[:100],
+        },
+        exact_time=entry.at if entry.incident_kind == IncidentKind.CALL else None,
+        import_key=key,
+    )
+
+
 # Every column of an imported incident: what it states (the same fields the audit chain records),
 # then where it came from.
 INSERT_FIELDS = (
@@ -338,6 +399,7 @@ INSERT_FIELDS = (
     "source_evidence",
     "source_ref",
     "import_key",
+    "sources",
 )
 
 

@@ -114,6 +114,9 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
             cases[int(pk)] = payload.get("after", {})
         elif event.action == "incident.create":
             incidents[int(pk)] = dict(payload.get("after", {}))
+        elif event.action == "incident.merge":
+            # A later entry joined the incident (evidence.merging): the whole statement after it.
+            incidents[int(pk)] = dict(payload["snapshot"])
         elif event.action == "incident.amend":
             if "snapshot" in payload:
                 incidents[int(pk)] = dict(payload["snapshot"])

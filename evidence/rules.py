@@ -426,7 +426,7 @@ def _kinds(predicate: dict) -> set[str] | None:
 def quiet_hours(records, local, predicate):
     kinds = _kinds(predicate)
     for record, moment in zip(records, local, strict=True):
-        if kinds and record.kind not in kinds:
+        if moment is None or (kinds and record.kind not in kinds):
             continue
         if _in_window(moment.time(), predicate["from"], predicate["until"], predicate["from_exclusive"]):
             yield record.id, {"local_time": moment.strftime("%Y-%m-%d %H:%M:%S")}
@@ -453,7 +453,7 @@ def count_in_window(records, local, predicate):
     per_day: dict[tuple, int] = defaultdict(int)
     queues: dict[str, deque] = defaultdict(deque)
     for record, moment in zip(records, local, strict=True):
-        if (kinds and record.kind not in kinds) or not _counted(record, mode):
+        if moment is None or (kinds and record.kind not in kinds) or not _counted(record, mode):
             continue
         group = record.number if by_number else ""
         day = moment.date()
@@ -475,7 +475,7 @@ def count_after_event(records, local, predicate):
     kinds, days = _kinds(predicate), predicate["days"]
     last_event: date | None = None
     for record, moment in zip(records, local, strict=True):
-        if kinds and record.kind not in kinds:
+        if moment is None or (kinds and record.kind not in kinds):
             continue
         today = moment.date()
         if last_event is not None:
@@ -517,7 +517,9 @@ def visit_conditions(records, local, predicate):
         conditions = []
         if record.visitors is not None and record.visitors < minimum:
             conditions.append(f"few_visitors:{record.visitors}:{minimum}")
-        if _in_window(moment.time(), predicate["night_from"], predicate["night_until"], False):
+        if moment is not None and _in_window(
+            moment.time(), predicate["night_from"], predicate["night_until"], False
+        ):
             conditions.append(f"night:{moment:%H:%M}")
         conditions += [f for f in record.flags if f in wanted_flags]
         if conditions:
@@ -536,9 +538,16 @@ PREDICATES = {
 def evaluate(records: list[Record], pack: Pack, tz, lender: str | None = None) -> dict[int, list[dict]]:
     """Findings per incident id: [{"rule": id, "params": {...}}], in pack order. Records must be in
     time order; every predicate is one pass over them. A finding is kept only when the rule has a
-    source in force on the incident's local date that governs the lender (None: any lender)."""
-    local = [record.at.astimezone(tz) for record in records]
-    day_of = {record.id: moment.date() for record, moment in zip(records, local, strict=True)}
+    source in force on the incident's local date that governs the lender (None: any lender).
+
+    An incident whose time is unknown (at None) takes part in no time-based rule (quiet hours,
+    counts, days after a conversation, visits at night); rules on what happened (flags, third
+    parties) still apply to it."""
+    local = [record.at.astimezone(tz) if record.at is not None else None for record in records]
+    day_of = {
+        record.id: moment.date() if moment is not None else None
+        for record, moment in zip(records, local, strict=True)
+    }
     findings: dict[int, list[dict]] = defaultdict(list)
     for rule in pack.rules:
         if not rule.sources_for(None, lender):

@@ -6,6 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from stamps.selectors import evidence_stamp
+
+from .merging import source_list
 from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind
 
 
@@ -33,6 +36,8 @@ class CaseSerializer(serializers.ModelSerializer):
 class EvidenceSerializer(serializers.ModelSerializer):
     incident = serializers.IntegerField(source="incident_id", read_only=True)
     download_url = serializers.SerializerMethodField()
+    # {"time", "tsa"} once a trusted time-stamp authority has stamped the file's hash, else null.
+    timestamp = serializers.SerializerMethodField()
 
     class Meta:
         model = EvidenceFile
@@ -47,11 +52,15 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "metadata",
             "provenance",
             "download_url",
+            "timestamp",
         ]
         read_only_fields = fields
 
     def get_download_url(self, obj) -> str:
         return reverse("api_evidence_download", args=[obj.pk])
+
+    def get_timestamp(self, obj) -> dict | None:
+        return evidence_stamp(obj.pk).as_api()
 
 
 class IncidentSerializer(serializers.ModelSerializer):
@@ -65,6 +74,11 @@ class IncidentSerializer(serializers.ModelSerializer):
     quotes = serializers.JSONField(required=False)
     evidence = EvidenceSerializer(many=True, read_only=True)
     violations = serializers.SerializerMethodField()
+    # Required when logging: only a file whose time cannot be read has no time ("unknown"), and a
+    # time once set cannot be taken back to unknown.
+    occurred_at = serializers.DateTimeField()
+    time_status = serializers.CharField(read_only=True)
+    sources = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -73,6 +87,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "case",
             "kind",
             "occurred_at",
+            "time_status",
             "duration_seconds",
             "answered",
             "counterpart_number",
@@ -88,14 +103,18 @@ class IncidentSerializer(serializers.ModelSerializer):
             "amended_at",
             "evidence",
             "violations",
+            "sources",
         ]
-        read_only_fields = ["id", "source", "logged_at", "amended_at", "evidence", "violations"]
+        read_only_fields = ["id", "source", "logged_at", "amended_at", "evidence", "violations", "sources"]
 
     def validate_occurred_at(self, value):
         # A time sent without an offset is read in the user's own time zone (the one active now).
         if timezone.is_naive(value):
             value = timezone.make_aware(value)
         return value
+
+    def get_sources(self, obj) -> list[dict]:
+        return source_list(obj)
 
     def get_violations(self, obj) -> list[dict]:
         finder = self.context.get("violations")

@@ -19,7 +19,9 @@ from django.utils.translation import gettext as _
 
 from accounts.services import profile_for
 from ledger.chain import audit_append
+from stamps.services import stamp_enqueue
 
+from . import merging
 from . import metadata as meta
 from .findings import case_violations_refresh
 from .hashing import sha256_of
@@ -132,8 +134,9 @@ def _check_occurred_at(value: datetime) -> None:
         )
 
 
-def _clean_incident(incident: Incident) -> None:
-    _check_occurred_at(incident.occurred_at)
+def _clean_incident(incident: Incident, *, time_unknown_ok: bool = False) -> None:
+    if incident.occurred_at is not None or not time_unknown_ok:
+        _check_occurred_at(incident.occurred_at)
     errors: dict[str, list[str]] = {}
     for field_name, allowed in (("contacted", Contacted.values), ("flags", Flag.values)):
         value = getattr(incident, field_name)
@@ -173,14 +176,18 @@ def incident_create(
     *,
     case: Case,
     kind: str,
-    occurred_at: datetime,
+    occurred_at: datetime | None,
     source: str = Source.MANUAL,
     refresh: bool = True,
+    time_unknown_ok: bool = False,
     **fields,
 ) -> Incident:
-    """Log one incident. Bulk callers (imports) pass refresh=False and refresh the case once."""
+    """Log one incident. Bulk callers (imports) pass refresh=False and refresh the case once.
+
+    occurred_at may be None only with time_unknown_ok (a file whose time could not be read): the
+    incident is then "time unknown" until the person sets it, never given the upload time."""
     incident = Incident(case=case, kind=kind, occurred_at=occurred_at, source=source, **fields)
-    _clean_incident(incident)
+    _clean_incident(incident, time_unknown_ok=time_unknown_ok)
     incident.save()
     audit_append(
         owner=case.owner,
@@ -195,6 +202,27 @@ def incident_create(
 
 
 @transaction.atomic
+def incident_log(*, case: Case, kind: str, occurred_at: datetime, source: str = Source.API, **fields):
+    """Log an incident sent by automation, unless it is the same real event as one already logged
+    (merging.same_call, strict): then that incident gains the source and is returned. Returns
+    (incident, created)."""
+    existing = merging.same_call(
+        case=case,
+        kind=kind,
+        at=occurred_at,
+        duration=fields.get("duration_seconds"),
+        number=fields.get("counterpart_number", ""),
+        strict=True,
+    )
+    if existing is not None:
+        facts = {k: fields.get(k) for k in merging.FILLABLE}
+        return merging.incident_join(
+            incident=existing, source={"kind": "manual", "ref": source}, facts=facts
+        ), False
+    return incident_create(case=case, kind=kind, occurred_at=occurred_at, source=source, **fields), True
+
+
+@transaction.atomic
 def incident_update(*, incident: Incident, **changes) -> Incident:
     """Amend an incident. The chain keeps before and after; logged_at never changes."""
     before = incident.snapshot()
@@ -202,7 +230,8 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
         if key not in Incident.STATED_FIELDS:
             raise ValueError(f"{key} cannot be amended")
         setattr(incident, key, value)
-    _clean_incident(incident)
+    # A time not yet known may stay unknown while other facts change; once given it is required.
+    _clean_incident(incident, time_unknown_ok="occurred_at" not in changes)
     after = incident.snapshot()
     if after == before:
         return incident
@@ -417,6 +446,8 @@ def evidence_store(
             audit_append(
                 owner=owner, action="evidence.store", subject=evidence, payload={"after": evidence.snapshot()}
             )
+            # Into the next trusted-timestamp batch, committed with the row (stamps/services.py).
+            stamp_enqueue(kind="evidence", ref=evidence.pk, sha256=evidence.sha256, at=evidence.received_at)
             if on_stored is not None:
                 on_stored(evidence)
     except BaseException:
@@ -471,7 +502,7 @@ def evidence_hold(*, evidence_ids: list[int], reason: str) -> None:
 
 # How far a recording's start may lie before a logged call and still belong to it: phone clocks
 # and the moment recording starts differ by a few seconds.
-MATCH_SLACK = timedelta(seconds=90)
+MATCH_SLACK = merging.MATCH_SLACK
 
 
 def incident_matching(*, case: Case, start: datetime, number: str = "") -> Incident | None:
@@ -496,18 +527,33 @@ def incident_matching(*, case: Case, start: datetime, number: str = "") -> Incid
 def evidence_autofile(
     *, case: Case, upload, provenance: str = Provenance.UPLOADED, source: str = Source.API
 ) -> EvidenceFile:
-    """File an upload under the incident it belongs to, or a new one, from what the file says."""
+    """File an upload under the incident it belongs to, or a new one, from what the file says.
+
+    A file whose time cannot be read (no known name pattern, no metadata) becomes an incident with
+    its time unknown — never the upload time, which would put a noon call at 23:30."""
     tz = profile_for(case.owner).tz
     info = evidence_inspect(upload=upload, tz=tz)
     data = info["metadata"]
     named = data.get("from_name") or {}
     start = meta.suggested_time(data)
     number = named.get("number", "")
+    is_audio = info["content_type"].startswith("audio/")
+    file_source = {
+        "kind": "recording"
+        if is_audio
+        else ("screenshot" if info["content_type"].startswith("image/") else "manual"),
+        "ref": info["name"],
+    }
     with transaction.atomic():
         incident = incident_matching(case=case, start=start, number=number) if start else None
         data["filed"] = "matched" if incident is not None else "new"
-        if incident is None:
-            is_audio = info["content_type"].startswith("audio/")
+        if incident is not None:
+            merging.incident_join(
+                incident=incident,
+                source=file_source,
+                facts={"counterpart_number": number, "counterpart_name": named.get("name", "")[:100]},
+            )
+        else:
             kind = (
                 IncidentKind.CALL
                 if is_audio
@@ -517,15 +563,19 @@ def evidence_autofile(
             )
             duration = data.get("duration_seconds")
             description = _("Filed automatically from “%(name)s”.") % {"name": info["name"]}
+            if start is None:
+                data["time_status"] = "unknown"
             incident = incident_create(
                 case=case,
                 kind=kind,
-                occurred_at=start or timezone.now(),
+                occurred_at=start,
+                time_unknown_ok=True,
                 source=source,
                 counterpart_number=number,
                 counterpart_name=named.get("name", "")[:100],
                 duration_seconds=int(round(duration)) if (duration and is_audio) else None,
                 description=description,
+                sources=[file_source],
             )
         return evidence_store(incident=incident, upload=upload, provenance=provenance, inspected=info)
 
@@ -538,6 +588,7 @@ def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile
     if incident.pk == evidence.incident_id:
         return evidence
     before = evidence.incident_id
+    previous = evidence.incident
     evidence.incident = incident
     evidence.metadata = {**evidence.metadata, "filed": "moved"}
     evidence.save(update_fields=["incident", "metadata"])
@@ -547,6 +598,15 @@ def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile
         subject=evidence,
         payload={"before": {"incident": before}, "after": {"incident": incident.pk}},
     )
+    # The incident that was made for this file alone (filed automatically, nothing else known from
+    # it) was the same call all along: it joins the chosen one instead of staying as a second row.
+    made_for_file = previous.sources and all(
+        s.get("kind") in ("recording", "screenshot") and s.get("ref") == evidence.original_name
+        for s in previous.sources
+    )
+    if made_for_file and not EvidenceFile.all_objects.filter(incident=previous).exists():
+        merging.incident_join(incident=incident, source=previous.sources[0])
+        incident_delete(incident=previous)
     return evidence
 
 

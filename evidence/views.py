@@ -26,7 +26,7 @@ from accounts.idempotency import form_once
 from accounts.services import token_create
 from ledger.models import AuditEvent
 
-from . import file_times, selectors, services
+from . import file_times, merging, selectors, services
 from .api import evidence_file_response
 from .forms import CaseForm, ImportChoiceForm, ImportUploadForm, IncidentForm, TimelineFilterForm
 from .imports import phone_import_prepare, phone_import_run
@@ -141,6 +141,10 @@ def case_detail(request, pk: int):
             "query": query.urlencode(),
             "violation_summary": selectors.violation_summary(case=case),
             "active_rule": criteria.get("rule", ""),
+            # Entries whose time could not be read from their file: the person sets each one.
+            "time_to_confirm": case.incidents.filter(occurred_at__isnull=True).order_by("logged_at", "id")[
+                :50
+            ],
         },
     )
 
@@ -177,7 +181,20 @@ def incident_create(request, pk: int, kind: str):
     )
     if posted and upload_too_large(request):
         form.add_error("attachment", _("The file is larger than the upload limit."))
-    if posted and form.is_valid():
+    same = None
+    if posted and form.is_valid() and request.POST.get("log_anyway") != "1":
+        # One real call, one row: an entry that looks like a call or message already logged is
+        # not saved until the person says it is a different one.
+        fields = form.incident_fields()
+        same = merging.same_call(
+            case=case,
+            kind=kind,
+            at=fields.get("occurred_at"),
+            duration=fields.get("duration_seconds"),
+            number=fields.get("counterpart_number", ""),
+            strict=False,
+        )
+    if posted and same is None and form.is_valid():
         upload = form.cleaned_data.get("attachment")
 
         def log() -> str:
@@ -217,6 +234,7 @@ def incident_create(request, pk: int, kind: str):
         "evidence/incident_form.html",
         {
             "form": form,
+            "same": same,
             "case": case,
             "kind": kind,
             "kind_label": IncidentKind(kind).label,
@@ -234,7 +252,10 @@ def _apply_errors(form, exc: ValidationError) -> None:
 def incident_detail(request, pk: int):
     incident = selectors.incident_for(request.user, pk)
     amendments = AuditEvent.objects.filter(
-        owner=request.user, subject_type="incident", subject_id=str(incident.pk), action="incident.amend"
+        owner=request.user,
+        subject_type="incident",
+        subject_id=str(incident.pk),
+        action__in=("incident.amend", "incident.merge"),
     ).order_by("seq")
     return render(
         request,
@@ -244,6 +265,10 @@ def incident_detail(request, pk: int):
             "case": incident.case,
             "evidence": incident.evidence.all(),
             "violations": violations_presenter()(incident),
+            "sources": [
+                {**source, "label": merging.source_label(source["kind"])}
+                for source in merging.source_list(incident)
+            ],
             "amendments": amendments,
             "accept": ACCEPT_ATTRIBUTE,
             "accepted": ACCEPTED_DESCRIPTION,
@@ -429,6 +454,7 @@ def import_preview(request, pk: int):
                 phone_import=phone_import,
                 numbers=form.cleaned_data["numbers"],
                 kinds=form.cleaned_data["kinds"],
+                date_order=form.cleaned_data.get("date_order"),
             )
         except services.EvidenceRejected as exc:
             form.add_error(None, exc.message)
@@ -436,8 +462,8 @@ def import_preview(request, pk: int):
             messages.success(
                 request,
                 _(
-                    "Imported %(created)d new entries; %(duplicates)d were already here; "
-                    "%(skipped)d were not chosen."
+                    "Imported %(created)d new entries; %(linked)d joined entries already logged "
+                    "(the same calls); %(duplicates)d were already here; %(skipped)d were not chosen."
                 )
                 % counts,
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import zoneinfo
 from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
 
 from reportlab.graphics.charts.barcharts import VerticalBarChart
 from reportlab.graphics.shapes import Drawing, String
@@ -105,7 +106,8 @@ class Renderer:
 
     def when(self, iso: str | None) -> str:
         moment = self.local(iso)
-        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
+        # An incident whose time could not be read is printed as such, never with a guessed time.
+        return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else self.tr("time_unknown")
 
     def delay(self, seconds: float) -> str:
         seconds = max(int(seconds), 0)
@@ -116,6 +118,19 @@ class Renderer:
         if seconds < 86400:
             return self.tr("hours", h=seconds // 3600, m=(seconds % 3600) // 60)
         return self.tr("days", d=seconds // 86400, h=(seconds % 86400) // 3600)
+
+    def stamps_shown(self) -> bool:
+        """Whether the evidence was stamped at arrival by a TSA (configured, or some file stamped)."""
+        stamped = self.stats().get("timestamps") or {}
+        return bool(stamped.get("configured") or stamped.get("stamped"))
+
+    def stamp_line(self, entry: dict) -> str:
+        """可信时间戳：2026-11-30 06:12:31（北京时间），由 tsa.example — or why there is none."""
+        stamp = entry.get("timestamp")
+        if stamp:
+            tsa = urlsplit(stamp["tsa"]).netloc or stamp["tsa"]
+            return self.tr("stamped_at", time=self.when(stamp["time"]), zone=self.tz_label(), tsa=tsa)
+        return self.tr("stamp_pending" if self.stamps_shown() else "stamp_none")
 
     def label(self, group: str, value: str) -> str:
         return self.labels_of.get(group, {}).get(value, value)
@@ -138,7 +153,7 @@ class Renderer:
 
     def period(self) -> tuple[str, str]:
         period = self.m["dossier"]["period"]
-        times = [self.local(i["occurred_at"]).date() for i in self.incidents]
+        times = [self.local(i["occurred_at"]).date() for i in self.incidents if i["occurred_at"]]
         start = period["from"] or (min(times).isoformat() if times else "-")
         end = period["to"] or (max(times).isoformat() if times else "-")
         return start, end
@@ -348,7 +363,17 @@ class Renderer:
             for key in ("sms", "third", "visits", "threats")
         ]
         rows.append([_p(self.tr("stat_evidence"), s.cell), _p(str(len(self.evidence)), s.cell)])
+        stamped = stats.get("timestamps")
+        if self.evidence and self.stamps_shown():
+            rows.append(
+                [
+                    _p(self.tr("stat_stamped", minutes=stamped["within_minutes"]), s.cell),
+                    _p(f"{stamped['stamped_within']} / {stamped['files']}", s.cell),
+                ]
+            )
         out += [self.kv_table(rows), Spacer(1, 5 * mm)]
+        if self.evidence and not self.stamps_shown():
+            out += [_p(self.tr("not_timestamped"), s.body), Spacer(1, 3 * mm)]
         out.append(self.per_day_chart(stats["calls_per_day"]))
         out.append(Spacer(1, 4 * mm))
         out.append(self.by_hour_chart(stats["calls_per_hour"], window["hours"] if window else []))
@@ -525,9 +550,13 @@ class Renderer:
                 description = self.clip(description) + self.tr("see_full_text", ref=incident["ref"])
             what = "\n".join(x for x in (description, self.quote_lines(incident), joiner.join(details)) if x)
             delay = (
-                datetime.fromisoformat(incident["logged_at"])
-                - datetime.fromisoformat(incident["occurred_at"])
-            ).total_seconds()
+                (
+                    datetime.fromisoformat(incident["logged_at"])
+                    - datetime.fromisoformat(incident["occurred_at"])
+                ).total_seconds()
+                if incident["occurred_at"]
+                else None
+            )
             rows.append(
                 [
                     incident["ref"],
@@ -536,7 +565,12 @@ class Renderer:
                     _p(who, s.cell),
                     _p(what, s.cell),
                     _p(" ".join(incident["evidence"]), s.cell),
-                    _p(self.tr("logged_same", delay=self.delay(delay)), s.cell),
+                    _p(
+                        self.tr("logged_same", delay=self.delay(delay))
+                        if delay is not None
+                        else self.tr("logged_unknown"),
+                        s.cell,
+                    ),
                 ]
             )
             if position % 200 == 0:
@@ -570,6 +604,8 @@ class Renderer:
     def evidence_index(self) -> list:
         s = self.s
         out = [_p(self.tr("evidence_index"), s.h1)]
+        if self.evidence and not self.stamps_shown():
+            out.append(_p(self.tr("not_timestamped"), s.body))
         if not self.evidence:
             return out + [_p(self.tr("no_evidence"), s.body), PageBreak()]
         refs = {i["id"]: i["ref"] for i in self.incidents}
@@ -599,7 +635,9 @@ class Renderer:
                     refs.get(entry["incident"], ""),
                 ]
             )
-            rows.append(["", _p(f"SHA-256 {entry['sha256']}", s.mono), "", "", "", "", ""])
+            rows.append(
+                ["", [_p(f"SHA-256 {entry['sha256']}", s.mono), _p(self.stamp_line(entry), s.small)], "", "", "", "", ""]
+            )
         widths = [11 * mm, None, 22 * mm, 16 * mm, 16 * mm, 28 * mm, 13 * mm]
         widths[1] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
         table = LongTable(rows, colWidths=widths, repeatRows=1)

@@ -230,6 +230,10 @@ def test_an_unmatched_recording_becomes_a_new_call(client, alice, alice_case, al
     client.post(f"/evidence/{results[0]['id']}/move/", {"incident": target.pk})
     assert EvidenceFile.objects.get(pk=results[0]["id"]).incident_id == target.pk
     assert AuditEvent.objects.filter(action="evidence.move").exists()
+    # The entry made for that recording alone was the same call: it is gone, not a second row.
+    assert not Incident.objects.filter(pk=new.pk).exists()
+    assert Incident.objects.count() == before
+    assert "recording" in {s["kind"] for s in Incident.objects.get(pk=target.pk).sources}
 
 
 def test_imported_incidents_and_their_export_appear_in_the_dossier(alice, alice_api, alice_case):

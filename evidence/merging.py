@@ -1,0 +1,244 @@
+"""One real call, one row: telling when a new entry is the same real event as an incident already
+logged, and joining it there instead of counting it twice.
+
+A call reaches the record in several ways: typed by hand, filed from its recording, imported from the
+phone's call log (from more than one export, written differently). Counts and rules count events, so
+whichever arrives first, a later entry for the same event joins the existing incident: the incident
+gains a source (`sources`), missing facts are filled from the phone's own log, and the join is an
+audit event (`incident.merge`).
+
+When two entries are the same event:
+- same kind (a call with a call, a message with a message);
+- the same counterpart: the numbers' last eight digits agree, or the existing incident has no number
+  (a recording named without one);
+- overlapping time: an imported entry at the same second as another imported one (the same call in
+  two exports that write the number differently); a call whose start lies within the other's span
+  (start to start + duration) with MATCH_SLACK either side (phone clocks and the moment recording
+  starts differ by seconds, and a time typed by hand has no seconds); a message within MATCH_SLACK.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ledger.chain import audit_append
+
+from .metadata import normalise_number
+from .models import Case, Incident, IncidentKind, Source
+
+MATCH_SLACK = timedelta(seconds=90)
+SOURCE_KINDS = ("manual", "import", "recording", "screenshot", "ocr", "carrier")
+
+
+def number_key(number: str) -> str:
+    """What two spellings of one counterpart share: the last eight digits of a phone number; a
+    sender without digits (an e-mail address, a name) as written, in lower case."""
+    number = (number or "").strip()
+    if not number:
+        return ""
+    digits = normalise_number(number).lstrip("+")
+    return digits[-8:] if digits else number.lower()
+
+
+def source_label(kind: str) -> str:
+    return str(
+        {
+            "manual": _("Entered by hand"),
+            "import": _("Phone call log"),
+            "recording": _("Recording"),
+            "screenshot": _("Screenshot"),
+            "ocr": _("Text read from a screenshot"),
+            "carrier": _("Carrier's call record"),
+        }.get(kind, kind)
+    )
+
+
+def origin_of(incident: Incident) -> dict:
+    if incident.source == Source.IMPORT:
+        return {"kind": "import", "ref": incident.source_ref}
+    return {"kind": "manual", "ref": ""}
+
+
+def source_list(incident: Incident) -> list[dict]:
+    """Every way this incident is known: stored once a second source joined (or when the first was
+    a file), derived from how it was entered otherwise."""
+    return list(incident.sources) if incident.sources else [origin_of(incident)]
+
+
+@dataclass(slots=True)
+class Candidate:
+    start: datetime
+    pk: int
+    kind: str
+    duration: int
+    number: str  # number_key
+    keyed: bool  # imported: holds an import key
+
+
+class Matcher:
+    """The incidents of a case an incoming batch of entries may join, held compactly.
+
+    Incidents typed by hand or filed from files (no import key) are few and held whole, sorted by
+    start. Imported incidents can number 100,000: they are looked up per batch, by the batch's time
+    range, and only for entries whose own import key is new (find_imported).
+    """
+
+    def __init__(self, case: Case):
+        self.case = case
+        rows = (
+            case.incidents.filter(
+                import_key="", kind__in=(IncidentKind.CALL, IncidentKind.SMS), occurred_at__isnull=False
+            )
+            .order_by("occurred_at", "id")
+            .values_list("occurred_at", "id", "kind", "duration_seconds", "counterpart_number")
+        )
+        self.loose = [
+            Candidate(at, pk, kind, dur or 0, number_key(num), False) for at, pk, kind, dur, num in rows
+        ]
+        self.starts = [c.start for c in self.loose]
+        self.used: set[int] = set()
+
+    def find_loose(self, *, kind: str, at: datetime, duration: int | None, number: str) -> int | None:
+        """The closest unused hand-typed or file-filed incident that is the same event."""
+        if not self.loose:
+            return None
+        span = timedelta(seconds=duration or 0) if kind == IncidentKind.CALL else timedelta(0)
+        low = bisect.bisect_left(self.starts, at - MATCH_SLACK - timedelta(hours=6))
+        high = bisect.bisect_right(self.starts, at + span + MATCH_SLACK)
+        wanted = number_key(number)
+        best, best_gap = None, None
+        for candidate in self.loose[low:high]:
+            if candidate.pk in self.used or candidate.kind != kind:
+                continue
+            if candidate.number and wanted and candidate.number != wanted:
+                continue
+            if not candidate.number and not wanted:
+                continue  # no counterpart on either side: too weak to join
+            if not _overlap(candidate.start, candidate.duration, at, duration or 0, kind):
+                continue
+            gap = abs(candidate.start - at)
+            if best_gap is None or gap < best_gap:
+                best, best_gap = candidate.pk, gap
+        return best
+
+    def find_imported(self, entries: list[tuple[str, datetime, str]]) -> dict[int, int]:
+        """For entries (kind, at, number) given by position: the imported incident at the same
+        second with the same counterpart, if any. One query for the whole batch."""
+        if not entries:
+            return {}
+        first = min(at for _k, at, _n in entries)
+        last = max(at for _k, at, _n in entries)
+        rows = self.case.incidents.filter(
+            occurred_at__gte=first.replace(microsecond=0),
+            occurred_at__lt=last.replace(microsecond=0) + timedelta(seconds=1),
+        ).exclude(import_key="")
+        index: dict[tuple, int] = {}
+        for pk, kind, at, number in rows.values_list("id", "kind", "occurred_at", "counterpart_number"):
+            index.setdefault((kind, int(at.timestamp()), number_key(number)), pk)
+        found = {}
+        for position, (kind, at, number) in enumerate(entries):
+            pk = index.get((kind, int(at.timestamp()), number_key(number)))
+            if pk is not None and pk not in self.used:
+                found[position] = pk
+                self.used.add(pk)
+        return found
+
+
+def _overlap(start_a: datetime, duration_a: int, start_b: datetime, duration_b: int, kind: str) -> bool:
+    if kind != IncidentKind.CALL:
+        return abs(start_a - start_b) <= MATCH_SLACK
+    end_a = start_a + timedelta(seconds=duration_a) + MATCH_SLACK
+    end_b = start_b + timedelta(seconds=duration_b) + MATCH_SLACK
+    return start_b - MATCH_SLACK <= start_a <= end_b or start_a - MATCH_SLACK <= start_b <= end_a
+
+
+def same_call(*, case: Case, kind: str, at: datetime, duration: int | None, number: str, strict: bool):
+    """An incident of the case that is the same event as a new entry, or None.
+
+    strict (an entry sent by automation): the number must be known on both sides and the new start
+    must lie within the existing call (or at the same second) — two missed calls a minute apart are
+    two calls. Otherwise (a person typing, asked before saving): the wider match above.
+    """
+    if kind not in (IncidentKind.CALL, IncidentKind.SMS) or at is None:
+        return None
+    wanted = number_key(number)
+    if strict and not wanted:
+        return None
+    nearby = case.incidents.filter(
+        kind=kind, occurred_at__gte=at - timedelta(hours=6), occurred_at__lte=at + MATCH_SLACK
+    ).order_by("occurred_at", "id")
+    for incident in nearby:
+        have = number_key(incident.counterpart_number)
+        if wanted != have and (strict or (wanted and have)):
+            continue
+        if not have and not wanted:
+            continue
+        if strict:
+            end = incident.occurred_at + timedelta(seconds=incident.duration_seconds or 0)
+            if abs(incident.occurred_at - at) < timedelta(seconds=1) or (
+                kind == IncidentKind.CALL and incident.occurred_at <= at <= end
+            ):
+                return incident
+        elif _overlap(incident.occurred_at, incident.duration_seconds or 0, at, duration or 0, kind):
+            return incident
+    return None
+
+
+# What a later entry may add to an incident: facts the first entry lacked.
+FILLABLE = ("duration_seconds", "answered", "counterpart_number", "counterpart_name")
+
+
+@transaction.atomic
+def incident_join(
+    *,
+    incident: Incident,
+    source: dict,
+    facts: dict | None = None,
+    exact_time: datetime | None = None,
+    import_key: str = "",
+) -> Incident:
+    """A later entry is the same real event as `incident`: record its source, fill what the incident
+    lacked from it, and (from the phone's own call log) take its exact start. Audited as
+    incident.merge with the whole statement after it."""
+    if source.get("kind") not in SOURCE_KINDS:
+        raise ValueError(f"unknown source kind {source.get('kind')!r}")
+    source = {"kind": source["kind"], "ref": str(source.get("ref", ""))[:200]}
+    before = incident.snapshot()
+    for name, value in (facts or {}).items():
+        if name in FILLABLE and value not in (None, "") and getattr(incident, name) in (None, ""):
+            setattr(incident, name, value)
+    if exact_time is not None and (incident.occurred_at is None or incident.occurred_at != exact_time):
+        incident.occurred_at = exact_time
+    sources = source_list(incident)
+    if source not in sources:
+        sources.append(source)
+    incident.sources = sources
+    fields = ["sources", *FILLABLE, "occurred_at"]
+    if import_key and not incident.import_key:
+        incident.import_key = import_key
+        fields.append("import_key")
+    after = incident.snapshot()
+    if after != before:
+        incident.amended_at = timezone.now()
+        fields.append("amended_at")
+    incident.save(update_fields=fields)
+    changed = sorted(k for k in after if after.get(k) != before.get(k))
+    audit_append(
+        owner=incident.case.owner,
+        action="incident.merge",
+        subject=incident,
+        payload={
+            "case": incident.case_id,
+            "source": source,
+            "before": {k: before.get(k) for k in changed},
+            "after": {k: after.get(k) for k in changed},
+            "snapshot": after,
+        },
+    )
+    return incident
