@@ -17,7 +17,7 @@ from ledger.chain import audit_append
 
 from .findings import case_violations_refresh
 from .hashing import sha256_of
-from .merging import Matcher, incident_join
+from .merging import Matcher, incidents_join_imported
 from .metadata import normalise_number
 from .models import Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Provenance, Source
 from .phone_logs import (
@@ -81,6 +81,8 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
     except PhoneLogError as exc:
         code, status = ("unsupported_type", 415) if exc.unsupported else ("invalid_import", 400)
         raise EvidenceRejected(code=code, status=status, message=str(exc)) from None
+    if preview:
+        summary["linked"] = links_expected(case, upload, tz)
     fmt = summary["format"]
     if fmt not in EXPORT_TYPES:
         raise EvidenceRejected(
@@ -119,6 +121,45 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
     )
     phone_import.wrote_blob = wrote
     return phone_import
+
+
+def links_expected(case: Case, upload, tz) -> int:
+    """How many entries of the export (of the kinds imported by default) are the same real events
+    as incidents already logged: the preview says they will be linked, not counted twice."""
+    matcher = Matcher(case)
+    if not matcher.loose and not case.incidents.exclude(import_key="").exists():
+        return 0
+    existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
+    linked = 0
+    pending: list = []
+
+    def count() -> int:
+        found = matcher.find_imported([(e.incident_kind, e.at, e.number) for e in pending])
+        n = len(found)
+        for position, entry in enumerate(pending):
+            if position in found:
+                continue
+            target = matcher.find_loose(
+                kind=entry.incident_kind, at=entry.at, duration=entry.duration, number=entry.number
+            )
+            if target is not None:
+                matcher.used.add(target)
+                n += 1
+        pending.clear()
+        return n
+
+    try:
+        upload.seek(0)
+        _fmt, entries = iter_entries(upload, tz)
+        for entry in entries:
+            if entry.import_kind in DEFAULT_KINDS and entry.key not in existing:
+                pending.append(entry)
+                if len(pending) >= BATCH:
+                    linked += count()
+        linked += count()
+    except PhoneLogError:
+        return 0
+    return linked
 
 
 def _delete_export_blob(name: str) -> None:
@@ -258,6 +299,7 @@ def phone_import_run(
                 with_images.clear()
 
             pending: list = []
+            pending_images = 0
 
             def process():
                 """Decide for a batch of new entries: join an incident already logged (the same
@@ -330,12 +372,31 @@ def phone_import_run(
                     continue
                 existing.add(key)
                 pending.append((entry, key))
-                if len(pending) >= BATCH or sum(1 for e, _k in pending if e.images) >= 50:
+                pending_images += bool(entry.images)
+                if len(pending) >= BATCH or pending_images >= 50:
                     process()
+                    pending_images = 0
             if pending:
                 process()
-            for target, entry, key, ref in to_join:
-                _join(target, entry, key, ref, tz)
+            incidents_join_imported(
+                case=case,
+                joins=[
+                    (
+                        target,
+                        {"kind": "import", "ref": ref},
+                        {
+                            "duration_seconds": entry.duration,
+                            "answered": entry.answered,
+                            "counterpart_number": entry.number,
+                            "counterpart_name": entry.contact_name[:100],
+                        },
+                        # The phone's own log has the call's exact start.
+                        entry.at if entry.incident_kind == IncidentKind.CALL else None,
+                        key,
+                    )
+                    for target, entry, key, ref in to_join
+                ],
+            )
             counts["implausible"] = entries.implausible
             if not (counts["created"] or counts["duplicates"] or counts["linked"] or counts["skipped"]):
                 # Nothing valid remains: refuse (and roll back) rather than report an empty success.
@@ -366,24 +427,6 @@ def phone_import_run(
     except PhoneLogError as exc:
         raise EvidenceRejected(code="invalid_import", status=400, message=str(exc)) from None
     return counts
-
-
-def _join(pk: int, entry, key: str, ref: str, tz) -> None:
-    """An imported entry is an incident already logged: it gains the import as a source, the
-    phone's exact start, and what it lacked (duration, answered, the number)."""
-    incident = Incident.objects.select_related("case").get(pk=pk)
-    incident_join(
-        incident=incident,
-        source={"kind": "import", "ref": ref},
-        facts={
-            "duration_seconds": entry.duration,
-            "answered": entry.answered,
-            "counterpart_number": entry.number,
-            "counterpart_name": entry.contact_name[:100],
-        },
-        exact_time=entry.at if entry.incident_kind == IncidentKind.CALL else None,
-        import_key=key,
-    )
 
 
 # Every column of an imported incident: what it states (the same fields the audit chain records),

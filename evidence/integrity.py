@@ -117,6 +117,9 @@ def row_problems(owner_id: int, events: list[AuditEvent]) -> list[str]:
         elif event.action == "incident.merge":
             # A later entry joined the incident (evidence.merging): the whole statement after it.
             incidents[int(pk)] = dict(payload["snapshot"])
+        elif event.action == "import.merge":
+            for merged in payload.get("merged", []):
+                incidents[int(merged["incident"])] = dict(merged["snapshot"])
         elif event.action == "incident.amend":
             if "snapshot" in payload:
                 incidents[int(pk)] = dict(payload["snapshot"])

@@ -20,6 +20,7 @@ When two entries are the same event:
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,7 @@ MATCH_SLACK = timedelta(seconds=90)
 SOURCE_KINDS = ("manual", "import", "recording", "screenshot", "ocr", "carrier")
 
 
+@functools.lru_cache(maxsize=65536)
 def number_key(number: str) -> str:
     """What two spellings of one counterpart share: the last eight digits of a phone number; a
     sender without digits (an e-mail address, a name) as written, in lower case."""
@@ -102,6 +104,8 @@ class Matcher:
             Candidate(at, pk, kind, dur or 0, number_key(num), False) for at, pk, kind, dur, num in rows
         ]
         self.starts = [c.start for c in self.loose]
+        # How far back a logged call may start and still span a new entry's start.
+        self.lookback = MATCH_SLACK + timedelta(seconds=max((c.duration for c in self.loose), default=0))
         self.used: set[int] = set()
 
     def find_loose(self, *, kind: str, at: datetime, duration: int | None, number: str) -> int | None:
@@ -109,8 +113,10 @@ class Matcher:
         if not self.loose:
             return None
         span = timedelta(seconds=duration or 0) if kind == IncidentKind.CALL else timedelta(0)
-        low = bisect.bisect_left(self.starts, at - MATCH_SLACK - timedelta(hours=6))
+        low = bisect.bisect_left(self.starts, at - self.lookback)
         high = bisect.bisect_right(self.starts, at + span + MATCH_SLACK)
+        if low >= high:
+            return None
         wanted = number_key(number)
         best, best_gap = None, None
         for candidate in self.loose[low:high]:
@@ -138,15 +144,18 @@ class Matcher:
             occurred_at__gte=first.replace(microsecond=0),
             occurred_at__lt=last.replace(microsecond=0) + timedelta(seconds=1),
         ).exclude(import_key="")
-        index: dict[tuple, int] = {}
+        index: dict[tuple, list] = {}
         for pk, kind, at, number in rows.values_list("id", "kind", "occurred_at", "counterpart_number"):
-            index.setdefault((kind, int(at.timestamp()), number_key(number)), pk)
+            index.setdefault((kind, int(at.timestamp())), []).append((number, pk))
         found = {}
+        if not index:
+            return found
         for position, (kind, at, number) in enumerate(entries):
-            pk = index.get((kind, int(at.timestamp()), number_key(number)))
-            if pk is not None and pk not in self.used:
-                found[position] = pk
-                self.used.add(pk)
+            for other, pk in index.get((kind, int(at.timestamp())), ()):
+                if pk not in self.used and number_key(other) == number_key(number):
+                    found[position] = pk
+                    self.used.add(pk)
+                    break
         return found
 
 
@@ -190,6 +199,60 @@ def same_call(*, case: Case, kind: str, at: datetime, duration: int | None, numb
     return None
 
 
+def _apply(incident: Incident, source: dict, facts: dict | None, exact_time, import_key: str) -> dict:
+    """Join one entry's source and facts to the incident (not saved); the audit record of it."""
+    before = incident.snapshot()
+    for name, value in (facts or {}).items():
+        if name in FILLABLE and value not in (None, "") and getattr(incident, name) in (None, ""):
+            setattr(incident, name, value)
+    if exact_time is not None:
+        incident.occurred_at = exact_time
+    sources = source_list(incident)
+    if source not in sources:
+        sources.append(source)
+    incident.sources = sources
+    if import_key and not incident.import_key:
+        incident.import_key = import_key
+    after = incident.snapshot()
+    if after != before:
+        incident.amended_at = timezone.now()
+    changed = sorted(k for k in after if after.get(k) != before.get(k))
+    return {
+        "incident": incident.pk,
+        "source": source,
+        "before": {k: before.get(k) for k in changed},
+        "after": {k: after.get(k) for k in changed},
+        "snapshot": after,
+    }
+
+
+def _clean_source(source: dict) -> dict:
+    if source.get("kind") not in SOURCE_KINDS:
+        raise ValueError(f"unknown source kind {source.get('kind')!r}")
+    return {"kind": source["kind"], "ref": str(source.get("ref", ""))[:200]}
+
+
+JOIN_FIELDS = ["sources", "duration_seconds", "answered", "counterpart_number", "counterpart_name"]
+JOIN_FIELDS += ["occurred_at", "import_key", "amended_at"]
+
+
+@transaction.atomic
+def incidents_join_imported(*, case: Case, joins: list[tuple[int, dict, dict, datetime | None, str]]) -> None:
+    """Many entries of one import joining incidents already logged: the rows updated in one pass and
+    one audit link (import.merge) holding each incident's record, as incident_join would write it."""
+    if not joins:
+        return
+    incidents = Incident.objects.select_related("case").in_bulk([pk for pk, *_rest in joins])
+    records = []
+    for pk, source, facts, exact_time, import_key in joins:
+        incident = incidents[pk]
+        records.append(_apply(incident, _clean_source(source), facts, exact_time, import_key))
+    Incident.objects.bulk_update(list(incidents.values()), JOIN_FIELDS, batch_size=500)
+    audit_append(
+        owner=case.owner, action="import.merge", subject=case, payload={"case": case.pk, "merged": records}
+    )
+
+
 # What a later entry may add to an incident: facts the first entry lacked.
 FILLABLE = ("duration_seconds", "answered", "counterpart_number", "counterpart_name")
 
@@ -206,39 +269,12 @@ def incident_join(
     """A later entry is the same real event as `incident`: record its source, fill what the incident
     lacked from it, and (from the phone's own call log) take its exact start. Audited as
     incident.merge with the whole statement after it."""
-    if source.get("kind") not in SOURCE_KINDS:
-        raise ValueError(f"unknown source kind {source.get('kind')!r}")
-    source = {"kind": source["kind"], "ref": str(source.get("ref", ""))[:200]}
-    before = incident.snapshot()
-    for name, value in (facts or {}).items():
-        if name in FILLABLE and value not in (None, "") and getattr(incident, name) in (None, ""):
-            setattr(incident, name, value)
-    if exact_time is not None and (incident.occurred_at is None or incident.occurred_at != exact_time):
-        incident.occurred_at = exact_time
-    sources = source_list(incident)
-    if source not in sources:
-        sources.append(source)
-    incident.sources = sources
-    fields = ["sources", *FILLABLE, "occurred_at"]
-    if import_key and not incident.import_key:
-        incident.import_key = import_key
-        fields.append("import_key")
-    after = incident.snapshot()
-    if after != before:
-        incident.amended_at = timezone.now()
-        fields.append("amended_at")
-    incident.save(update_fields=fields)
-    changed = sorted(k for k in after if after.get(k) != before.get(k))
+    record = _apply(incident, _clean_source(source), facts, exact_time, import_key)
+    incident.save(update_fields=JOIN_FIELDS)
     audit_append(
         owner=incident.case.owner,
         action="incident.merge",
         subject=incident,
-        payload={
-            "case": incident.case_id,
-            "source": source,
-            "before": {k: before.get(k) for k in changed},
-            "after": {k: after.get(k) for k in changed},
-            "snapshot": after,
-        },
+        payload={"case": incident.case_id, **{k: v for k, v in record.items() if k != "incident"}},
     )
     return incident

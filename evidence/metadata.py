@@ -33,31 +33,108 @@ except Exception:  # pragma: no cover - depends on the wheel being present
 
 
 # --- file names --------------------------------------------------------------------------------
+#
+# Recording and screenshot names, most specific first (README "Recording names and exports we
+# read" names the source of each). Times in names are the phone's local time (no offset), except
+# BCR's, which carries its own offset, and epoch milliseconds, which are UTC. Each pattern gives
+# the time in the group "ts", read with the strptime format next to it, or "bcr" / "epoch" /
+# "lg" for the ones that need more than strptime.
 
-# Patterns from phone-formats.md, most specific first. Times in names are the phone's local time
-# (no offset) except BCR's, which carries one.
-_NAME_PATTERNS: list[tuple[str, re.Pattern]] = [
+_EXT = r"\.[A-Za-z0-9]{1,5}$"
+_AUDIO_EXT = r"\.(?i:m4a|mp4|ogg|oga|opus|flac|wav|amr|awb|3gp|aac|mp3|webm)$"  # what BCR writes, and more
+_NAME_PATTERNS: list[tuple[str, re.Pattern, str]] = [
     (
+        # BCR: {date}[_{direction}][_sim{n}][_{phone_number}][_{name}]; the date is yyyyMMdd_HHmmss,
+        # then 0-9 digits of the second's fraction, then the offset (+HHMM, +HHMMss). A hidden
+        # caller leaves the number empty ("…_in_.ogg").
         "bcr",
         re.compile(
-            r"^(?P<dt>\d{8}_\d{6}\.\d{3}[+-]\d{4})(?:_(?:in|out|conference))?(?:_sim\d)?_(?P<num>[^_.]+)"
+            r"^(?P<ts>\d{8}_\d{6})(?:\.(?P<frac>\d{1,9}))?(?P<off>[+-]\d{4}(?:\d{2})?)"
+            r"(?:_(?P<dir>in|out|conference))?(?:_sim\d{1,2})?(?:_(?P<num>[^_.]*))?(?:_(?P<name>.*?))?"
+            + _AUDIO_EXT
         ),
+        "bcr",
     ),
-    ("samsung", re.compile(r"^Call recording (?P<who>.+?)_(?P<d>\d{6})_(?P<t>\d{6})\.\w+$")),
-    ("lineageos", re.compile(r"^(?P<num>\+?\d+)_(?P<d>\d{6})_(?P<t>\d{6})\d{0,3}\.amr$")),
-    ("miui", re.compile(r"^(?:[^@]*@)?(?P<name>[^(]*)\((?P<num>[^)]*)\)_(?P<ts>\d{14})\.\w+$")),
-    ("huawei", re.compile(r"^(?:(?P<name>.+?)@)?(?P<num>\+?[\d ]+)_(?P<ts>\d{14})\.\w+$")),
-    ("screenshot", re.compile(r"^Screenshot_(?P<d>\d{8})-(?P<t>\d{6})(?:[_-].*)?\.\w+$", re.IGNORECASE)),
-    ("oppo", re.compile(r"^(?P<who>.+?)-(?P<ts10>\d{10})\.\w+$")),
-    ("hyperos", re.compile(r"^(?P<who>.+?)_(?P<ts>\d{14})\.\w+$")),
+    # GrapheneOS / crDroid dialer: CallRecord_yyyyMMdd-HHmmss_{number}
+    (
+        "grapheneos",
+        re.compile(r"^CallRecord_(?P<ts>\d{8}-\d{6})_(?P<num>[^_]*?)(?:_(?P<name>.*?))?" + _EXT),
+        "%Y%m%d-%H%M%S",
+    ),
+    ("samsung", re.compile(r"^Call recording (?P<who>.+?)_(?P<ts>\d{6}_\d{6})" + _EXT), "%y%m%d_%H%M%S"),
+    # LineageOS dialer: {number}_yyMMdd_HHmmssSSS
+    ("lineageos", re.compile(r"^(?P<num>\+?\d+)_(?P<ts>\d{6}_\d{6})\d{0,3}" + _EXT), "%y%m%d_%H%M%S"),
+    # True Phone: "{number} @ yyyy-MM-dd_HHmmss_{direction}" without a contact, else
+    # "{name} ({number} {label}) yyyy-MM-dd_HHmmss_{direction}".
+    (
+        "truephone",
+        re.compile(r"^(?P<who>[^()@]+?) @ (?P<ts>\d{4}-\d{2}-\d{2}_\d{6})(?:_(?P<dir>[a-z]+))?" + _EXT),
+        "%Y-%m-%d_%H%M%S",
+    ),
+    (
+        "truephone",
+        re.compile(
+            r"^(?P<name>[^()]+?) \((?P<num>[^() ]+)(?: [^()]*)?\) (?P<ts>\d{4}-\d{2}-\d{2}_\d{6})"
+            r"(?:_(?P<dir>[a-z]+))?" + _EXT
+        ),
+        "%Y-%m-%d_%H%M%S",
+    ),
+    (
+        "miui",
+        re.compile(r"^(?:[^@]*@)?(?P<name>[^(]*)\((?P<num>[^)]*)\)_(?P<ts>\d{14})" + _EXT),
+        "%Y%m%d%H%M%S",
+    ),
+    # Huawei, and Honor's MagicOS Phone app (Sounds/CallRecord): [{name}@]{number}_yyyyMMddHHmmss
+    (
+        "huawei",
+        re.compile(r"^(?:(?P<name>.+?)@)?(?P<num>\+?[\d ]+)_(?P<ts>\d{14})" + _EXT),
+        "%Y%m%d%H%M%S",
+    ),
+    # LG: a direction digit, "d", yyyyMMddHHmmss (hour 24 for midnight), "p", the number or "null".
+    ("lg", re.compile(r"^(?P<dir>[01])d(?P<ts>\d{14})p(?P<num>\+?\d+|null)" + _EXT), "lg"),
+    (
+        "screenshot",
+        re.compile(r"^Screenshot_(?P<ts>\d{8}-\d{6})(?:[_-].*)?\.\w+$", re.IGNORECASE),
+        "%Y%m%d-%H%M%S",
+    ),
+    ("oppo", re.compile(r"^(?P<who>.+?)-(?P<ts>\d{10})" + _EXT), "%y%m%d%H%M"),
+    ("hyperos", re.compile(r"^(?P<who>.+?)_(?P<ts>\d{14})" + _EXT), "%Y%m%d%H%M%S"),
 ]
 
-_NUMBERISH = re.compile(r"^\+?[\d\s\-]{3,}$")
+# Names made of a number, a direction and the start in epoch milliseconds, in any order,
+# separated by "_" or "-" (e.g. "+8613800138000_in_1710484222000.m4a").
+_EPOCH_TOKEN = re.compile(r"^\d{13}$")
+_DIRECTION_TOKEN = re.compile(r"^(?:in|out|incoming|outgoing|missed)$", re.IGNORECASE)
+_NUMBER_TOKEN = re.compile(r"^\+?\d{2,20}$")
+
+_NUMBERISH = re.compile(r"^\+?\d[\d\s\-]{1,}$")
+
+
+# What is not a phone number and is kept as written: an e-mail address (MMS from e-mail, FaceTime),
+# or a sender or app handle made of ASCII letters and digits (alphanumeric SMS senders such as
+# "VM-HDFCBK", Signal's UUIDs), or letters without any digit (a Teams meeting name). Taking the
+# digits out of these would invent a number.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
+HANDLE_LENGTH = 64  # Incident.counterpart_number
+
+
+def is_handle(raw: str) -> bool:
+    """Whether `raw` names its sender otherwise than by a phone number (see _EMAIL, _HANDLE)."""
+    raw = (raw or "").strip()
+    if _EMAIL.match(raw):
+        return True
+    letters = any(c.isascii() and c.isalpha() for c in raw)
+    return letters and (bool(_HANDLE.match(raw)) or not any(c.isdigit() for c in raw))
 
 
 def normalise_number(raw: str) -> str:
-    """Digits only, with a leading + kept; MIUI writes + as 00."""
+    """Digits only, with a leading + kept; MIUI writes + as 00. A sender that is not a phone number
+    (is_handle: an e-mail address, an alphanumeric sender, an app's handle) is kept as written,
+    whitespace collapsed, at most HANDLE_LENGTH characters."""
     raw = (raw or "").strip()
+    if is_handle(raw):
+        return " ".join(raw.split())[:HANDLE_LENGTH]
     plus = raw.startswith("+")
     digits = re.sub(r"\D", "", raw)
     if not plus and digits.startswith("00") and len(digits) > 4:
@@ -84,43 +161,78 @@ def _plausible_time(moment: datetime) -> bool:
     return EARLIEST_NAMED_TIME <= moment <= datetime.now(UTC) + NAMED_TIME_SLACK
 
 
+def _bcr_time(groups: dict) -> datetime:
+    offset = groups["off"]
+    sign = 1 if offset[0] == "+" else -1
+    seconds = int(offset[5:7] or 0) if len(offset) == 7 else 0
+    delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]), seconds=seconds) * sign
+    fraction = (groups.get("frac") or "").ljust(6, "0")[:6]
+    moment = datetime.strptime(groups["ts"], "%Y%m%d_%H%M%S").replace(tzinfo=dt_timezone(delta))
+    return moment.replace(microsecond=int(fraction))
+
+
+def _lg_time(stamp: str, tz: zoneinfo.ZoneInfo) -> datetime:
+    # LG writes midnight as hour 24 of the day before (0d20141126241240p… is 27 Nov, 00:12:40).
+    late = stamp[8:10] == "24"
+    moment = datetime.strptime(stamp[:8] + ("00" if late else stamp[8:10]) + stamp[10:], "%Y%m%d%H%M%S")
+    return (moment + timedelta(days=1) if late else moment).replace(tzinfo=tz)
+
+
+def _epoch_name(stem: str) -> dict | None:
+    tokens = re.split(r"[_-]", stem)
+    if len(tokens) != 3:
+        return None
+    stamps = [t for t in tokens if _EPOCH_TOKEN.match(t)]
+    directions = [t for t in tokens if _DIRECTION_TOKEN.match(t)]
+    numbers = [t for t in tokens if _NUMBER_TOKEN.match(t) and not _EPOCH_TOKEN.match(t)]
+    if len(stamps) != 1 or len(directions) != 1 or len(numbers) != 1:
+        return None
+    return {"ts": stamps[0], "num": numbers[0]}
+
+
 def parse_file_name(name: str, tz: zoneinfo.ZoneInfo) -> dict:
     """Time (aware, ISO) and counterpart parsed from a recording or screenshot file name.
 
     Returns {} when no known pattern matches or the date in the name is impossible or implausible
-    (before 2000, or more than a day ahead).
+    (before 2000, or more than a day ahead): such a file is filed with its time unknown.
     """
-    base = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
-    for pattern_name, pattern in _NAME_PATTERNS:
-        match = pattern.match(base)
-        if not match:
-            continue
-        groups = match.groupdict()
+    base = (name or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    candidates: list[tuple[str, dict, str]] = [
+        (pattern_name, match.groupdict(), time_format)
+        for pattern_name, pattern, time_format in _NAME_PATTERNS
+        if (match := pattern.match(base))
+    ]
+    epoch = _epoch_name(base.rsplit(".", 1)[0]) if "." in base else None
+    if epoch:
+        candidates.insert(0, ("epoch", epoch, "epoch"))
+    for pattern_name, groups, time_format in candidates:
         try:
-            if "dt" in groups and groups.get("dt"):
-                moment = datetime.strptime(groups["dt"], "%Y%m%d_%H%M%S.%f%z")
-            elif groups.get("ts"):
-                moment = datetime.strptime(groups["ts"], "%Y%m%d%H%M%S").replace(tzinfo=tz)
-            elif groups.get("ts10"):
-                moment = datetime.strptime(groups["ts10"], "%y%m%d%H%M").replace(tzinfo=tz)
-            elif pattern_name == "screenshot":
-                moment = datetime.strptime(groups["d"] + groups["t"], "%Y%m%d%H%M%S").replace(tzinfo=tz)
+            if time_format == "bcr":
+                moment = _bcr_time(groups)
+            elif time_format == "epoch":
+                moment = datetime.fromtimestamp(int(groups["ts"]) / 1000, tz=UTC)
+            elif time_format == "lg":
+                moment = _lg_time(groups["ts"], tz)
             else:
-                moment = datetime.strptime(groups["d"] + groups["t"], "%y%m%d%H%M%S").replace(tzinfo=tz)
-        except ValueError:
+                moment = datetime.strptime(groups["ts"], time_format).replace(tzinfo=tz)
+        except (ValueError, OverflowError, OSError):
             continue
         if not _plausible_time(moment):
             continue
         result: dict = {"pattern": pattern_name, "time": moment.isoformat()}
-        if groups.get("num"):
-            # MIUI's parentheses may hold a label (未知号码) rather than a number.
-            who = _who(groups["num"])
+        number = (groups.get("num") or "").strip()
+        if number and number != "null" and groups.get("dir") != "conference":
+            # MIUI's parentheses may hold a label (未知号码, Экстренный номер) rather than a number.
+            who = _who(number)
             if "number" in who:
                 result["number"] = who["number"]
             elif who:
                 result["label"] = who["name"]
         if groups.get("name") and groups["name"].strip():
-            result.setdefault("name", groups["name"].strip())
+            named = groups["name"].strip()
+            result.setdefault("name", named)
+            if "number" not in result and _NUMBERISH.match(named):
+                result["number"] = normalise_number(named)  # MIUI: 112(Экстренный номер)
         if groups.get("who"):
             for key, value in _who(groups["who"]).items():
                 result.setdefault(key, value)

@@ -258,6 +258,22 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
 
 @transaction.atomic
 def incident_delete(*, incident: Incident) -> None:
+    # A case on legal hold (a lawsuit pending): nothing in it may be deleted until it is lifted.
+    hold = Case.objects.select_for_update().filter(pk=incident.case_id, hold_at__isnull=False).first()
+    if hold is not None:
+        raise ValidationError(
+            {
+                "incident": [
+                    _(
+                        "This case is on hold since %(date)s (%(reason)s): nothing in it can be deleted until the hold is lifted."
+                    )
+                    % {
+                        "date": timezone.localtime(hold.hold_at).strftime("%Y-%m-%d"),
+                        "reason": hold.hold_reason,
+                    }
+                ]
+            }
+        )
     owner = incident.case.owner
     held = sorted(
         {
@@ -464,7 +480,25 @@ def evidence_store(
 @transaction.atomic
 def evidence_delete(*, evidence: EvidenceFile) -> None:
     """Delete a piece of evidence. A file an issued dossier lists, or a phone import still reads, is
-    withdrawn instead: hidden everywhere, its deletion audited, its bytes kept for what needs them."""
+    withdrawn instead: hidden everywhere, its deletion audited, its bytes kept for what needs them.
+    Nothing is deleted or withdrawn while the case is on legal hold."""
+    hold = (
+        Case.objects.select_for_update().filter(pk=evidence.incident.case_id, hold_at__isnull=False).first()
+    )
+    if hold is not None:
+        raise ValidationError(
+            {
+                "evidence": [
+                    _(
+                        "This case is on hold since %(date)s (%(reason)s): nothing in it can be deleted until the hold is lifted."
+                    )
+                    % {
+                        "date": timezone.localtime(hold.hold_at).strftime("%Y-%m-%d"),
+                        "reason": hold.hold_reason,
+                    }
+                ]
+            }
+        )
     needed_by = list(evidence.holds) + (
         [_("a phone import")]
         if PhoneImport.objects.filter(Q(evidence=evidence) | Q(storage_name=evidence.storage_name)).exists()

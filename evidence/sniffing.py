@@ -18,7 +18,7 @@ class Sniffed:
 
 
 ACCEPTED_DESCRIPTION = _(
-    "audio (AMR, MP3, M4A/AAC, 3GP, Ogg/Opus, WAV, WebM), images (PNG, JPEG, WebP, HEIC) and PDF"
+    "audio (AMR, MP3, M4A/AAC, 3GP, Ogg/Opus, FLAC, WAV, WebM), images (PNG, JPEG, WebP, HEIC) and PDF"
 )
 
 _MP4_AUDIO_BRANDS = {
@@ -51,6 +51,8 @@ def sniff(head: bytes) -> Sniffed | None:
         return Sniffed("image/jpeg", "jpg")
     if head.startswith(b"%PDF-"):
         return Sniffed("application/pdf", "pdf")
+    if head.startswith(b"fLaC"):  # BCR can record FLAC
+        return Sniffed("audio/flac", "flac")
     if head.startswith(b"OggS"):
         return Sniffed("audio/ogg", "ogg")
     if head.startswith(b"\x1a\x45\xdf\xa3"):

@@ -116,9 +116,28 @@ def test_the_merge_is_audited_and_the_import_preview_and_response_count_linked(a
     upload_recordings(alice_api, alice_case)
     result = import_calls(alice_api, alice_case)
     assert result["linked"] == len(recording_names())
-    merges = AuditEvent.objects.filter(owner=alice, action="incident.merge")
-    assert merges.count() == len(recording_names())
-    assert all(event.payload["source"]["kind"] == "import" for event in merges)
+    # One audit link for the import's joins, holding each incident's statement after it.
+    (merge,) = AuditEvent.objects.filter(owner=alice, action="import.merge")
+    merged = merge.payload["merged"]
+    assert len(merged) == len(recording_names())
+    assert all(m["source"]["kind"] == "import" and "occurred_at" in m["snapshot"] for m in merged)
+    # Recordings filed under calls already imported: one link each.
+    upload_recordings(alice_api, case_create(owner=alice, title="other", creditor="huabei"))
+    other = Incident.objects.filter(case__title="other")
+    assert other.count() == len(recording_names())  # no log there: each recording is its own call
+
+
+def test_the_import_preview_says_how_many_entries_will_be_linked(client, alice, alice_api, alice_case):
+    upload_recordings(alice_api, alice_case)
+    client.force_login(alice)
+    response = client.post(
+        f"/cases/{alice_case.pk}/import/", {"file": SimpleUploadedFile("calls.xml", calls_xml(real_calls()))}
+    )
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    linked = len(recording_names())
+    assert 'id="will-link"' in page and f"{linked} " in page.split('id="will-link"')[1][:40]
+    assert Incident.objects.filter(case=alice_case, kind="call").count() == linked  # nothing imported yet
 
 
 def test_the_same_call_in_two_exports_that_write_the_number_differently_is_one_row(alice_api, alice_case):
