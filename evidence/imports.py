@@ -82,7 +82,7 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         code, status = ("unsupported_type", 415) if exc.unsupported else ("invalid_import", 400)
         raise EvidenceRejected(code=code, status=status, message=str(exc)) from None
     if preview:
-        summary["linked"] = links_expected(case, upload, tz)
+        summary["linked"] = links_expected(case, upload, tz, (summary.get("date_order") or {}).get("order"))
     fmt = summary["format"]
     if fmt not in EXPORT_TYPES:
         raise EvidenceRejected(
@@ -123,7 +123,7 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
     return phone_import
 
 
-def links_expected(case: Case, upload, tz) -> int:
+def links_expected(case: Case, upload, tz, date_order: str | None = None) -> int:
     """How many entries of the export (of the kinds imported by default) are the same real events
     as incidents already logged: the preview says they will be linked, not counted twice."""
     matcher = Matcher(case)
@@ -150,7 +150,7 @@ def links_expected(case: Case, upload, tz) -> int:
 
     try:
         upload.seek(0)
-        _fmt, entries = iter_entries(upload, tz)
+        _fmt, entries = iter_entries(upload, tz, date_order=date_order)
         for entry in entries:
             if entry.import_kind in DEFAULT_KINDS and entry.key not in existing:
                 pending.append(entry)

@@ -519,16 +519,15 @@ def recordings_upload(request, pk: int):
     rows = []
     for evidence in recent:
         moment = evidence.incident.occurred_at
-        options = (
-            Incident.objects.filter(
-                case=case,
-                kind="call",
-                occurred_at__gte=moment - timedelta(days=1),
-                occurred_at__lte=moment + timedelta(days=1),
-            )
-            .exclude(pk=evidence.incident_id)
-            .order_by("occurred_at")[:40]
-        )
+        # Calls around the recording's time; for a recording whose time is unknown, the latest calls.
+        calls = Incident.objects.filter(case=case, kind="call").exclude(pk=evidence.incident_id)
+        if moment is not None:
+            calls = calls.filter(
+                occurred_at__gte=moment - timedelta(days=1), occurred_at__lte=moment + timedelta(days=1)
+            ).order_by("occurred_at")
+        else:
+            calls = calls.filter(occurred_at__isnull=False).order_by("-occurred_at")
+        options = calls[:40]
         rows.append((evidence, options))
     return render(
         request,

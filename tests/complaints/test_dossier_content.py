@@ -586,3 +586,26 @@ def test_the_recipient_letters_in_english(alice, alice_case, tmp_path):
     )
     summary = json.loads(alipay.manifest)["summary"]
     assert len(summary["long"]) <= 500 and len(summary["short"]) <= 200 and alipay.number in summary["short"]
+
+
+def test_an_incident_whose_time_is_unknown_is_printed_as_such_and_counted_in_no_time_rule(alice, tmp_path):
+    case = case_create(owner=alice, title="花呗", creditor="huabei")
+    night = datetime(2026, 3, 2, 23, 15, tzinfo=SHANGHAI)
+    incident_create(case=case, kind="call", occurred_at=night, counterpart_number="17012345678")
+    unknown = incident_create(
+        case=case,
+        kind="call",
+        occurred_at=None,
+        time_unknown_ok=True,
+        counterpart_number="17012345678",
+        description="录音文件名里没有时间",
+    )
+    dossier = built(alice, case, language="zh-hans", addressee="alipay")
+    manifest = json.loads(dossier.manifest)
+    stats = manifest["statistics"]
+    assert stats["total"] == 2 and stats["time_unknown"] == 1
+    assert stats["night_calls"] == 1  # only the call whose time is known
+    entry = next(i for i in manifest["incidents"] if i["id"] == unknown.pk)
+    assert entry["occurred_at"] is None and entry["time_status"] == "unknown"
+    text = pdf_text(dossier, tmp_path)
+    assert "时间未知" in text
