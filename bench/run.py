@@ -16,7 +16,9 @@ BENCHMARKS = [
     "dossier.py",
     "image_bomb.py",
     "verify_bomb.py",
+    "export.py",
     "capacity.py",
+    "stamps.py",
 ]
 
 if __name__ == "__main__":

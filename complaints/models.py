@@ -164,3 +164,19 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class IssuedSeal(models.Model):
+    """What this server issued, kept when the dossier's owner deletes the case or the account: the
+    verify page then still says "issued by this server on …" for a dossier already in a recipient's
+    hands, instead of "never issued". Nothing personal: the seal (a hash), the number, the PDF's
+    hash and the dates. Written with the dossier, in the same transaction."""
+
+    seal = models.CharField(max_length=64, unique=True)
+    number = models.CharField(max_length=40)
+    pdf_sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.seal[:12]}"

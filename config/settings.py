@@ -285,6 +285,26 @@ DOSSIER_FONT_PATH = os.environ.get("DOSSIER_FONT_PATH", "")
 DOSSIER_SIGNING_DIR = Path(os.environ.get("DOSSIER_SIGNING_DIR", DATA_DIR / "signing"))
 DOSSIER_SIGNER_NAME = os.environ.get("DOSSIER_SIGNER_NAME", "Collection Evidence Keeper dossier signing")
 DOSSIER_TSA_URL = os.environ.get("DOSSIER_TSA_URL", "")
+
+# Exports of a whole account (privacy app): kept this many days, built in this folder (it needs room
+# for the largest account; empty: the system's temporary folder), re-queued when stalled this long.
+EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "7"))
+EXPORT_TEMP_DIR = os.environ.get("EXPORT_TEMP_DIR", "")
+EXPORT_STALL_SECONDS = int(os.environ.get("EXPORT_STALL_SECONDS", "900"))
+# Trusted timestamps at arrival: every evidence file's SHA-256 (and every moved audit-chain head)
+# enters a batch; each TSA_BATCH_SECONDS the batch's Merkle root is sent to the RFC 3161 TSAs of
+# TSA_URLS, tried in order (DOSSIER_TSA_URL alone still works). A failed batch is retried after the
+# interval, doubled per failure up to TSA_RETRY_MAX_SECONDS. TSA_CA_FILE: the TSAs' CA certificates
+# (PEM), kept with each token so a bundle can be checked offline. Dossiers report how many files were
+# stamped within TSA_PROMPT_MINUTES of arrival.
+TSA_URLS = envlist("TSA_URLS", [])
+TSA_BATCH_SECONDS = envint("TSA_BATCH_SECONDS", 60)
+if TSA_BATCH_SECONDS <= 0:
+    raise ImproperlyConfigured(f"TSA_BATCH_SECONDS must be positive, not {TSA_BATCH_SECONDS}")
+TSA_TIMEOUT_SECONDS = envint("TSA_TIMEOUT_SECONDS", 10)
+TSA_RETRY_MAX_SECONDS = envint("TSA_RETRY_MAX_SECONDS", 3600)
+TSA_CA_FILE = os.environ.get("TSA_CA_FILE", "")
+TSA_PROMPT_MINUTES = envint("TSA_PROMPT_MINUTES", 5)
 # The public address of this installation: dossiers print its verify page, and their QR code opens
 # it with the seal, so a handler's phone camera starts the check.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")

@@ -251,10 +251,12 @@ def _epoch(value: str | None, latest: datetime) -> datetime | None:
 DAY_FIRST, MONTH_FIRST = "dmy", "mdy"
 DATE_ORDERS = (DAY_FIRST, MONTH_FIRST)
 _TIME = r"(?:[ T,]+(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,]\d{1,9})?)?(?:\s*(?P<ampm>[AaPp])\.?[Mm]\.?)?)"
+# re.ASCII: \d is 0-9 only, so full-width or superscript digits are never read as a date.
 _YEAR_FIRST = re.compile(
-    r"(?P<y>\d{4})[-/.](?P<a>\d{1,2})[-/.](?P<b>\d{1,2})" + _TIME + r"(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+    r"(?P<y>\d{4})[-/.](?P<a>\d{1,2})[-/.](?P<b>\d{1,2})" + _TIME + r"(?P<zone>Z|[+-]\d{2}:?\d{2})?",
+    re.ASCII,
 )
-_SLASHED = re.compile(r"(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})" + _TIME)
+_SLASHED = re.compile(r"(?P<a>\d{1,2})[-/.](?P<b>\d{1,2})[-/.](?P<y>\d{4}|\d{2})" + _TIME, re.ASCII)
 
 
 def _slashed_parts(text: str) -> tuple[int, int] | None:
@@ -633,7 +635,7 @@ IMAZING_TYPES = {
 # (FaceTime Audio, WhatsApp Audio/Video, Signal Audio, Teams Audio…) is an app call.
 _PHONE_SERVICES = {"", "phone", "iphone", "cellular", "mobile", "telephone", "sim", "carrier"}
 _PHONE_TEXT = re.compile(r"\+?[\d\s().\-/]*")  # what a phone number may be written with
-_DURATION_TEXT = re.compile(r"\d{1,3}:\d{2}(?::\d{2})?|\d{1,5}")
+_DURATION_TEXT = re.compile(r"\d{1,3}:\d{2}(?::\d{2})?|\d{1,5}", re.ASCII)
 
 
 def app_service(service: str) -> str:

@@ -414,8 +414,12 @@ def evidence_thumbnail(request, pk: int):
 def evidence_delete(request, pk: int):
     evidence = selectors.evidence_for(request.user, pk)
     incident_pk = evidence.incident_id
-    services.evidence_delete(evidence=evidence)
-    messages.success(request, _("File removed. The audit history keeps its hash."))
+    try:
+        services.evidence_delete(evidence=evidence)
+    except ValidationError as exc:  # e.g. the case is on legal hold: nothing changes
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("File removed. The audit history keeps its hash."))
     return redirect("incident_detail", pk=incident_pk)
 
 

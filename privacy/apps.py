@@ -1,7 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PrivacyConfig(AppConfig):
+    """Export everything, delete an account or a case, hold a case."""
+
     default_auto_field = "django.db.models.BigAutoField"
     name = "privacy"
-    verbose_name = "Export and deletion"
+    verbose_name = _("Export and deletion")
