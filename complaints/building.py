@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -21,11 +20,12 @@ from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
 from evidence.services import evidence_hold
 from evidence.thumbnails import page_image, thumbnail_for
 from ledger.chain import audit_append
+from stamps.tsa import configured as tsa_configured
 
 from .conf import setting
 from .heartbeat import BuildHeartbeat
 from .manifest import build_manifest
-from .models import Dossier, DossierStatus
+from .models import Dossier, DossierStatus, IssuedSeal
 from .pdf import render_pdf
 from .pdf.sections import IMAGE_TYPES
 from .signing import embed_and_sign, ensure_signing_identity
@@ -170,7 +170,7 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
             # The QR code opens the verify page with this seal: a phone camera starts the check.
             verify_url=f"{manifest['dossier']['verify_url']}?{urlencode({'seal': seal})}",
             signer_fingerprint=signer_fingerprint(),
-            timestamped=bool(getattr(settings, "DOSSIER_TSA_URL", "")),
+            timestamped=tsa_configured(),
         )
     progress(90, "signing")
     signed, timestamped = embed_and_sign(
@@ -197,6 +197,15 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
         locked.status, locked.progress, locked.progress_note = DossierStatus.READY, 100, "ready"
         locked.finished_at = timezone.now()
         locked.save()
+        IssuedSeal.objects.get_or_create(
+            seal=seal,
+            defaults={
+                "number": locked.number,
+                "pdf_sha256": pdf_sha,
+                "created_at": locked.created_at,
+                "finished_at": locked.finished_at,
+            },
+        )
         audit_append(
             owner=locked.owner,
             action="dossier.issue",

@@ -19,6 +19,8 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from stamps.selectors import stamp_facts
+
 from .conf import setting
 from .heartbeat import worker_states
 from .models import Dossier, DossierStatus
@@ -138,6 +140,13 @@ def health_report(*, details: bool = False) -> dict:
             if report["dossiers_stalled"]:
                 problems.append(f"{report['dossiers_stalled']} dossier build(s) stopped without finishing")
             report["signing_key"] = signing_key_state()
+            report["timestamps"] = stamp_facts(now)
+            if report["timestamps"]["last_error"]:
+                problems.append(
+                    f"{report['timestamps']['pending_batches']} trusted-timestamp batch(es) wait for a TSA "
+                    f"(oldest {report['timestamps']['oldest_pending_seconds']:.0f} s): "
+                    f"{report['timestamps']['last_error']}"
+                )
             if (
                 report["signing_key"] == "missing"
                 and Dossier.objects.filter(status=DossierStatus.READY).exists()

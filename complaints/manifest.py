@@ -26,6 +26,7 @@ from ledger.models import canonical_json
 from stamps.selectors import evidence_stamps
 from stamps.tsa import configured as tsa_configured
 
+from .followup_letter import after_notice_contacts, follows_entries, notice_entry
 from .letters import addressee as addressee_details
 from .letters import full_id_allowed, request_text
 from .summary import call_direction, summaries
@@ -239,7 +240,13 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     findings = {}
     if pack:
         rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS)
-        findings = evaluate(records_from_rows(rows), pack, profile.tz, pack.lender_type(case.creditor))
+        findings = evaluate(
+            records_from_rows(rows),
+            pack,
+            profile.tz,
+            pack.lender_type(case.creditor),
+            context=case.rule_context,
+        )
     violations: dict[str, dict] = {}
     incident_entries = []
     for number, incident in enumerate(incidents, start=1):
@@ -265,7 +272,11 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 for cited in view[key]:
                     if cited not in group[key]:
                         group[key].append(cited)
-            group["incidents"].append({"incident": incident.pk, "explanation": view["explanation"]})
+            group["incidents"].append(
+                {"incident": incident.pk, "explanation": view["explanation"]}
+                # Cited with the date of the written notice it came after.
+                | ({"after_notice": view["notice_date"]} if view.get("after_notice") else {})
+            )
         incident_entries.append(
             {
                 "ref": f"#{number}",
@@ -321,6 +332,8 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             "verify_url": verify_address(),
             "rule_pack": dossier.rule_pack,
             "reissue_of": dossier.reissue_of.number if dossier.reissue_of else None,
+            # The case is on legal hold (e.g. a lawsuit pending): nothing in it can be deleted.
+            "on_hold": {"since": _utc(case.hold_at), "reason": case.hold_reason} if case.hold_at else None,
         },
         "complainant": {
             "name": profile.display_name or dossier.owner.get_username(),
@@ -337,6 +350,11 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             # The earlier complaint this one follows (date, channel, ticket number, reply), when
             # escalating to a regulator.
             "earlier_complaint": getattr(dossier, "earlier_complaint", None) or None,
+            # The complaints logged in this app that it follows, the written notice sent before it,
+            # and the contacts after that notice which broke it (complaints/followup_letter.py).
+            "follows": follows_entries(dossier=dossier, tz=profile.tz, language=language),
+            "notice": notice_entry(dossier=dossier, tz=profile.tz, language=language),
+            "after_notice": after_notice_contacts(violations, incident_entries, pack),
         },
         "respondent": {
             "lender_name": case.lender_name,

@@ -193,7 +193,8 @@ def rotate_signing_identity(*, compromised: bool = False) -> Rotation:
 
 
 def _timestamper():
-    url = getattr(settings, "DOSSIER_TSA_URL", "")
+    # DOSSIER_TSA_URL, else the first of TSA_URLS: dossiers are stamped by the TSAs evidence is.
+    url = getattr(settings, "DOSSIER_TSA_URL", "") or (getattr(settings, "TSA_URLS", None) or [""])[0]
     if not url:
         return None
 

@@ -5,7 +5,8 @@ A bundle (zip) holds dossier.pdf, manifest.json, the evidence files, SHA256SUMS 
 signature protects: the manifest embedded in the signed PDF says what every file must hash to, and
 once its seal is known to have been issued here, the manifest recorded at issue says which files
 the bundle holds. Any other file is named as unexpected; SHA256SUMS and VERIFY.txt, not sealed,
-must say exactly what the server wrote.
+must say exactly what the server wrote. Trusted-timestamp files (timestamps/: tokens, roots, TSA
+chains, inclusion proofs) are checked against what the server keeps and by their cryptography.
 
 Anyone may upload to the public verify page, so a check never costs more than a real bundle could:
 the zip's directory is sized up before it is parsed, every member's declared size and compression
@@ -40,8 +41,11 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from evidence.hashing import sha256_of
 from evidence.models import EvidenceFile
 from evidence.storage import open_evidence
+from stamps.bundle import FOLDER as STAMPS_FOLDER
+from stamps.bundle import check_stamp_files, stamp_files
+from stamps.bundle import proof_path as stamp_proof_path
 
-from .models import Dossier, DossierStatus
+from .models import Dossier, DossierStatus, IssuedSeal
 from .pdf import texts
 from .signing import check_signature, embedded_manifest
 from .summary import calls_csv
@@ -58,7 +62,7 @@ DIRECTORY_BYTES_PER_ENTRY = 1024
 # --- building -------------------------------------------------------------------------------------
 
 
-def verify_text(dossier: Dossier) -> str:
+def verify_text(dossier: Dossier, *, timestamps: bool = True) -> str:
     header = (
         f"Dossier / 材料编号: {dossier.number}\n"
         f"Seal / 封印 (sha256 of manifest.json): {dossier.seal}\n"
@@ -67,7 +71,42 @@ def verify_text(dossier: Dossier) -> str:
         "  sha256sum -c SHA256SUMS\n"
         "  sha256sum manifest.json     # must equal the seal / 应与封印一致\n\n"
     )
-    return header + texts()["verify"]["text"].strip() + "\n"
+    return header + texts()["verify"]["text"].strip() + "\n" + (TIMESTAMPS_TEXT if timestamps else "")
+
+
+# How to check the trusted timestamps offline: openssl for the tokens, a few lines of python3 for the
+# inclusion proofs (the same for every bundle, so VERIFY.txt can be compared with what was written).
+TIMESTAMPS_TEXT = """
+Trusted timestamps / 可信时间戳
+If the bundle has a timestamps/ folder, each evidence file listed there was timestamped by an RFC 3161
+time-stamp authority (TSA) soon after it arrived. Files that arrived together share one token: the TSA
+signed the root of a Merkle tree over their SHA-256 hashes (timestamps/batch-<n>.root), and each file's
+timestamps/<file>.proof.json leads from its hash to that root. Without this folder the evidence was not
+independently timestamped.
+若证据包中有 timestamps/ 目录，其中列出的证据文件在到达后不久即由 RFC 3161 时间戳服务机构（TSA）加盖可信时间戳：
+同一批到达的文件共用一个时间戳令牌，TSA 签署的是这些文件 SHA-256 所构成的默克尔树的根（timestamps/batch-<n>.root），
+每个文件的 timestamps/<文件名>.proof.json 给出从该文件哈希到根的路径。没有该目录的，证据未经独立的可信时间戳。
+
+1. Each token is the TSA's, over its root (prints "Verification: OK") / 核验每个令牌（应显示 Verification: OK）:
+for t in timestamps/batch-*.tsr; do b="${t%.tsr}"
+  openssl ts -verify -digest "$(cat "$b.root")" -in "$t" -CAfile "$b-chain.pem"
+  openssl ts -reply -in "$t" -text | grep "Time stamp"    # the time the TSA vouches for / 时间（UTC）
+done
+2. Each file leads to its token's root (prints OK per file) / 核验每个文件在树中（每个文件应显示 OK）:
+python3 - <<'EOF'
+import glob, hashlib, json
+h = lambda b: hashlib.sha256(b).digest()
+for name in sorted(glob.glob("timestamps/*.proof.json")):
+    p = json.load(open(name, encoding="utf-8"))
+    x = h(b"\\x00" + h(open(p["file"], "rb").read()))
+    for side, s in p["path"]:
+        x = h(b"\\x01" + bytes.fromhex(s) + x) if side == "L" else h(b"\\x01" + x + bytes.fromhex(s))
+    ok = x.hex() == p["root"] == open(p["token"][:-4] + ".root").read().strip()
+    print("OK" if ok else "MISMATCH", p["file"], p["time"])
+EOF
+The TSA's certificate chain (batch-<n>-chain.pem) is as the TSA sent it; compare its root with the
+certificate the TSA publishes. / batch-<n>-chain.pem 为 TSA 提供的证书链，请与该机构公布的根证书比对。
+"""
 
 
 class BundleIncomplete(Exception):
@@ -120,6 +159,10 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
         for path, data in derived_files(manifest).items():
             bundle.writestr(path, data)
             sums.append((hashlib.sha256(data).hexdigest(), path))
+        # Trusted timestamps of the files stamped so far: tokens, roots, TSA chains, inclusion proofs.
+        for path, data in stamp_files(manifest["evidence"]).files.items():
+            bundle.writestr(path, data)
+            sums.append((hashlib.sha256(data).hexdigest(), path))
         bundle.writestr("SHA256SUMS", "".join(f"{digest}  {path}\n" for digest, path in sums))
         bundle.writestr("VERIFY.txt", verify_text(dossier))
     return missing
@@ -166,7 +209,7 @@ class VerifyLimits:
             return self.pdf_bytes
         if name == "manifest.json":
             return self.manifest_bytes
-        if name in UNSEALED_FILES or name in DERIVED_FILES:
+        if name in UNSEALED_FILES or name in DERIVED_FILES or name.startswith(STAMPS_FOLDER):
             return self.text_bytes
         return None
 
@@ -212,8 +255,15 @@ class Verdict:
         return {"valid": self.valid, "dossier": known, "problems": list(self.problems)}
 
 
-def _issued(seal: str) -> Dossier | None:
-    return Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first() if seal else None
+def _issued(seal: str) -> Dossier | IssuedSeal | None:
+    """The dossier this server issued with this seal; after its owner deleted the case or the
+    account, the record kept of it (IssuedSeal: seal, number, PDF hash, dates)."""
+    if not seal:
+        return None
+    return (
+        Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first()
+        or IssuedSeal.objects.filter(seal=seal).first()
+    )
 
 
 def _file_size(handle: IO[bytes]) -> int:
@@ -549,7 +599,19 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
 
     # The manifest as issued (the seal proves the bundle's sealed one is identical) names the files.
     sealed_hashes = {"dossier.pdf": dossier.pdf_sha256, "manifest.json": dossier.seal}
-    issued = json.loads(dossier.manifest)
+    if isinstance(dossier, Dossier):
+        issued = json.loads(dossier.manifest)
+    else:
+        # Issued here, its owner since gone (IssuedSeal keeps no manifest): the bundle's own
+        # manifest.json is the issued one exactly when its sha256 is the issued seal.
+        kept = read("manifest.json") if "manifest.json" in entries else None
+        if kept is None or hashlib.sha256(kept).hexdigest() != dossier.seal:
+            verdict.problems.append(
+                "manifest.json: missing or altered, and this server no longer keeps the issued one; "
+                "the other files were not checked"
+            )
+            return verdict
+        issued = json.loads(kept)
     derived = {path: hashlib.sha256(data).hexdigest() for path, data in derived_files(issued).items()}
     for path, expected in derived.items():
         sealed_hashes[path] = expected
@@ -559,6 +621,7 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
                 verdict.problems.append(
                     f"{path}: differs from the one derived from the sealed manifest (expected sha256 {expected})"
                 )
+    actual_hashes: dict[str, str] = {}
     for entry in issued.get("evidence", []):
         path, expected = entry.get("bundle_path", ""), entry.get("sha256")
         sealed_hashes[path] = expected
@@ -572,8 +635,27 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
             verdict.problems.append(unreadable(path, exc))
             continue
         verdict.files_checked += 1
+        actual_hashes[path] = actual
         if actual != expected:
             verdict.problems.append(f"{path}: expected sha256 {expected}, actual {actual}")
+
+    # Trusted timestamps: the files this server would write now (a bundle written before a stamp
+    # arrived may lack it, unless the sealed manifest names the stamp), each token checked against
+    # its root and the TSA chain kept for it, each proof against the file as found in the bundle.
+    stamped = stamp_files(issued.get("evidence", []))
+    for path, data in stamped.files.items():
+        sealed_hashes[path] = hashlib.sha256(data).hexdigest()
+    verdict.problems += check_stamp_files(
+        stamped,
+        present=set(entries),
+        read=read,
+        actual_sha256=actual_hashes,
+        required={
+            stamp_proof_path(entry["bundle_path"])
+            for entry in issued.get("evidence", [])
+            if entry.get("timestamp")
+        },
+    )
 
     for name in entries:
         if name not in sealed_hashes and name not in UNSEALED_FILES:
@@ -591,7 +673,11 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
             )
     if "VERIFY.txt" in entries:
         text = read("VERIFY.txt")
-        if text is not None and text != verify_text(dossier).encode("utf-8"):
+        # Bundles written before trusted timestamps existed carry the text without their section.
+        written = {
+            verify_text(dossier, timestamps=with_stamps).encode("utf-8") for with_stamps in (True, False)
+        }
+        if text is not None and text not in written:
             verdict.problems.append(
                 _(
                     "VERIFY.txt: differs from the one this server wrote for dossier %(number)s; "

@@ -6,7 +6,9 @@ case_violations_refresh in its own transaction, after its audit link.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from datetime import UTC, datetime
 
 from django.db import connection, transaction
 
@@ -37,13 +39,20 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
     # import has none), so a case of 100,000 incidents is checked without holding its rows twice.
     records = []
     stored: dict[int, list] = {}
-    rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS, "violations")
-    for row in rows.iterator(chunk_size=5000):
+    for row in _case_rows(case.pk):
         records.extend(records_from_rows([row[:-1]]))
         if row[-1]:
             stored[row[0]] = row[-1]
     findings = (
-        evaluate(records, pack, profile_for(case.owner).tz, pack.lender_type(case.creditor)) if pack else {}
+        evaluate(
+            records,
+            pack,
+            profile_for(case.owner).tz,
+            pack.lender_type(case.creditor),
+            context=case.rule_context,
+        )
+        if pack
+        else {}
     )
     summary: Counter = Counter()
     changed: list[tuple[int, list, str]] = []
@@ -60,6 +69,46 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
         case.violation_summary = summary_dict
         Case.objects.filter(pk=case.pk).update(violation_summary=summary_dict)
     return summary_dict
+
+
+def _case_rows(case_id: int):
+    """(*RECORD_FIELDS, violations) of every incident of the case in time order, read with one raw
+    query in chunks: the ORM's per-value converters cost more than the rules for 100,000 rows.
+    Values are converted here the way the fields would (JSON text parsed once per distinct text)."""
+    fields = [Incident._meta.get_field(name) for name in (*RECORD_FIELDS, "violations")]
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(Incident._meta.db_table)} "
+        f"WHERE {quote('case_id')} = %s ORDER BY {quote('occurred_at')}, {quote('id')}"
+    )
+    json_at = [i for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
+    time_at = fields.index(Incident._meta.get_field("occurred_at"))
+    answered_at = fields.index(Incident._meta.get_field("answered"))
+    parsed: dict[str, object] = {}
+    last = len(fields) - 1
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, [case_id])
+        while chunk := cursor.fetchmany(5000):
+            for raw in chunk:
+                row = list(raw)
+                for i in json_at:
+                    value = row[i]
+                    if isinstance(value, str):
+                        if i == last:  # stored findings: mostly distinct, parsed as they are
+                            row[i] = json.loads(value)
+                            continue
+                        if value not in parsed:
+                            parsed[value] = json.loads(value)
+                        # Lists shared between rows are never changed by the rules: read-only use.
+                        row[i] = parsed[value]
+                moment = row[time_at]
+                if isinstance(moment, str):  # SQLite keeps UTC text without an offset
+                    row[time_at] = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+                elif moment is not None and moment.tzinfo is None:
+                    row[time_at] = moment.replace(tzinfo=UTC)
+                if row[answered_at] is not None:
+                    row[answered_at] = bool(row[answered_at])
+                yield row
 
 
 def _write_findings(changed: list[tuple[int, list, str]]) -> None:

@@ -24,7 +24,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -236,6 +236,24 @@ JOIN_FIELDS = ["sources", "duration_seconds", "answered", "counterpart_number", 
 JOIN_FIELDS += ["occurred_at", "import_key", "amended_at"]
 
 
+def _update_joined(incidents: list[Incident]) -> None:
+    """Write the joined columns of many incidents with one prepared UPDATE run many times (Django's
+    bulk_update builds a CASE per column and row: seconds for a thousand rows)."""
+    fields = [Incident._meta.get_field(name) for name in JOIN_FIELDS]
+    quote = connection.ops.quote_name
+    sql = (
+        f"UPDATE {quote(Incident._meta.db_table)} SET "
+        + ", ".join(f"{quote(f.column)} = %s" for f in fields)
+        + f" WHERE {quote('id')} = %s"
+    )
+    rows = [
+        [*(f.get_db_prep_save(getattr(incident, f.attname), connection) for f in fields), incident.pk]
+        for incident in incidents
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 @transaction.atomic
 def incidents_join_imported(*, case: Case, joins: list[tuple[int, dict, dict, datetime | None, str]]) -> None:
     """Many entries of one import joining incidents already logged: the rows updated in one pass and
@@ -247,7 +265,7 @@ def incidents_join_imported(*, case: Case, joins: list[tuple[int, dict, dict, da
     for pk, source, facts, exact_time, import_key in joins:
         incident = incidents[pk]
         records.append(_apply(incident, _clean_source(source), facts, exact_time, import_key))
-    Incident.objects.bulk_update(list(incidents.values()), JOIN_FIELDS, batch_size=500)
+    _update_joined(list(incidents.values()))
     audit_append(
         owner=case.owner, action="import.merge", subject=case, payload={"case": case.pk, "merged": records}
     )

@@ -1,7 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StampsConfig(AppConfig):
+    """Trusted timestamps of evidence as it arrives. Below accounts, above ledger: it reads audit
+    heads and knows evidence files only by id."""
+
     default_auto_field = "django.db.models.BigAutoField"
     name = "stamps"
-    verbose_name = "Trusted timestamps"
+    verbose_name = _("Trusted timestamps")

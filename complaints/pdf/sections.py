@@ -216,6 +216,7 @@ class Renderer:
         if earlier and earlier.get("date"):
             out.append(_p(self.tr("earlier"), s.h2))
             out.append(_p(self.earlier_text(earlier), s.body))
+        out += self.follow_up()
         out.append(_p(self.tr("facts"), s.h2))
         start, end = self.period()
         facts = [self.tr("facts_period", start=start, end=end, tz=self.tz_label(), total=stats["total"])]
@@ -318,6 +319,80 @@ class Renderer:
             text += self.tr("earlier_waiting")
         return text
 
+    def follow_up(self) -> list:
+        """The written notice and the contacts after it, then the earlier complaints this letter
+        follows: dates, channels, ticket numbers, deadlines and replies (or the missed deadline)."""
+        s, letter = self.s, self.m.get("letter") or {}
+        out = []
+        notice = letter.get("notice")
+        if notice:
+            out.append(_p(self.tr("notice"), s.h2))
+            out.append(
+                _p(
+                    self.tr(
+                        "notice_sent",
+                        date=notice["date"],
+                        channel=notice["channel_label"] or "—",
+                        number=notice["number"],
+                        allowed=notice["allowed_text"],
+                        start=notice["hours"]["from"],
+                        end=notice["hours"]["until"],
+                    ),
+                    s.body,
+                )
+            )
+            contacts = letter.get("after_notice") or []
+            if contacts:
+                out.append(_p(self.tr("notice_after", count=len(contacts)), s.body))
+                for item in contacts:
+                    line = self.tr(
+                        "notice_after_line",
+                        ref=item["ref"],
+                        time=self.when(item["occurred_at"]),
+                        kind=self.label("kind", item["kind"]),
+                        explanation=item["explanation"],
+                    )
+                    out.append(_p(self.t["bullet"] + " " + line, s.small))
+            else:
+                out.append(_p(self.tr("notice_none_after"), s.body))
+        follows = letter.get("follows") or []
+        if follows:
+            out.append(_p(self.tr("follows"), s.h2))
+            for entry in follows:
+                out.append(_p(self.follows_text(entry), s.body))
+            out.append(_p(self.tr("follows_closing"), s.body))
+        return out
+
+    def follows_text(self, entry: dict) -> str:
+        ticket = self.tr("earlier_ticket", ticket=entry["ticket"]) if entry.get("ticket") else ""
+        parts = [
+            self.tr(
+                "follows_sent",
+                date=entry["date"],
+                channel=entry["channel_label"],
+                to=entry["to"],
+                ticket=ticket,
+            )
+        ]
+        if entry.get("statutory") and entry.get("deadline_source"):
+            source = entry["deadline_source"][self.language]
+            parts.append(
+                self.tr("follows_deadline", source=source, due=entry["due"], option=entry["deadline_label"])
+            )
+        else:
+            parts.append(self.tr("follows_followup", due=entry["due"], option=entry["deadline_label"]))
+        for reply in entry.get("replies") or []:
+            parts.append(
+                self.tr(
+                    "follows_reply", date=reply["date"], outcome=reply["outcome_label"], text=reply["text"]
+                )
+            )
+        if entry.get("overdue_days") is not None:
+            parts.append(self.tr("follows_overdue", today=entry["as_of"], days=entry["overdue_days"]))
+        elif not entry.get("replies"):
+            parts.append(self.tr("follows_waiting"))
+        return ("" if self.language == "zh-hans" else " ").join(parts)
+
     def kv_table(self, rows) -> Table:
         table = Table(rows, colWidths=[32 * mm, PAGE_W - 2 * MARGIN - 32 * mm])
         table.setStyle(
@@ -346,6 +421,14 @@ class Renderer:
     def summary(self, stats) -> list:
         s = self.s
         out = [_p(self.tr("summary"), s.h1)]
+        hold = self.m["dossier"].get("on_hold")
+        if hold:  # a lawsuit or other proceedings: nothing in the case can be deleted meanwhile
+            out.append(
+                _p(
+                    self.tr("on_hold", since=self.when(hold["since"])[:10], reason=hold["reason"] or "—"),
+                    s.body,
+                )
+            )
         window = stats["quiet_hours"]
         rows = [
             [_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
@@ -362,6 +445,8 @@ class Renderer:
             [_p(self.tr(f"stat_{key}"), s.cell), _p(str(stats[key]), s.cell)]
             for key in ("sms", "third", "visits", "threats")
         ]
+        if stats.get("time_unknown"):
+            rows.append([_p(self.tr("stat_time_unknown"), s.cell), _p(str(stats["time_unknown"]), s.cell)])
         rows.append([_p(self.tr("stat_evidence"), s.cell), _p(str(len(self.evidence)), s.cell)])
         stamped = stats.get("timestamps")
         if self.evidence and self.stamps_shown():
@@ -635,9 +720,8 @@ class Renderer:
                     refs.get(entry["incident"], ""),
                 ]
             )
-            rows.append(
-                ["", [_p(f"SHA-256 {entry['sha256']}", s.mono), _p(self.stamp_line(entry), s.small)], "", "", "", "", ""]
-            )
+            facts = [_p(f"SHA-256 {entry['sha256']}", s.mono), _p(self.stamp_line(entry), s.small)]
+            rows.append(["", facts, "", "", "", "", ""])
         widths = [11 * mm, None, 22 * mm, 16 * mm, 16 * mm, 28 * mm, 13 * mm]
         widths[1] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
         table = LongTable(rows, colWidths=widths, repeatRows=1)

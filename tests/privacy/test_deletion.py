@@ -221,8 +221,13 @@ def test_a_dossier_already_sent_still_verifies_as_issued_after_the_account_is_de
     with default_storage.open(dossier.pdf_name, "rb") as handle:
         pdf = handle.read()
     seal, number = dossier.seal, dossier.number
+    bundle = alice_api.get(f"/api/v1/dossiers/{dossier.pk}/bundle")
+    assert bundle.status_code == 200
+    bundle_bytes = b"".join(bundle.streaming_content) if bundle.streaming else bundle.content
     with committed():
         assert delete_account(alice_api).status_code == 204
+    whole = APIClient().post("/api/v1/verify/", {"file": io.BytesIO(bundle_bytes)}, format="multipart").json()
+    assert whole["valid"] is True, whole["problems"]
     verdict = APIClient().post("/api/v1/verify/", {"file": io.BytesIO(pdf)}, format="multipart").json()
     assert verdict["valid"] is True, verdict["problems"]
     assert verdict["dossier"]["seal"] == seal

@@ -24,6 +24,7 @@ import os
 import socket
 import threading
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils import timezone
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
@@ -34,6 +35,7 @@ from complaints.heartbeat import worker_beat, worker_forget
 from complaints.housekeeping import housekeeping
 from complaints.queue import database_queue, fail_own_leftovers
 from complaints.services import dossier_sweep
+from stamps.services import stamp_due
 
 logger = logging.getLogger("complaints.worker")
 
@@ -125,6 +127,9 @@ class Command(DbWorkerCommand):
                 )
         threads = [Repeating("heartbeat", interval, beat, first_delay=interval)]
         threads.append(Repeating("sweep", conf.setting("DOSSIER_SWEEP_SECONDS"), self.sweep))
+        # Trusted timestamps: seal the hashes that arrived and stamp due batches (stamps/services.py;
+        # safe in several workers at once).
+        threads.append(Repeating("stamps", settings.TSA_BATCH_SECONDS, stamp_due))
         every = conf.setting("HOUSEKEEPING_SECONDS")
         if every:
             # A little after starting, so restarting several workers at once does not crowd the database.
