@@ -473,6 +473,7 @@ def _insert(incidents: list[dict]) -> None:
     json_columns = [(i, f) for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
     date_columns = [i for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"]
     cache: dict[tuple[int, str], object] = {}
+    dates: dict[int, tuple] = {}
     rows = []
     for incident in incidents:
         row = list(pick(incident))
@@ -483,8 +484,11 @@ def _insert(incidents: list[dict]) -> None:
                 prepared = cache[key] = field.get_db_prep_save(row[i], connection)
             row[i] = prepared
         for i in date_columns:
-            if row[i] is not None:
-                row[i] = adapt(row[i])
+            value = row[i]
+            if value is not None:
+                # logged_at is one value for the whole import: converted once.
+                row[i] = dates[i][1] if dates.get(i, (None,))[0] is value else adapt(value)
+                dates[i] = (value, row[i])
         rows.append(row)
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
