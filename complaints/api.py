@@ -44,6 +44,7 @@ class DossierSerializer(serializers.ModelSerializer):
             "seal",
             "pdf_sha256",
             "pages",
+            "follows",
             "created_at",
         ]
         read_only_fields = fields
@@ -67,6 +68,8 @@ class DossierRequestSerializer(serializers.Serializer):
         child=serializers.CharField(allow_blank=True), required=False, default=dict
     )
     full_id_number = serializers.BooleanField(required=False, default=False)
+    # Earlier complaints logged here (ids) that the letter states: dates, channels, tickets, replies.
+    follows = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     incidents = serializers.ListField(
         child=serializers.IntegerField(), required=False, allow_null=True, default=None
     )
@@ -93,6 +96,7 @@ class DossierCreate(OwnerAPIView):
             rule_pack=data.get("rule_pack"),
             earlier_complaint=data["earlier_complaint"],
             full_id_number=data["full_id_number"],
+            follows=data["follows"],
         )
         dossier.refresh_from_db()
         code = status.HTTP_201_CREATED if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED

@@ -68,3 +68,14 @@ def requests_for(kind: str) -> set[str]:
 
 def request_text(code: str, language: str) -> str:
     return _data()["requests"][code]["text"][language]
+
+
+def escalation() -> dict:
+    """The escalation data: {"default", "also", "police", "police_flags"}."""
+    data = _data().get("escalation", {})
+    return {
+        "default": data.get("default", "nfra"),
+        "also": list(data.get("also", [])),
+        "police": data.get("police", "police"),
+        "police_flags": list(data.get("police_flags", [])),
+    }

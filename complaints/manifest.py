@@ -187,13 +187,17 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             "evidence__incident_id", flat=True
         )
     )
-    incidents = [i for i in included_incidents(dossier) if i.pk not in export_holders]
-    # The files of the included incidents, and the phone exports that imported incidents came from.
+    # Nor are the person's own follow-up entries (the proof a stop-contact notice was sent, the
+    # screenshot of a reply): their files stay in the evidence index, the entries are not counted.
+    own = set((case.rule_context or {}).get("own", []))
+    incidents = [i for i in included_incidents(dossier) if i.pk not in export_holders and i.pk not in own]
+    # The files of the included incidents, the phone exports that imported incidents came from, and
+    # the files of the person's own follow-up entries.
     source_ids = {i.source_evidence_id for i in incidents if i.source_evidence_id}
     evidence = list(
-        EvidenceFile.objects.filter(Q(incident__in=incidents) | Q(pk__in=source_ids)).order_by(
-            "incident__occurred_at", "incident_id", "received_at", "id"
-        )
+        EvidenceFile.objects.filter(
+            Q(incident__in=incidents) | Q(pk__in=source_ids) | Q(incident_id__in=own)
+        ).order_by("incident__occurred_at", "incident_id", "received_at", "id")
     )
     files = []
     stamps = evidence_stamps([item.pk for item in evidence])

@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Profile
-from evidence.models import Case
+from evidence.models import Case, EvidenceFile, Incident
 
 
 class Addressee(models.TextChoices):
@@ -53,6 +53,12 @@ class Dossier(models.Model):
     request_text = models.TextField(_("other requests"), blank=True)
     # A regulator's letter states the complaint it follows: {"date", "channel", "ticket", "reply"}.
     earlier_complaint = models.JSONField(default=dict, blank=True)
+    # The complaints logged in this app that this dossier follows (ids of Complaint, oldest first):
+    # its letter states their dates, channels, ticket numbers and replies (api-v1.md `follows`).
+    follows = models.JSONField(default=list, blank=True)
+    # The moment the follow-up facts are stated as of (a deadline passed, so many days overdue):
+    # the time the dossier was ordered, on the clock deadlines are measured against (clock.now).
+    followup_at = models.DateTimeField(null=True, blank=True)
     # The full ID number, only for a recipient that needs it and only when the complainant asks.
     full_id_number = models.BooleanField(default=False)
     reissue_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -180,3 +186,172 @@ class IssuedSeal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.seal[:12]}"
+
+
+# --- after the dossier: the stop-contact notice, complaints sent, replies, reminders ---------------
+
+
+class Channel(models.TextChoices):
+    """How a complaint (or a notice) was sent."""
+
+    PHONE = "phone", _("Phone call (e.g. 95188, 12378)")
+    ONLINE_CHAT = "online_chat", _("Online customer-service chat")
+    WEB_FORM = "web_form", _("Web form")
+    EMAIL = "email", _("E-mail")
+    LETTER = "letter", _("Letter")
+    IN_PERSON = "in_person", _("In person")
+
+
+class AllowedChannel(models.TextChoices):
+    """The one way a notice lets the lender reach the person; each value is the kind of incident
+    such a contact is logged as, so the rules can tell a contact through it from one outside it."""
+
+    APP_MESSAGE = "app_message", _("Messages in the Alipay or lender app")
+    SMS = "sms", _("Text messages (SMS)")
+    CALL = "call", _("Phone calls to my own number")
+    LETTER = "letter", _("Letters by post")
+
+
+class NoticeQuerySet(models.QuerySet):
+    def for_owner(self, user):
+        return self.filter(owner=user)
+
+
+class StopNotice(models.Model):
+    """A written stop-contact notice (书面告知函) to the lender: the only channel and hours the person
+    accepts, no third parties, consent to processing contacts' data withdrawn (《个人信息保护法》第十五条).
+    Sealed (sha256 of its manifest) and signed like a dossier; immutable once made, except for the
+    record of when and how it was sent."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="stop_notices")
+    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    allowed_channel = models.CharField(
+        _("the only channel you accept"), max_length=20, choices=AllowedChannel.choices
+    )
+    hours_from = models.TimeField(_("contact allowed from"))
+    hours_until = models.TimeField(_("contact allowed until"))
+    text = models.TextField(help_text="the notice as plain text, for pasting into a chat")
+    manifest = models.TextField(help_text="canonical JSON; seal = sha256 of its UTF-8 bytes")
+    seal = models.CharField(max_length=64, db_index=True)
+    pdf_name = models.CharField(max_length=255)
+    pdf_sha256 = models.CharField(max_length=64)
+    pdf_size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # When and how the person sent it, and what shows it (a screenshot or recording, kept as
+    # evidence under an incident of the case).
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    sent_channel = models.CharField(_("sent through"), max_length=20, choices=Channel.choices, blank=True)
+    proof = models.ForeignKey(
+        EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    proof_incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("stop-contact notice")
+        verbose_name_plural = _("stop-contact notices")
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def number(self) -> str:
+        return f"TZ-{self.created_at:%Y%m%d}-{self.pk:06d}" if self.pk and self.created_at else "TZ-new"
+
+
+class Outcome(models.TextChoices):
+    RESOLVED = "resolved", _("Resolved")
+    PARTLY = "partly", _("Partly resolved")
+    REJECTED = "rejected", _("Rejected")
+    OTHER = "other", _("Other")
+
+
+class ComplaintStatus(models.TextChoices):
+    WAITING = "waiting", _("Waiting for a reply")
+    ANSWERED = "answered", _("Answered")
+    OVERDUE = "overdue", _("Overdue")
+    CLOSED = "closed", _("Closed")
+
+
+class ComplaintQuerySet(models.QuerySet):
+    def for_owner(self, user):
+        return self.filter(owner=user)
+
+
+class Complaint(models.Model):
+    """A complaint the person sent (by phone, chat, web form, letter, e-mail or in person), with the
+    reply deadline that runs from it (complaints/deadlines.toml)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="complaints")
+    addressee = models.CharField(_("to"), max_length=30, choices=Addressee.choices)
+    addressee_name = models.CharField(_("recipient's name"), max_length=200, blank=True)
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    sent_at = models.DateTimeField(_("sent at"))
+    ticket_number = models.CharField(_("ticket number (工单号/受理编号)"), max_length=100, blank=True)
+    dossier = models.ForeignKey(
+        Dossier, null=True, blank=True, on_delete=models.SET_NULL, related_name="complaints_sent"
+    )
+    # Which deadline of the addressee's applies (deadlines.toml options: the standard 15 days, or an
+    # extension the institution announced).
+    deadline = models.CharField(_("reply deadline"), max_length=20, default="standard")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ComplaintQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        verbose_name = _("complaint sent")
+        verbose_name_plural = _("complaints sent")
+
+    def __str__(self) -> str:
+        return f"{self.get_addressee_display()} {self.sent_at:%Y-%m-%d}"
+
+
+class ComplaintReply(models.Model):
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="replies")
+    received_at = models.DateTimeField(_("received at"))
+    text = models.TextField(_("what they replied"))
+    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    # A screenshot of the reply, a recording of the call back: evidence under an incident of the case.
+    evidence = models.ForeignKey(
+        EvidenceFile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.complaint} → {self.outcome}"
+
+
+class Reminder(models.Model):
+    """A reminder e-mail sent about a complaint's deadline. The unique constraint makes it exactly
+    once: the row is inserted in the transaction that sends the mail, so a second worker running the
+    same reminder waits for the first and then finds it taken."""
+
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=[(DUE_SOON, "due soon"), (OVERDUE, "overdue")])
+    # The deadline it was about: an extension moves the deadline, and the new one is reminded of.
+    due = models.DateField()
+    recipient = models.CharField(max_length=254)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["complaint", "kind", "due"], name="one_reminder_per_deadline")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.due} ({self.complaint_id})"

@@ -23,10 +23,11 @@ from evidence.rules import available_packs
 from ledger.chain import audit_append
 from ledger.models import AuditHead
 
+from .clock import now as followup_now
 from .conf import setting
 from .heartbeat import worker_states
 from .letters import addressee_kind, default_requests, full_id_allowed, request_choices, requests_for
-from .models import Addressee, Dossier, DossierStatus
+from .models import Addressee, Complaint, Dossier, DossierStatus
 from .queue import build_rows, database_queue, fail_orphans, fail_rows, last_worker, live_build_rows
 from .tasks import build_dossier
 
@@ -67,11 +68,14 @@ def dossier_create(
     rule_pack: str | None = None,
     earlier_complaint: dict | None = None,
     full_id_number: bool = False,
+    follows: list[int] | tuple = (),
 ) -> Dossier:
     """Order a dossier: record what it covers, then build it in the background.
 
     `earlier_complaint` ({"date", "channel", "ticket", "reply"}) is the complaint a regulator's letter
-    follows; `full_id_number` prints the ID number unmasked, for the recipients that need it.
+    follows; `follows` names complaints logged in this app instead (their dates, channels, ticket
+    numbers and replies are stated); `full_id_number` prints the ID number unmasked, for the
+    recipients that need it.
     """
 
     errors: dict[str, list[str]] = {}
@@ -100,6 +104,7 @@ def dossier_create(
             % {"choices": ", ".join(sorted(known_requests))}
         ]
     earlier = _clean_earlier_complaint(earlier_complaint or {}, errors)
+    followed = _clean_follows(case, follows or (), errors)
     if full_id_number and not full_id_allowed(addressee):
         errors["full_id_number"] = [
             _("Only the police and a written regulator complaint receive the full ID number.")
@@ -134,6 +139,8 @@ def dossier_create(
         request_text=request_text.strip(),
         reissue_of=reissue_of,
         earlier_complaint=earlier,
+        follows=followed,
+        followup_at=followup_now() if followed else None,
         full_id_number=bool(full_id_number),
         chain_seq=head.seq,
         chain_hash=head.hash,
@@ -148,6 +155,7 @@ def dossier_create(
             "language": language,
             "incidents": len(chosen),
             "reissue_of": reissue_of.pk if reissue_of else None,
+            "follows": followed,
         },
     )
 
@@ -180,6 +188,23 @@ def _clean_earlier_complaint(value: dict, errors: dict) -> dict:
     return cleaned
 
 
+def _clean_follows(case: Case, follows, errors: dict) -> list[int]:
+    """The complaints of this case a letter follows, oldest first; another case's are an error."""
+    try:
+        wanted = {int(pk) for pk in follows}
+    except (TypeError, ValueError):
+        errors["follows"] = [_("Name earlier complaints by their ids.")]
+        return []
+    found = list(
+        Complaint.objects.filter(case=case, pk__in=wanted)
+        .order_by("sent_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    if len(found) != len(wanted):
+        errors["follows"] = [_("Some of these complaints are not in this case.")]
+    return found
+
+
 def dossier_reissue(*, dossier: Dossier) -> Dossier:
     """A new dossier with the same choices, over the data as it is now. The old one stays as issued."""
     return dossier_create(
@@ -196,6 +221,7 @@ def dossier_reissue(*, dossier: Dossier) -> Dossier:
         earlier_complaint=dossier.earlier_complaint,
         full_id_number=dossier.full_id_number,
         rule_pack=dossier.rule_pack,
+        follows=dossier.follows,
     )
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import followup_views, views
 
 urlpatterns = [
     path("cases/<int:pk>/dossiers/new/", views.dossier_builder, name="dossier_builder"),
@@ -10,4 +10,11 @@ urlpatterns = [
     path("dossiers/<int:pk>/bundle/", views.dossier_bundle, name="dossier_bundle"),
     path("dossiers/<int:pk>/reissue/", views.dossier_reissue, name="dossier_reissue"),
     path("verify/", views.verify_page, name="verify"),
+    # After the dossier: the stop-contact notice, complaints sent, replies, escalation.
+    path("cases/<int:pk>/notices/new/", followup_views.notice_new, name="notice_new"),
+    path("notices/<int:pk>/", followup_views.notice_detail, name="notice_detail"),
+    path("notices/<int:pk>/pdf/", followup_views.notice_pdf, name="notice_pdf"),
+    path("cases/<int:pk>/complaints/new/", followup_views.complaint_new, name="complaint_new"),
+    path("complaints/<int:pk>/", followup_views.complaint_detail, name="complaint_detail"),
+    path("complaints/<int:pk>/escalate/", followup_views.complaint_escalate, name="complaint_escalate"),
 ]

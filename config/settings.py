@@ -286,6 +286,11 @@ DOSSIER_SIGNING_DIR = Path(os.environ.get("DOSSIER_SIGNING_DIR", DATA_DIR / "sig
 DOSSIER_SIGNER_NAME = os.environ.get("DOSSIER_SIGNER_NAME", "Collection Evidence Keeper dossier signing")
 DOSSIER_TSA_URL = os.environ.get("DOSSIER_TSA_URL", "")
 
+# Follow-up (complaints app): how often a worker looks for due reply-deadline reminders, and the
+# data file of reply deadlines per addressee (empty: complaints/deadlines.toml).
+FOLLOWUP_REMINDER_SECONDS = int(os.environ.get("FOLLOWUP_REMINDER_SECONDS", "600"))
+COMPLAINT_DEADLINES_FILE = os.environ.get("COMPLAINT_DEADLINES_FILE", "")
+
 # Exports of a whole account (privacy app): kept this many days, built in this folder (it needs room
 # for the largest account; empty: the system's temporary folder), re-queued when stalled this long.
 EXPORT_KEEP_DAYS = int(os.environ.get("EXPORT_KEEP_DAYS", "7"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db.models import F
 from django.http import FileResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
@@ -120,7 +121,9 @@ class IncidentListCreate(OwnerAPIView):
                     {"case": [_("A valid integer is required.")]},
                 )
             incidents = incidents.filter(case=case)
-        incidents = selectors.incidents_with_evidence(incidents.order_by("occurred_at", "id"))
+        incidents = selectors.incidents_with_evidence(
+            incidents.order_by(F("occurred_at").asc(nulls_last=True), "id")
+        )
         data = IncidentSerializer(incidents, many=True, context=self.get_serializer_context()).data
         return Response({"results": data})
 

@@ -49,7 +49,8 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
             pack,
             profile_for(case.owner).tz,
             pack.lender_type(case.creditor),
-            context=case.rule_context,
+            # Read from the row, not the instance: the complaints app may have changed it since.
+            context=Case.objects.filter(pk=case.pk).values_list("rule_context", flat=True).first(),
         )
         if pack
         else {}

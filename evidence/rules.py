@@ -2,7 +2,7 @@
 
 A pack names rules; each rule has a predicate type with parameters. The engine knows the predicate
 types (quiet hours, a count in a window, a count after an event, flags on the incident, home-visit
-conditions) and nothing about any particular rule, so adding a rule or a jurisdiction is adding data.
+conditions, contacts after a written notice) and nothing about any particular rule, so adding a rule or a jurisdiction is adding data.
 
 Each rule cites sources defined once in the pack. A source says what it is (a law, regulation or
 judicial interpretation binds; a recommended standard or self-regulation does not), the dates it is
@@ -162,6 +162,9 @@ class Pack:
     lender_types: dict[str, str] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict, compare=False)
     by_id: dict[str, Rule] = field(default_factory=dict, compare=False)
+    # Wording that suggests a flag in text read from a screenshot: {flag: {language: (phrase, …)}}
+    # (the pack's [keywords] tables; evidence/proposals.py). Suggestions only, never findings.
+    keywords: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict, compare=False)
 
     def lender_type(self, creditor: str) -> str | None:
         return self.lender_types.get(creditor)
@@ -232,6 +235,25 @@ def _validate_predicate(raw: dict, where: str) -> dict:
         )
         if not (predicate["any_kind"] or predicate["any_flag"] or predicate["any_contacted"]):
             raise RulePackError(f"{where}: a flags predicate needs any_kind, any_flag or any_contacted")
+    elif kind == "after_notice":
+        # Contacts after a written stop-contact notice: through a channel or at an hour the notice
+        # does not allow, or with third parties. The notice's date, channels and hours are the case's
+        # data (evaluate's `context`), never the pack's.
+        predicate["kinds"] = _choices(
+            raw.get("kinds", IncidentKind.values), IncidentKind.values, f"{where}.kinds"
+        )
+        predicate["third_parties"] = _choices(
+            raw.get("third_parties", []), Contacted.values, f"{where}.third_parties"
+        )
+        predicate["contacted_kinds"] = _choices(
+            raw.get("contacted_kinds", IncidentKind.values), IncidentKind.values, f"{where}.contacted_kinds"
+        )
+        reasons = raw.get("reasons")
+        if not isinstance(reasons, dict) or set(reasons) != set(NOTICE_REASONS):
+            raise RulePackError(f"{where}.reasons: a text for each of {', '.join(NOTICE_REASONS)}")
+        predicate["reasons"] = {
+            code: _bilingual(reasons[code], f"{where}.reasons.{code}") for code in reasons
+        }
     elif kind == "visit_conditions":
         predicate["night_from"] = _parse_clock(raw.get("night_from", "22:00"), f"{where}.night_from")
         predicate["night_until"] = _parse_clock(raw.get("night_until", "08:00"), f"{where}.night_until")
@@ -364,7 +386,25 @@ def parse_pack(data: dict, source: str) -> Pack:
     )
     pack.sources.update(sources)
     pack.by_id.update({rule.id: rule for rule in rules})
+    pack.keywords.update(_parse_keywords(data.get("keywords"), source))
     return pack
+
+
+def _parse_keywords(raw, source: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    """[keywords.<flag>] tables: a list of phrases per language ("zh-hans", "en")."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RulePackError(f"{source}: [keywords] holds one table per flag, e.g. [keywords.threat]")
+    parsed = {}
+    for flag, languages in raw.items():
+        if not isinstance(languages, dict) or not all(
+            isinstance(words, list) and all(isinstance(w, str) and w.strip() for w in words)
+            for words in languages.values()
+        ):
+            raise RulePackError(f'{source}: keywords.{flag} maps a language to phrases, e.g. en = ["..."]')
+        parsed[flag] = {lang: tuple(w.strip() for w in words) for lang, words in languages.items()}
+    return parsed
 
 
 def pack_dirs() -> list[Path]:
@@ -526,23 +566,113 @@ def visit_conditions(records, local, predicate):
             yield record.id, {"conditions": conditions}
 
 
+NOTICE_REASONS = ("channel", "hours", "third_party")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A written stop-contact notice as the rules see it: sent when, allowing which incident kinds
+    (channels) and which local hours (None: any hour)."""
+
+    sent_at: datetime
+    date: str
+    channels: frozenset[str]
+    hours: tuple[time, time] | None
+
+    @classmethod
+    def parse(cls, raw: dict) -> Notice | None:
+        try:
+            sent_at = datetime.fromisoformat(raw["sent_at"])
+            hours = raw.get("hours") or None
+            window = (
+                (time.fromisoformat(hours["from"]), time.fromisoformat(hours["until"])) if hours else None
+            )
+            return cls(sent_at, str(raw.get("date") or ""), frozenset(raw.get("channels") or ()), window)
+        except (KeyError, TypeError, ValueError):
+            return None  # a malformed entry cites nothing, rather than stopping every rule
+
+
+def notices_in(context: dict | None) -> list[Notice]:
+    """The sent notices of a rule context, oldest first."""
+    parsed = [Notice.parse(raw) for raw in (context or {}).get("notices") or [] if isinstance(raw, dict)]
+    return sorted((n for n in parsed if n is not None and n.sent_at.tzinfo), key=lambda n: n.sent_at)
+
+
+def notice_before(notices: list[Notice], at: datetime | None) -> Notice | None:
+    """The latest notice sent before `at` (its terms are the ones in force then)."""
+    if at is None:
+        return None
+    found = None
+    for notice in notices:
+        if notice.sent_at < at:
+            found = notice
+    return found
+
+
+def after_notice(records, local, predicate, context=None):
+    """Flag each contact after a written notice that the notice did not allow: a channel it does not
+    name, an hour outside the hours it names, or a third party. Incidents whose time is unknown are
+    never "after" anything."""
+    notices = notices_in(context)
+    if not notices:
+        return
+    kinds, third = set(predicate["kinds"]), set(predicate["third_parties"])
+    contacted_kinds = set(predicate["contacted_kinds"])
+    for record, moment in zip(records, local, strict=True):
+        notice = notice_before(notices, record.at)
+        if notice is None or moment is None or record.kind not in kinds:
+            continue
+        reasons = []
+        if record.kind not in notice.channels:
+            reasons.append("channel")
+        if notice.hours and not _in_window(moment.time(), notice.hours[0], notice.hours[1], False):
+            reasons.append("hours")
+        reached = [c for c in record.contacted if c in third] if record.kind in contacted_kinds else []
+        if record.kind == "third_party" or reached:
+            reasons.append("third_party")
+        if reasons:
+            yield (
+                record.id,
+                {
+                    "notice_date": notice.date,
+                    "reasons": reasons,
+                    "contacted": reached,
+                    "kind": record.kind,
+                    "local_time": moment.strftime("%Y-%m-%d %H:%M:%S"),
+                },
+            )
+
+
 PREDICATES = {
     "quiet_hours": quiet_hours,
     "count_in_window": count_in_window,
     "count_after_event": count_after_event,
     "flags": flags,
     "visit_conditions": visit_conditions,
+    "after_notice": after_notice,
 }
+# Predicates that read the case's rule context (evaluate's `context`) besides the records.
+CONTEXT_PREDICATES = {"after_notice"}
 
 
-def evaluate(records: list[Record], pack: Pack, tz, lender: str | None = None) -> dict[int, list[dict]]:
+def evaluate(
+    records: list[Record], pack: Pack, tz, lender: str | None = None, context: dict | None = None
+) -> dict[int, list[dict]]:
     """Findings per incident id: [{"rule": id, "params": {...}}], in pack order. Records must be in
     time order; every predicate is one pass over them. A finding is kept only when the rule has a
     source in force on the incident's local date that governs the lender (None: any lender).
 
     An incident whose time is unknown (at None) takes part in no time-based rule (quiet hours,
     counts, days after a conversation, visits at night); rules on what happened (flags, third
-    parties) still apply to it."""
+    parties) still apply to it.
+
+    `context` is the case's rule context (Case.rule_context): the written notices sent, and the
+    person's own follow-up entries ("own"), which are no collection event and are judged by no rule.
+    Every finding on an incident after a notice carries that notice's date as `after_notice`."""
+    own = set((context or {}).get("own") or ())
+    if own:
+        records = [record for record in records if record.id not in own]
+    notices = notices_in(context)
     local = [record.at.astimezone(tz) if record.at is not None else None for record in records]
     day_of = {
         record.id: moment.date() if moment is not None else None
@@ -552,7 +682,20 @@ def evaluate(records: list[Record], pack: Pack, tz, lender: str | None = None) -
     for rule in pack.rules:
         if not rule.sources_for(None, lender):
             continue  # nothing in this rule governs this kind of lender
-        for incident_id, params in PREDICATES[rule.type](records, local, rule.predicate):
+        predicate = PREDICATES[rule.type]
+        found = (
+            predicate(records, local, rule.predicate, context)
+            if rule.type in CONTEXT_PREDICATES
+            else predicate(records, local, rule.predicate)
+        )
+        for incident_id, params in found:
             if rule.sources_for(day_of[incident_id], lender):
                 findings[incident_id].append({"rule": rule.id, "params": params})
+    if notices:
+        at_of = {record.id: record.at for record in records}
+        for incident_id, found in findings.items():
+            notice = notice_before(notices, at_of[incident_id])
+            if notice is not None:
+                for finding in found:
+                    finding["params"] = {**finding["params"], "after_notice": notice.date}
     return dict(findings)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -59,7 +59,8 @@ def incident_timeline(
         queryset = queryset.filter(occurred_at__gte=datetime.combine(date_from, time.min, tzinfo=tz))
     if date_to:
         queryset = queryset.filter(occurred_at__lte=datetime.combine(date_to, time.max, tzinfo=tz))
-    return queryset.order_by("-occurred_at", "-id")
+    # Newest first; entries whose time is unknown (to be confirmed) first on every database.
+    return queryset.order_by(F("occurred_at").desc(nulls_first=True), "-id")
 
 
 def attach_evidence_counts(incidents) -> None:
@@ -144,6 +145,11 @@ def explain(rule: Rule, params: dict, language: str) -> str:
         values["conditions"] = separator.join(
             _condition_text(c, language) for c in params.get("conditions", [])
         )
+        # After a written notice: why the contact broke it, in the pack's words.
+        reasons = rule.predicate.get("reasons") or {}
+        values["reasons"] = separator.join(
+            reasons[code][language] for code in params.get("reasons", []) if code in reasons
+        )
         try:
             return rule.explanation[language].format(**values)
         except (KeyError, IndexError, ValueError):
@@ -186,6 +192,9 @@ def present(
                 "explanation": explain(rule, finding["params"], language),
                 "wording": wording,
                 "heading": f"{wording}{colon}{rule.title[language]}",
+                # The incident came after a written stop-contact notice of the case was sent (its date).
+                "after_notice": bool(finding["params"].get("after_notice")),
+                "notice_date": finding["params"].get("after_notice"),
             }
         )
     return shown

@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from complaints.building import dossier_build
 from complaints.manifest import build_manifest
-from complaints.models import Dossier
+from complaints.models import Dossier, IssuedSeal
 from complaints.services import dossier_create, dossier_reissue
 from complaints.signing import check_signature, embedded_manifest
 from evidence.services import incident_update
@@ -262,6 +262,7 @@ def test_verify_page_and_api_recognise_issued_and_reject_modified_or_unknown(
     assert "verdict bad" in page
 
     # A dossier made by another installation (another key) was never issued here.
+    IssuedSeal.objects.filter(seal=dossier.seal).delete()  # no record of it here at all
     dossier.seal, dossier.status = "", "failed"
     Dossier.objects.filter(pk=dossier.pk).update(seal="", status="failed")
     unknown = api.post(

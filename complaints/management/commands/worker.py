@@ -31,6 +31,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from complaints import conf
+from complaints.followup import reminders_send
 from complaints.heartbeat import worker_beat, worker_forget
 from complaints.housekeeping import housekeeping
 from complaints.queue import database_queue, fail_own_leftovers
@@ -130,6 +131,10 @@ class Command(DbWorkerCommand):
         # Trusted timestamps: seal the hashes that arrived and stamp due batches (stamps/services.py;
         # safe in several workers at once).
         threads.append(Repeating("stamps", settings.TSA_BATCH_SECONDS, stamp_due))
+        # Reply-deadline reminders: each sent once, however many workers run this (followup.py).
+        threads.append(
+            Repeating("reminders", getattr(settings, "FOLLOWUP_REMINDER_SECONDS", 600), reminders_send)
+        )
         every = conf.setting("HOUSEKEEPING_SECONDS")
         if every:
             # A little after starting, so restarting several workers at once does not crowd the database.
