@@ -62,6 +62,11 @@ class Case(models.Model):
     hold_reason = models.CharField(_("reason for the hold"), max_length=200, blank=True, editable=False)
     # Counts per rule id, refreshed with the incidents' findings; the case summary reads it in O(1).
     violation_summary = models.JSONField(default=dict, blank=True, editable=False)
+    # Facts from outside the evidence store that the rules need, kept current by the complaints app:
+    # the written stop-contact notices sent ({"notices": [{"sent_at", "date", "channels", "hours"}]})
+    # and the person's own follow-up entries (a notice's proof, a reply's screenshot: "own"), which
+    # are not collection events. Plain data, so the rule engine never reads the layer above it.
+    rule_context = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
