@@ -455,9 +455,10 @@ def complaint_escalate(*, complaint: Complaint, addressee: str = "", language: s
 # --- the case's progress ---------------------------------------------------------------------------
 
 
-def case_progress(*, case: Case, language: str) -> dict:
-    """Notice → complaint(s) → replies → escalation, with dates and states, for the case page."""
-    tz = profile_for(case.owner).tz
+def case_progress(*, case: Case, language: str, tz=None) -> dict:
+    """Notice → complaint(s) → replies → escalation, with dates and states, for the case page.
+    tz: the owner's time zone (the page passes the active one; otherwise read from the profile)."""
+    tz = tz or profile_for(case.owner).tz
     at = now()
     notices = list(case.stop_notices.order_by("created_at", "pk"))
     complaints = []

@@ -39,6 +39,7 @@ from .models import (
 from .rules import available_packs
 from .sniffing import ACCEPTED_DESCRIPTION, sniff
 from .storage import keep_blob
+from .tasks import text_queue
 from .thumbnails import THUMBNAIL_TYPES, thumbnail_name, thumbnail_store
 
 
@@ -464,6 +465,8 @@ def evidence_store(
             )
             # Into the next trusted-timestamp batch, committed with the row (stamps/services.py).
             stamp_enqueue(kind="evidence", ref=evidence.pk, sha256=evidence.sha256, at=evidence.received_at)
+            # An image's text is read by a worker after the commit (evidence/recognition.py).
+            text_queue(evidence=evidence)
             if on_stored is not None:
                 on_stored(evidence)
     except BaseException:
@@ -649,7 +652,12 @@ LONGEST_VISIT = 24 * 3600
 
 
 def visit_recording_store(
-    *, case: Case, upload, started_at: datetime | None, elapsed_seconds: float | None
+    *,
+    case: Case,
+    upload,
+    started_at: datetime | None,
+    elapsed_seconds: float | None,
+    age_seconds: float | None = None,
 ) -> EvidenceFile:
     """A recording made in the browser during a home visit: a new visit incident, the audio kept as
     evidence with provenance "recorded in this app" and the server's receipt time.
@@ -660,6 +668,10 @@ def visit_recording_store(
     unreadable, without a zone, year 0001...) the estimate is the start. A timer that is not a
     finite number of seconds between 0 and 24 hours is unknown: the estimate is then the receipt
     time and the duration is only what the file itself states.
+
+    A recording kept on the phone while offline is sent later, with `age_seconds`: how long ago,
+    by the phone's clock, recording began. The estimate is then the receipt time minus that age
+    (at most 30 days), so a recording sent hours later keeps the time it was made.
     """
     now = timezone.now()
     timer = elapsed_seconds
@@ -667,6 +679,8 @@ def visit_recording_store(
         timer = None
     elapsed = timedelta(seconds=timer or 0)
     expected = now - elapsed
+    if age_seconds is not None and math.isfinite(age_seconds) and 0 <= age_seconds <= 30 * 24 * 3600:
+        expected = now - timedelta(seconds=age_seconds)
     if (
         started_at is None
         or timezone.is_naive(started_at)

@@ -7,6 +7,9 @@ urlpatterns = [
     path("sw.js", views.service_worker, name="service_worker"),
     path("favicon.ico", views.favicon),
     path("help/phone/", views.phone_help, name="phone_help"),
+    path("share/", views.share, name="share"),
+    path("share/receive/", views.share_receive, name="share_receive"),
+    path("offline/", views.offline, name="offline"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/new/", views.case_create, name="case_create"),
     path("cases/<int:pk>/", views.case_detail, name="case_detail"),
@@ -25,4 +28,5 @@ urlpatterns = [
     path("evidence/<int:pk>/view/", views.evidence_inline, name="evidence_inline"),
     path("evidence/<int:pk>/thumb/", views.evidence_thumbnail, name="evidence_thumbnail"),
     path("evidence/<int:pk>/delete/", views.evidence_delete, name="evidence_delete"),
+    path("evidence/<int:pk>/read/", views.ocr_preview, name="ocr_preview"),
 ]

@@ -4,6 +4,7 @@ built), drawn by this app into the evidence app's case page without the evidence
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
 
 from evidence.selectors import current_language
 
@@ -16,6 +17,7 @@ register = template.Library()
 def case_followup(context, case):
     return {
         "case": case,
-        "progress": case_progress(case=case, language=current_language()),
+        # The page is the owner's: their time zone is the active one.
+        "progress": case_progress(case=case, language=current_language(), tz=timezone.get_current_timezone()),
         "request": context.get("request"),
     }

@@ -375,3 +375,24 @@ def test_the_form_reader_reads_what_a_browser_posts():
         '<input type="checkbox" name="c" value="v" checked></form>'
     )
     assert form_data(html, "x") == {"a": "1", "s": "q", "t": "hi", "c": ["v"]}
+
+
+def test_a_visit_recording_kept_offline_for_hours_keeps_the_time_it_was_made(logged_in, alice_case):
+    """The recorder keeps a recording on the phone until the network returns; it says how long ago
+    (by the phone's clock) recording began, so it is never filed at the time it finally arrived."""
+    from evidence.models import Incident
+
+    started = timezone.now().replace(microsecond=0) - timedelta(hours=3)
+    response = logged_in.post(
+        f"/cases/{alice_case.pk}/record-visit/",
+        {
+            "file": SimpleUploadedFile("visit.webm", webm_bytes()),
+            "started_at": started.isoformat(),
+            "elapsed_seconds": "2",
+            "age_seconds": str(3 * 3600),
+        },
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 201, response.content
+    visit = Incident.objects.get(kind="visit")
+    assert abs((visit.occurred_at - started).total_seconds()) < 5
