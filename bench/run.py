@@ -19,6 +19,7 @@ BENCHMARKS = [
     "export.py",
     "capacity.py",
     "stamps.py",
+    "ocr.py",
 ]
 
 if __name__ == "__main__":

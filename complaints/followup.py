@@ -411,7 +411,8 @@ def escalation_choices(*, case: Case, language: str) -> list[dict]:
     codes = [data["default"], *data["also"]]
     flagged = set(data["police_flags"])
     if flagged and any(
-        flagged & set(flags or ()) for flags in case.incidents.values_list("flags", flat=True)
+        flagged & set(flags or ())
+        for flags in case.incidents.exclude(flags=[]).values_list("flags", flat=True).iterator()
     ):
         codes.append(data["police"])
     choices = []

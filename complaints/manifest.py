@@ -18,7 +18,8 @@ from django.utils import translation
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
 from evidence.merging import source_list
-from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind, PhoneImport
+from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind, PhoneImport, TextStatus
+from evidence.recognition import recognized_row
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
 from evidence.storage import open_evidence
@@ -62,6 +63,13 @@ def included_incidents(dossier):
 def rehash(evidence: EvidenceFile) -> str:
     with open_evidence(evidence) as handle:
         return sha256_of(handle)[0]
+
+
+def recognized_entry(item: EvidenceFile) -> dict | None:
+    row = recognized_row(item)
+    if row is None or row.status != TextStatus.DONE or row.sha256 != item.sha256 or not row.text:
+        return None
+    return {"text": row.text, "engine": row.engine}
 
 
 def verify_address() -> str:
@@ -223,6 +231,16 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "duration_seconds": item.metadata.get("duration_seconds"),
                 "bundle_path": f"evidence/E{index}-{item.original_name}",
                 "timestamp": _stamp_entry(stamps.get(item.pk), item.sha256),
+                # Text read from an image (OCR), sealed as derived data: for reference only, the
+                # image prevails. Null for other files and images not (yet) read.
+                "recognized_text": recognized_entry(item),
+                # A carrier's call-detail record imported as the source of calls: the strongest
+                # record of a call (the dossier says so).
+                **(
+                    {"carrier_record": True}
+                    if str(item.metadata.get("import_format", "")).startswith("carrier")
+                    else {}
+                ),
             }
         )
         if progress and index % 10 == 0:

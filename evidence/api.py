@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import F
@@ -16,7 +18,7 @@ from rest_framework.views import APIView
 from accounts.idempotency import idempotent
 from accounts.services import profile_for
 
-from . import selectors, services
+from . import carrier, selectors, services
 from .api_errors import error_response
 from .imports import phone_import_discard, phone_import_prepare, phone_import_run
 from .models import Case, Incident, Provenance, Source
@@ -225,6 +227,24 @@ def api_not_found(request, *args, **kwargs):
     return JsonResponse({"error": {"code": "not_found", "message": _("No such API endpoint.")}}, status=404)
 
 
+def _carrier_mapping(request, upload):
+    """The `mapping` field (JSON text or an object), else the one remembered for this file's header
+    row; (mapping or None, error response or None)."""
+    raw = request.data.get("mapping")
+    if raw in (None, ""):
+        headers = carrier.offer_headers(upload)
+        return (carrier.remembered_mapping(owner=request.user, headers=headers) if headers else None), None
+    try:
+        value = json.loads(raw) if isinstance(raw, str) else raw
+        return carrier.clean_mapping(value), None
+    except (ValueError, TypeError) as exc:
+        message = (
+            str(exc) if isinstance(exc, ValueError) and not isinstance(exc, json.JSONDecodeError) else ""
+        )
+        message = message or _("The mapping must be JSON: an object of column header → field.")
+        return None, error_response("invalid", message, status.HTTP_400_BAD_REQUEST, {"mapping": [message]})
+
+
 class PhoneLogImport(OwnerAPIView):
     """POST /api/v1/imports/: a calls.xml, sms.xml or iMazing CSV, imported in one step."""
 
@@ -238,7 +258,21 @@ class PhoneLogImport(OwnerAPIView):
         kinds = [k.strip() for k in (request.data.get("kinds") or "").split(",") if k.strip()] or None
         # "dmy" or "mdy": how to read dates such as 02/06/17 when the file does not show its order.
         date_order = str(request.data.get("date_order") or "").strip() or None
-        phone_import = phone_import_prepare(case=case, upload=upload, preview=False)
+        # A carrier's call record: {column header: number | start | duration | direction | type},
+        # sent once for columns that were not recognised and remembered for that header row.
+        mapping, problem = _carrier_mapping(request, upload)
+        if problem:
+            return problem
+        try:
+            phone_import = phone_import_prepare(case=case, upload=upload, preview=False, mapping=mapping)
+        except services.EvidenceRejected as exc:
+            headers = carrier.offer_headers(upload) if exc.status == 400 else None
+            if not headers:
+                raise
+            # Columns not recognised: say which there are, so the caller can send a mapping.
+            response = error_response(exc.code, exc.message, exc.status, {"mapping": [exc.message]})
+            response.data["error"]["headers"] = headers
+            return response
         try:
             counts = phone_import_run(
                 phone_import=phone_import, numbers=numbers, kinds=kinds, date_order=date_order
@@ -248,6 +282,10 @@ class PhoneLogImport(OwnerAPIView):
             # import keeps the same bytes.
             phone_import_discard(phone_import=phone_import)
             raise
+        if mapping and phone_import.format in ("carrier_xlsx", "carrier_csv"):
+            carrier.mapping_remember(
+                owner=request.user, headers=carrier.offer_headers(upload) or [], mapping=mapping
+            )
         return Response(
             {
                 **counts,

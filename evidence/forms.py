@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from .carrier import clean_mapping
 from .models import Case, Contacted, Flag, Incident, IncidentKind
 from .phone_logs import DEFAULT_KINDS, sample_reading
 from .rules import available_packs
@@ -335,6 +336,13 @@ class TimelineFilterForm(forms.Form):
     rule = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
     date_from = forms.DateField(label=_("From"), required=False, widget=date_input())
     date_to = forms.DateField(label=_("To"), required=False, widget=date_input())
+    q = forms.CharField(
+        label=_("Words"),
+        required=False,
+        max_length=100,
+        help_text=_("Also found in the text read from screenshots."),
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
 
     def clean(self):
         data = super().clean()
@@ -347,9 +355,10 @@ class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("Call or message log export"),
         help_text=_(
-            "calls.xml or sms.xml from SMS Backup & Restore (Android), or an iMazing call CSV (iPhone)."
+            "calls.xml or sms.xml from SMS Backup & Restore (Android), an iMazing call CSV (iPhone), or "
+            "your carrier's call-detail record (通话详单, .xlsx or .csv)."
         ),
-        widget=forms.ClearableFileInput(attrs={"accept": ".xml,.csv,text/xml,text/csv"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ".xml,.csv,.xlsx,text/xml,text/csv"}),
     )
 
 
@@ -410,3 +419,85 @@ IMPORT_KIND_LABELS = [
     ("sms_received", _("Messages received")),
     ("sms_sent", _("Messages I sent")),
 ]
+
+
+class CarrierMappingForm(forms.Form):
+    """Which column of a carrier's call record holds what: one choice per column header, asked once
+    for columns that were not recognised and remembered for files with the same columns."""
+
+    FIELD_CHOICES = [
+        ("ignore", _("(not used)")),
+        ("number", _("Their number")),
+        ("start", _("Start time")),
+        ("duration", _("Duration")),
+        ("direction", _("Direction (主叫/被叫)")),
+        ("type", _("Call type")),
+    ]
+
+    def __init__(self, *args, headers: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.headers = [h for h in headers if h]
+        for index, header in enumerate(self.headers):
+            self.fields[f"column_{index}"] = forms.ChoiceField(
+                label=header, choices=self.FIELD_CHOICES, required=False, initial="ignore"
+            )
+
+    def clean(self):
+        data = super().clean()
+        raw = {header: data.get(f"column_{i}") or "ignore" for i, header in enumerate(self.headers)}
+        try:
+            data["mapping"] = clean_mapping(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if not {"number", "start"} <= set(data["mapping"].values()):
+            raise forms.ValidationError(
+                _("Choose at least the column of their number and of the start time.")
+            )
+        return data
+
+
+class ProposalForm(forms.Form):
+    """The entries read from a screenshot, each with a tick, the flags suggested for it, and a time
+    to set when none could be read for sure."""
+
+    def __init__(self, *args, items: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.items = items
+        flag_choices = [(value, label) for value, label in Flag.choices]
+        for item in items:
+            index = item["index"]
+            self.fields[f"pick_{index}"] = forms.BooleanField(
+                required=False,
+                initial=not item["logged"]
+                and not item["uncertain"]
+                and item["direction"] not in ("sent", "outgoing"),
+                disabled=bool(item["logged"]),
+            )
+            self.fields[f"flags_{index}"] = forms.MultipleChoiceField(
+                required=False,
+                choices=flag_choices,
+                initial=item["flags"],
+                widget=forms.CheckboxSelectMultiple,
+            )
+            self.fields[f"at_{index}"] = forms.DateTimeField(
+                required=False,
+                initial=item["at"],
+                widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+            )
+
+    def rows(self):
+        return [
+            (item, self[f"pick_{item['index']}"], self[f"flags_{item['index']}"], self[f"at_{item['index']}"])
+            for item in self.items
+        ]
+
+    def chosen(self) -> list[dict]:
+        """The ticked items as the person confirmed them."""
+        picked = []
+        for item in self.items:
+            index = item["index"]
+            if item["logged"] or not self.cleaned_data.get(f"pick_{index}"):
+                continue
+            at = self.cleaned_data.get(f"at_{index}") or item["at"]
+            picked.append({**item, "flags": self.cleaned_data.get(f"flags_{index}") or [], "at": at})
+        return picked

@@ -41,6 +41,8 @@ EXPORT_TYPES = {
     "imazing_csv": ("text/csv", "csv"),
     "oppo_calls_xml": ("application/xml", "xml"),
     "smsrecord_xml": ("application/xml", "xml"),
+    "carrier_xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    "carrier_csv": ("text/csv", "csv"),
 }
 
 
@@ -54,7 +56,9 @@ def known_numbers(case: Case) -> set[str]:
     return {normalise_number(n) for n in numbers if n}
 
 
-def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneImport:
+def phone_import_prepare(
+    *, case: Case, upload, preview: bool = True, mapping: dict | None = None
+) -> PhoneImport:
     """Keep the uploaded export under its content address and summarise it. Nothing is imported yet.
 
     Without `preview` (the one-step API) only the format is checked here; the import run parses it,
@@ -72,18 +76,23 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
         raise EvidenceRejected(code="empty_file", status=400, message=_("The file is empty."))
     try:
         if preview:
-            summary = summarise(upload, tz=tz, known_numbers=known_numbers(case))
+            summary = summarise(upload, tz=tz, known_numbers=known_numbers(case), mapping=mapping)
         else:
             upload.seek(0)
             summary = {"format": detect_format(upload.read(4096))}
-            if summary["format"] not in EXPORT_TYPES:
-                iter_entries(upload, tz)  # raises the right message for an unknown or wrong-column file
-                next(iter_entries(upload, tz)[1], None)
+            if summary["format"] not in EXPORT_TYPES or mapping or summary["format"] == "carrier_xlsx":
+                # raises the right message for an unknown or wrong-column file (or unmapped columns)
+                summary["format"] = iter_entries(upload, tz, mapping=mapping)[0]
+                next(iter_entries(upload, tz, mapping=mapping)[1], None)
+            if mapping:
+                summary["mapping"] = mapping
     except PhoneLogError as exc:
         code, status = ("unsupported_type", 415) if exc.unsupported else ("invalid_import", 400)
         raise EvidenceRejected(code=code, status=status, message=str(exc)) from None
     if preview:
-        summary["linked"] = links_expected(case, upload, tz, (summary.get("date_order") or {}).get("order"))
+        summary["linked"] = links_expected(
+            case, upload, tz, (summary.get("date_order") or {}).get("order"), mapping
+        )
     fmt = summary["format"]
     if fmt not in EXPORT_TYPES:
         raise EvidenceRejected(
@@ -91,7 +100,8 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
             status=415,
             message=_(
                 "This is neither an SMS Backup & Restore XML (calls.xml, sms.xml), an OPPO/ColorOS call log, "
-                "an <SMSRecord> message backup nor an iMazing call CSV."
+                "an <SMSRecord> message backup, an iMazing call CSV nor a carrier's call-detail spreadsheet "
+                "(.xlsx, .csv)."
             ),
         )
     name = content_address(owner_id=case.owner_id, sha256=sha256, extension=EXPORT_TYPES[fmt][1])
@@ -124,7 +134,7 @@ def phone_import_prepare(*, case: Case, upload, preview: bool = True) -> PhoneIm
     return phone_import
 
 
-def links_expected(case: Case, upload, tz, date_order: str | None = None) -> int:
+def links_expected(case: Case, upload, tz, date_order: str | None = None, mapping: dict | None = None) -> int:
     """How many entries of the export (of the kinds imported by default) are the same real events
     as incidents already logged: the preview says they will be linked, not counted twice."""
     matcher = Matcher(case)
@@ -151,7 +161,7 @@ def links_expected(case: Case, upload, tz, date_order: str | None = None) -> int
 
     try:
         upload.seek(0)
-        _fmt, entries = iter_entries(upload, tz, date_order=date_order)
+        _fmt, entries = iter_entries(upload, tz, date_order=date_order, mapping=mapping)
         for entry in entries:
             if entry.import_kind in DEFAULT_KINDS and entry.key not in existing:
                 pending.append(entry)
@@ -240,6 +250,7 @@ def phone_import_run(
     numbers: list[str] | None = None,
     kinds: list[str] | None = None,
     date_order: str | None = None,
+    mapping: dict | None = None,
 ) -> dict:
     """Create an incident for every new entry from the chosen numbers and kinds.
 
@@ -274,7 +285,9 @@ def phone_import_run(
             transaction.atomic(),
             open_blob(phone_import.storage_name, phone_import.storage_version) as handle,
         ):
-            _fmt, entries = iter_entries(handle, tz, date_order)
+            _fmt, entries = iter_entries(
+                handle, tz, date_order, mapping or phone_import.summary.get("mapping")
+            )
             export = None
             batch: list[dict] = []
             with_images: list[tuple[Incident, list]] = []
@@ -347,7 +360,10 @@ def phone_import_run(
                         "import_key": key,
                         "source_evidence_id": export.pk,
                         "source_ref": ref,
-                        "sources": [],
+                        # A carrier's call-detail record is named as such (the strongest record of a call).
+                        "sources": [{"kind": entry.source_kind, "ref": ref}]
+                        if entry.source_kind not in ("", "import")
+                        else [],
                     }
                     facts[key] = Incident.facts_digest(Incident.snapshot_of(values))
                     if entry.images:
@@ -384,7 +400,7 @@ def phone_import_run(
                 joins=[
                     (
                         target,
-                        {"kind": "import", "ref": ref},
+                        {"kind": entry.source_kind or "import", "ref": ref},
                         {
                             "duration_seconds": entry.duration,
                             "answered": entry.answered,

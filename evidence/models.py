@@ -377,3 +377,55 @@ class ResumableUpload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} {self.offset}/{self.length}"
+
+
+class TextStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be read")
+    DONE = "done", _("Read")
+    FAILED = "failed", _("Could not be read")
+
+
+class RecognizedText(models.Model):
+    """Text read from an image by OCR (evidence/recognition.py): derived data, never evidence. It
+    names the exact bytes it was read from (`sha256`) and the engine, and can be read again
+    (`manage.py recognize_text --redo`); every result is an audit link."""
+
+    evidence = models.OneToOneField(EvidenceFile, on_delete=models.CASCADE, related_name="recognized_text")
+    sha256 = models.CharField(max_length=64)
+    engine = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=10, choices=TextStatus.choices, default=TextStatus.PENDING)
+    text = models.TextField(blank=True)
+    # One entry per line, top to bottom: {"text", "box": [x0, y0, x1, y1], "score", "color"}.
+    lines = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    # What the person logged from it (evidence/proposals.py): {proposal key: incident id}, so the
+    # same proposal is never logged twice.
+    logged = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recognized text")
+        verbose_name_plural = _("recognized texts")
+
+    def __str__(self) -> str:
+        return f"{self.evidence_id}: {self.status}"
+
+
+class CarrierMapping(models.Model):
+    """Which column of a carrier's call-detail spreadsheet holds what, as the person mapped it once:
+    remembered per owner and header row (its signature), so the next month's file imports at once."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=64)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "signature"], name="carrier_mapping_owner_signature")
+        ]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} → {v}" for k, v in self.mapping.items())

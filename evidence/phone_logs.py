@@ -27,6 +27,7 @@ from defusedxml.ElementTree import iterparse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from . import carrier
 from .metadata import HANDLE_LENGTH, normalise_number
 
 
@@ -72,6 +73,9 @@ class Entry:
     # the phone. An app call is imported as a call; its description names the app, and its
     # counterpart is the app's handle as written when that is no phone number.
     service: str = ""
+    # How the merge names this entry's source (evidence.merging.SOURCE_KINDS): "carrier" for a
+    # carrier's call-detail record, the strongest record of a call.
+    source_kind: str = "import"
 
     @property
     def incident_kind(self) -> str:
@@ -188,6 +192,8 @@ def detect_format(head: bytes) -> str:
     """calls_xml, sms_xml (SMS Backup & Restore), oppo_calls_xml (OPPO/ColorOS <CallLog>),
     smsrecord_xml (<SMSRecord>), imazing_csv (with or without its header row); "xml" and "csv" for
     others of those kinds, whose parser says what is wrong; else "unknown"."""
+    if carrier.is_xlsx(head):
+        return "carrier_xlsx"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"<"):
         match = _FIRST_ELEMENT.search(text)
@@ -197,6 +203,8 @@ def detect_format(head: bytes) -> str:
         return "imazing_csv"
     if _headerless_layout(list(csv.reader([first_line]))):
         return "imazing_csv"
+    if carrier.csv_has_carrier_header(head):
+        return "carrier_csv"
     if "," in first_line:
         return "csv"
     return "unknown"
@@ -792,13 +800,19 @@ LOCAL_DATE_FORMATS = {
 }
 
 
-def iter_entries(fileobj: IO[bytes], tz, date_order: str | None = None) -> tuple[str, Entries]:
+def iter_entries(
+    fileobj: IO[bytes], tz, date_order: str | None = None, mapping: dict | None = None
+) -> tuple[str, Entries]:
     """The format of an export and its entries. `date_order` ("dmy" or "mdy") is the person's
     choice for a file whose day/month order is ambiguous; it is ignored when the file shows its
-    order."""
+    order. `mapping` ({column header: field}) reads a CSV or spreadsheet as a carrier's call
+    record with those columns (evidence/carrier.py)."""
     fileobj.seek(0)
     fmt = detect_format(fileobj.read(4096))
     fileobj.seek(0)
+    if fmt in CARRIER_FORMATS or (mapping and fmt == "csv"):
+        fmt = "carrier_xlsx" if fmt == "carrier_xlsx" else "carrier_csv"
+        return fmt, iter_carrier(fileobj, tz, fmt, mapping)
     if fmt in ("csv", "imazing_csv") or fmt in LOCAL_DATE_FORMATS:
         default, dates = LOCAL_DATE_FORMATS.get(fmt, LOCAL_DATE_FORMATS["imazing_csv"])
         settled = settle_date_order(dates(fileobj), default=default, chosen=date_order)
@@ -817,6 +831,58 @@ def iter_entries(fileobj: IO[bytes], tz, date_order: str | None = None) -> tuple
     )
 
 
+# --- carriers' call-detail records ---------------------------------------------------------------
+
+CARRIER_FORMATS = ("carrier_xlsx", "carrier_csv")
+
+
+class MappingNeeded(PhoneLogError):
+    """A carrier's record whose columns were not recognised: `headers` are offered for mapping."""
+
+    def __init__(self, message: str, headers: list[str]):
+        super().__init__(message)
+        self.headers = headers
+
+
+def iter_carrier(fileobj: IO[bytes], tz, fmt: str, mapping: dict | None = None) -> Entries:
+    try:
+        rows = carrier.iter_rows(fileobj, fmt, tz, mapping)
+    except carrier.CarrierError as exc:
+        if exc.headers is not None:
+            raise MappingNeeded(str(exc), exc.headers) from None
+        raise PhoneLogError(str(exc)) from None
+    return Entries(_carrier_items(rows))
+
+
+def _carrier_items(rows) -> Iterator[Entry | None]:
+    latest = _latest()
+    codes = {"incoming": 1, "outgoing": 2}
+    try:
+        for row in rows:
+            moment = row["at"]
+            if moment is None or not (EARLIEST <= moment.astimezone(UTC) <= latest):
+                yield None
+                continue
+            details = " · ".join(part for part in (row["type"], row["location"]) if part)
+            yield Entry(
+                kind="call",
+                direction=row["direction"],
+                type_code=codes.get(row["direction"], 0),
+                number=counterpart(row["number"]),
+                at=moment.astimezone(UTC),
+                duration=row["duration"]
+                if row["duration"] is not None and row["duration"] <= LONGEST_CALL
+                else None,
+                body=_("Carrier's call record: %(details)s") % {"details": details}
+                if details
+                else _("Carrier's call record"),
+                position=row["position"],
+                source_kind="carrier",
+            )
+    except carrier.CarrierError as exc:
+        raise PhoneLogError(str(exc)) from None
+
+
 def decode_image(data: str) -> bytes | None:
     try:
         return base64.b64decode(data, validate=False)
@@ -827,12 +893,19 @@ def decode_image(data: str) -> bytes | None:
 # --- preview -------------------------------------------------------------------------------------
 
 
-def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str], date_order: str | None = None) -> dict:
+def summarise(
+    fileobj: IO[bytes],
+    *,
+    tz,
+    known_numbers: set[str],
+    date_order: str | None = None,
+    mapping: dict | None = None,
+) -> dict:
     """What a person sees before importing: counts, date range, counterparts ranked by count, how
     many at night, and which are already known collectors of the case. An entry the export repeats
     verbatim is counted once (`repeated` says how many were). `date_order` is settle_date_order's
     finding for files of local day/month dates: when "ambiguous", the page offers the choice."""
-    fmt, entries = iter_entries(fileobj, tz, date_order)
+    fmt, entries = iter_entries(fileobj, tz, date_order, mapping)
     calls = messages = repeated = 0
     first = last = None
     people: dict[str, dict] = {}
@@ -878,4 +951,5 @@ def summarise(fileobj: IO[bytes], *, tz, known_numbers: set[str], date_order: st
         "implausible": entries.implausible,
         "repeated": repeated,
         "date_order": entries.date_order,
+        **({"mapping": mapping} if mapping else {}),
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 from django.conf import settings
-from django.db.models import Count, F, Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -46,9 +46,25 @@ def incident_timeline(
     tz=None,
     violations_only: bool = False,
     rule: str = "",
+    q: str = "",
 ) -> QuerySet:
-    """A case's incidents, newest first, filtered by kind, local dates (inclusive) and findings."""
+    """A case's incidents, newest first, filtered by kind, local dates (inclusive) and findings.
+    `q` finds words in what happened, the counterpart, or the text read from their screenshots."""
     queryset = case.incidents.all()
+    if q.strip():
+        words = q.strip()
+        queryset = queryset.filter(
+            Q(description__icontains=words)
+            | Q(counterpart_number__icontains=words)
+            | Q(counterpart_name__icontains=words)
+            | Q(agency__icontains=words)
+            | Q(
+                pk__in=EvidenceFile.objects.filter(
+                    incident__case=case, recognized_text__text__icontains=words
+                ).values("incident_id")
+            )
+            | Q(source_evidence__recognized_text__text__icontains=words)
+        )
     if kind:
         queryset = queryset.filter(kind=kind)
     if violations_only:

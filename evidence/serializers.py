@@ -9,7 +9,8 @@ from rest_framework import serializers
 from stamps.selectors import evidence_stamp
 
 from .merging import source_list
-from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind
+from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind, TextStatus
+from .recognition import recognized_row, text_status
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -38,6 +39,9 @@ class EvidenceSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
     # {"time", "tsa"} once a trusted time-stamp authority has stamped the file's hash, else null.
     timestamp = serializers.SerializerMethodField()
+    # The text read from an image (OCR): "none" | "pending" | "done" | "failed", and the text or null.
+    text_status = serializers.SerializerMethodField()
+    text = serializers.SerializerMethodField()
 
     class Meta:
         model = EvidenceFile
@@ -53,6 +57,8 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "provenance",
             "download_url",
             "timestamp",
+            "text_status",
+            "text",
         ]
         read_only_fields = fields
 
@@ -61,6 +67,13 @@ class EvidenceSerializer(serializers.ModelSerializer):
 
     def get_timestamp(self, obj) -> dict | None:
         return evidence_stamp(obj.pk).as_api()
+
+    def get_text_status(self, obj) -> str:
+        return text_status(obj)
+
+    def get_text(self, obj) -> str | None:
+        row = recognized_row(obj)
+        return row.text if row is not None and row.status == TextStatus.DONE else None
 
 
 class IncidentSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -19,19 +19,29 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.forms import TokenForm
-from accounts.idempotency import form_once
+from accounts.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER, Answer, form_once, run_once
 from accounts.services import token_create
 from ledger.models import AuditEvent
 
-from . import file_times, merging, selectors, services
+from . import carrier, file_times, merging, proposals, selectors, services, sharing
 from .api import evidence_file_response
-from .forms import CaseForm, ImportChoiceForm, ImportUploadForm, IncidentForm, TimelineFilterForm
+from .forms import (
+    CarrierMappingForm,
+    CaseForm,
+    ImportChoiceForm,
+    ImportUploadForm,
+    IncidentForm,
+    ProposalForm,
+    TimelineFilterForm,
+)
 from .imports import phone_import_prepare, phone_import_run
 from .models import DEFAULT_LENDERS, Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Source
 from .phone_logs import implausible_note
+from .recognition import recognized_row
 from .selectors import violations_presenter
 from .sniffing import ACCEPTED_DESCRIPTION
 from .thumbnails import thumbnail_for
@@ -120,6 +130,7 @@ def case_detail(request, pk: int):
         tz=timezone.get_current_timezone(),
         violations_only=criteria.get("violations", False),
         rule=criteria.get("rule", ""),
+        q=criteria.get("q", ""),
     )
     page = Paginator(incidents.select_related("case"), TIMELINE_PAGE_SIZE).get_page(request.GET.get("page"))
     presenter = violations_presenter()
@@ -145,8 +156,45 @@ def case_detail(request, pk: int):
             "time_to_confirm": case.incidents.filter(occurred_at__isnull=True).order_by("logged_at", "id")[
                 :50
             ],
+            "deleted": _deleted_items(request.user, case),
         },
     )
+
+
+def _deleted_items(owner, case) -> list[dict]:
+    """What was deleted from this case, read from its audit records: an incident with the facts it
+    had, a file with its name and SHA-256. Deleting never hides that something was there."""
+    # Only deletion records are read (by action), and the case's incidents as a subquery: a case of
+    # 100,000 incidents never puts its ids in the query.
+    events = AuditEvent.objects.filter(owner=owner, action__in=("incident.delete", "evidence.delete")).filter(
+        Q(action="incident.delete", payload__case=case.pk)
+        | Q(action="evidence.delete", payload__before__incident__in=case.incidents.values("pk"))
+    )
+    rows = []
+    for event in events.order_by("-seq")[:50]:
+        before = event.payload.get("before") or {}
+        if event.action == "incident.delete":
+            kind = before.get("kind")
+            rows.append(
+                {
+                    "event": event,
+                    "what": IncidentKind(kind).label if kind in IncidentKind.values else _("Incident"),
+                    "when": before.get("occurred_at"),
+                    "detail": before.get("counterpart_number") or (before.get("description") or "")[:60],
+                    "files": [f.get("original_name", "") for f in event.payload.get("evidence") or []],
+                }
+            )
+        else:
+            rows.append(
+                {
+                    "event": event,
+                    "what": _("File"),
+                    "detail": before.get("original_name", ""),
+                    "sha256": before.get("sha256", ""),
+                    "incident": before.get("incident"),
+                }
+            )
+    return rows
 
 
 # --- incidents ---------------------------------------------------------------------------------
@@ -182,22 +230,25 @@ def incident_create(request, pk: int, kind: str):
     if posted and upload_too_large(request):
         form.add_error("attachment", _("The file is larger than the upload limit."))
     same = None
-    if posted and form.is_valid() and request.POST.get("log_anyway") != "1":
-        # One real call, one row: an entry that looks like a call or message already logged is
-        # not saved until the person says it is a different one.
-        fields = form.incident_fields()
-        same = merging.same_call(
-            case=case,
-            kind=kind,
-            at=fields.get("occurred_at"),
-            duration=fields.get("duration_seconds"),
-            number=fields.get("counterpart_number", ""),
-            strict=False,
-        )
-    if posted and same is None and form.is_valid():
+    if posted and form.is_valid():
         upload = form.cleaned_data.get("attachment")
 
         def log() -> str:
+            if request.POST.get("log_anyway") != "1":
+                # One real call, one row: an entry that looks like a call or message already logged
+                # is not saved until the person says it is a different one. (Checked here, after the
+                # one-time token: the same form sent twice is answered as already saved.)
+                fields = form.incident_fields()
+                found = merging.same_call(
+                    case=case,
+                    kind=kind,
+                    at=fields.get("occurred_at"),
+                    duration=fields.get("duration_seconds"),
+                    number=fields.get("counterpart_number", ""),
+                    strict=False,
+                )
+                if found is not None:
+                    raise _SameCall(found)
             incident = services.incident_create(case=case, kind=kind, **form.incident_fields())
             messages.success(request, _("Logged. Add recordings or screenshots below."))
             if upload is not None:
@@ -223,6 +274,8 @@ def incident_create(request, pk: int, kind: str):
         try:
             # The same form posted twice (Back + Save, a double tap) logs one incident.
             location, first = form_once(user=request.user, token=form.once_token, create=log)
+        except _SameCall as exc:
+            same = exc.incident
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
@@ -241,6 +294,14 @@ def incident_create(request, pk: int, kind: str):
             "kinds": IncidentKind.choices,
         },
     )
+
+
+class _SameCall(Exception):
+    """The entry being logged looks like one already logged: ask before saving a second row."""
+
+    def __init__(self, incident):
+        super().__init__(incident.pk)
+        self.incident = incident
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -431,17 +492,33 @@ def import_upload(request, pk: int):
 
     case = selectors.case_for(request.user, pk)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
+    mapping_form = None
     if request.method == "POST":
         if upload_too_large(request):
             form.add_error(None, _("The file is larger than the upload limit."))
         elif form.is_valid():
-            try:
-                phone_import = phone_import_prepare(case=case, upload=form.cleaned_data["file"])
-            except services.EvidenceRejected as exc:
-                form.add_error("file", exc.message)
-            else:
-                return redirect("import_preview", pk=phone_import.pk)
-    return render(request, "evidence/import_upload.html", {"case": case, "form": form})
+            upload = form.cleaned_data["file"]
+            # A carrier's call record: the columns the person mapped (sent with the file again), or
+            # those remembered for this header row.
+            headers = carrier.offer_headers(upload)
+            mapping = carrier.remembered_mapping(owner=request.user, headers=headers) if headers else None
+            if headers and "column_0" in request.POST:
+                mapping_form = CarrierMappingForm(request.POST, headers=headers)
+                mapping = mapping_form.cleaned_data["mapping"] if mapping_form.is_valid() else None
+            if mapping_form is None or mapping is not None:
+                try:
+                    phone_import = phone_import_prepare(case=case, upload=upload, mapping=mapping)
+                except services.EvidenceRejected as exc:
+                    form.add_error("file", exc.message)
+                    if headers and exc.status == 400 and mapping_form is None:
+                        mapping_form = CarrierMappingForm(headers=headers)
+                else:
+                    if mapping_form is not None:
+                        carrier.mapping_remember(owner=request.user, headers=headers, mapping=mapping)
+                    return redirect("import_preview", pk=phone_import.pk)
+    return render(
+        request, "evidence/import_upload.html", {"case": case, "form": form, "mapping_form": mapping_form}
+    )
 
 
 @login_required
@@ -588,27 +665,126 @@ def visit_record(request, pk: int):
         started = parse_datetime(request.POST.get("started_at") or "")
     except ValueError:  # well-formed but impossible: month 13, hour 25, an offset of 99 hours
         started = None
+    # How long ago recording began, by the phone's clock, when this request was sent: a recording
+    # kept on the phone while offline arrives hours later and keeps its own time.
+    raw_age = (request.POST.get("age_seconds") or "").strip()
+    try:
+        age = float(raw_age) if raw_age.isascii() and raw_age else None
+    except ValueError:
+        age = None
     raw_elapsed = (request.POST.get("elapsed_seconds") or "").strip()
     try:
         elapsed = float(raw_elapsed) if raw_elapsed.isascii() and raw_elapsed else None
     except ValueError:
         elapsed = None
-    try:
-        evidence = services.visit_recording_store(
-            case=case, upload=upload, started_at=started, elapsed_seconds=elapsed
+
+    def store():
+        try:
+            evidence = services.visit_recording_store(
+                case=case, upload=upload, started_at=started, elapsed_seconds=elapsed, age_seconds=age
+            )
+        except services.EvidenceRejected as exc:
+            answer = {"ok": False, "code": exc.code, "message": exc.message}
+            return JsonResponse(answer, status=exc.status), None
+        answer = JsonResponse(
+            {
+                "ok": True,
+                "id": evidence.pk,
+                "sha256": evidence.sha256,
+                "incident": evidence.incident_id,
+                "next": reverse("incident_edit", args=[evidence.incident_id]),
+            },
+            status=201,
         )
-    except services.EvidenceRejected as exc:
-        return JsonResponse({"ok": False, "code": exc.code, "message": exc.message}, status=exc.status)
-    return JsonResponse(
-        {
-            "ok": True,
-            "id": evidence.pk,
-            "sha256": evidence.sha256,
-            "incident": evidence.incident_id,
-            "next": reverse("incident_edit", args=[evidence.incident_id]),
-        },
-        status=201,
+        return answer, Answer(status=201, body=answer.content, content_type=answer["Content-Type"])
+
+    # The recorder keeps the audio on the phone until it sees this answer, and sends it again after a
+    # lost answer (offline, a reload): its key makes the repeat return the first answer, so one
+    # recording is never stored twice. A key is the recording's own id, made when recording began.
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    if not key:
+        return store()[0]
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        return JsonResponse({"ok": False, "message": _("The recording's key is not valid.")}, status=400)
+    response, first = run_once(user=request.user, scope="visit", key=key, fingerprint=None, action=store)
+    if first is not None:
+        response = HttpResponse(first.body, status=first.status, content_type=first.content_type)
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+# --- shared into the app (Web Share Target) ----------------------------------------------------------
+
+
+@csrf_exempt
+@login_required
+def share_receive(request):
+    """Where the phone's share sheet posts files (static/manifest.webmanifest `share_target`). It
+    cannot carry a CSRF token, so it only stages the files; filing needs the case chosen on the next
+    page, a normal form (evidence/sharing.py says why)."""
+    if request.method == "POST":
+        if upload_too_large(request):
+            messages.error(request, _("The file is larger than the upload limit."))
+        else:
+            sharing.share_stage(session=request.session, uploads=request.FILES.getlist("files"))
+    return redirect("share")
+
+
+@login_required
+def share(request):
+    """Which case the shared files belong to; then they are filed as the upload pages file them."""
+    staged = sharing.share_staged(session=request.session)
+    cases = list(Case.objects.for_owner(request.user).order_by("-created_at"))
+    if request.method == "POST" and request.POST.get("discard"):
+        sharing.share_discard(session=request.session)
+        messages.info(request, _("The shared files were not kept."))
+        return redirect("case_list")
+    if request.method == "POST" and staged:
+        raw = request.POST.get("case") or ""
+        if raw.isascii() and raw.isdigit() and len(raw) <= 18:
+            case = selectors.case_for(request.user, int(raw))
+            results = sharing.share_file(session=request.session, case=case)
+            imports = [r.import_id for r in results if r.import_id]
+            for result in results:
+                if not result.ok:
+                    messages.error(request, f"{result.name}: {result.message}")
+                elif result.sha256:
+                    messages.success(
+                        request,
+                        _("Safely saved ✓ “%(name)s”, SHA-256 %(sha)s.")
+                        % {"name": result.name, "sha": result.sha256},
+                    )
+            if len(imports) == 1:
+                return redirect("import_preview", pk=imports[0])
+            for pk in imports:
+                messages.info(
+                    request,
+                    _("A phone export is waiting for you to choose what to import: %(url)s")
+                    % {"url": reverse("import_preview", args=[pk])},
+                )
+            return redirect("case_detail", pk=case.pk)
+        messages.error(request, _("Choose the case these files belong to."))
+    # The case last written to is the likeliest; with one case there is nothing to choose.
+    latest = (
+        Incident.objects.filter(case__in=cases)
+        .order_by("-logged_at")
+        .values_list("case_id", flat=True)
+        .first()
     )
+    chosen = latest or (cases[0].pk if cases else None)
+    return render(
+        request,
+        "evidence/share.html",
+        {"staged": staged, "cases": cases, "chosen": chosen, "limit": settings.EVIDENCE_MAX_UPLOAD_BYTES},
+    )
+
+
+def offline(request):
+    """The page the service worker shows when a page cannot be reached: what is kept on the phone
+    waits there and is sent when the network is back. It names nobody and shows no evidence."""
+    response = render(request, "evidence/offline.html")
+    response["Cache-Control"] = "no-cache"
+    return response
 
 
 def service_worker(request):
@@ -644,5 +820,49 @@ def phone_help(request):
             "cases": cases,
             "endpoint": request.build_absolute_uri(reverse("api_evidence_autofile")),
             "token_placeholder": new_secret or "<TOKEN>",
+        },
+    )
+
+
+# --- what a screenshot shows --------------------------------------------------------------------
+
+
+@login_required
+def ocr_preview(request, pk: int):
+    """The messages or calls read from one screenshot, proposed for logging: the person ticks what
+    to log, confirms the suggested flags and sets a time where none could be read for sure."""
+    evidence = selectors.evidence_for(request.user, pk)
+    case = evidence.incident.case
+    found = proposals.propose(evidence=evidence, tz=timezone.get_current_timezone(), pack_id=case.rule_pack)
+    form = ProposalForm(request.POST or None, items=found["items"])
+    if request.method == "POST" and form.is_valid():
+        chosen = form.chosen()
+        if not chosen:
+            form.add_error(None, _("Tick at least one entry to log."))
+        else:
+            try:
+                counts = proposals.proposals_log(evidence=evidence, case=case, choices=chosen)
+            except ValidationError as exc:
+                form.add_error(None, "; ".join(exc.messages))
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "Logged %(created)d new entries; %(linked)d joined entries already logged (the "
+                        "same calls or messages); %(already)d were logged from this screenshot before."
+                    )
+                    % counts,
+                )
+                return redirect("case_detail", pk=case.pk)
+    return render(
+        request,
+        "evidence/ocr_preview.html",
+        {
+            "evidence": evidence,
+            "case": case,
+            "found": found,
+            "form": form,
+            "rows": form.rows(),
+            "recognized": recognized_row(evidence),
         },
     )

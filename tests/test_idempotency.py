@@ -205,10 +205,14 @@ def test_a_log_form_posted_twice_creates_one_incident(logged_in, alice_case):
     assert second.redirect_chain[0][0] == f"/incidents/{incident.pk}/"
     assert '<li class="info">' in second.content.decode()  # "this form had already been saved"
 
-    # A fresh form (a new token) logs a new incident.
+    # A fresh form (a new token) with the same call asks first (one real call, one row); told it
+    # is a different call, it logs a new incident.
     fresh = form_token(logged_in.get(f"/cases/{alice_case.pk}/log/call/").content.decode())
     assert fresh != data["once"]
-    logged_in.post(f"/cases/{alice_case.pk}/log/call/", {**data, "once": fresh})
+    asked = logged_in.post(f"/cases/{alice_case.pk}/log/call/", {**data, "once": fresh})
+    assert asked.status_code == 200 and 'id="possible-duplicate"' in asked.content.decode()
+    assert Incident.objects.count() == 1
+    logged_in.post(f"/cases/{alice_case.pk}/log/call/", {**data, "once": fresh, "log_anyway": "1"})
     assert Incident.objects.count() == 2
 
 

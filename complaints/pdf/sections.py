@@ -691,6 +691,10 @@ class Renderer:
         out = [_p(self.tr("evidence_index"), s.h1)]
         if self.evidence and not self.stamps_shown():
             out.append(_p(self.tr("not_timestamped"), s.body))
+        if any(e.get("carrier_record") for e in self.evidence) or any(
+            src.get("kind") == "carrier" for i in self.incidents for src in i.get("sources") or []
+        ):
+            out.append(_p(self.tr("carrier_note"), s.body))
         if not self.evidence:
             return out + [_p(self.tr("no_evidence"), s.body), PageBreak()]
         refs = {i["id"]: i["ref"] for i in self.incidents}
@@ -820,9 +824,23 @@ class Renderer:
                 Spacer(1, 3 * mm),
                 Image(str(path), width=width_px * scale, height=height_px * scale),
             ]
+            out += self.recognized_text(entry)
             if index % 5 == 0:
                 self.progress(80 + int(5 * index / len(shown)), "screenshots")
         return out
+
+    def recognized_text(self, entry: dict) -> list:
+        """The text read from a screenshot (OCR), under it, marked as for reference only."""
+        recognized = entry.get("recognized_text")
+        if not recognized:
+            return []
+        s = self.s
+        style = ParagraphStyle("ocr", parent=s.small, wordWrap="CJK")
+        return [
+            Spacer(1, 2 * mm),
+            _p(self.tr("recognized_caveat"), s.small),
+            _p(self.clip(recognized["text"], 4000), style),
+        ]
 
     def thumbnail(self, entry: dict) -> Image | None:
         """A legible screenshot thumbnail, about 5 cm wide (made when the image arrived)."""

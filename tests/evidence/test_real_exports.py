@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 
 from evidence.metadata import audio_metadata, normalise_number, parse_file_name
 from evidence.models import EvidenceFile, Incident, PhoneImport
@@ -156,7 +157,8 @@ def test_smsrecord_backup_is_read_in_the_phones_local_time(alice_api, alice_case
 
 
 def test_imazing_app_calls_never_get_a_number_made_of_uuid_digits():
-    _fmt, signal, _e = entries_of("imazing_signal.csv")
+    with translation.override("en"):  # the description is checked in English
+        _fmt, signal, _e = entries_of("imazing_signal.csv")
     assert [e.number for e in signal] == [
         "AB123456-7890-ABCD-EF12-34567890ABCD",
         "CD789012-3456-BCDE-FA23-4567890BCDEF",
@@ -212,7 +214,7 @@ def test_a_file_with_two_date_orders_is_refused_and_nothing_is_imported(alice_ap
         b"Incoming,13/01/2026 08:00:00,0:45,+447700900123,,UK,Phone\n"
         b"Incoming,01/14/2026 21:15:00,1:05,+447700900123,,UK,Phone\n"
     )
-    with pytest.raises(PhoneLogError, match="two orders"):
+    with translation.override("en"), pytest.raises(PhoneLogError, match="two orders"):
         iter_entries(io.BytesIO(data), SHANGHAI)
     response = post_import(alice_api, alice_case, data, "calls.csv")
     assert response.status_code == 400
