@@ -39,7 +39,7 @@ def real_calls():
 def recording_names():
     """MIUI-style names for the answered calls: the recording starts a few seconds after the call."""
     names = []
-    for number, at, kind, duration, _name in real_calls():
+    for number, at, kind, _duration, _name in real_calls():
         if kind != 1:
             continue
         start = (at + timedelta(seconds=3)).astimezone(SHANGHAI)
