@@ -3,18 +3,9 @@ which keep the audit chain (an edit here would change the record with no trace).
 
 from django.contrib import admin
 
+from ledger.admin import ReadOnlyAdmin
+
 from .models import Case, EvidenceFile, Incident, PhoneImport
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Case)

@@ -159,6 +159,10 @@ def _rows(fileobj: IO[bytes], fmt: str) -> Iterator[list]:
     text = io.TextIOWrapper(fileobj, encoding=encoding, errors="replace", newline="")
     try:
         yield from csv.reader(text)
+    except csv.Error as exc:  # e.g. a field beyond the csv module's limit: not a call record
+        raise CarrierError(
+            _("This is not a spreadsheet that can be read (%(error)s).") % {"error": exc}
+        ) from None
     finally:
         text.detach()
 

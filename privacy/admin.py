@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from complaints.models import Dossier
 from evidence.models import Case, EvidenceFile
+from ledger.admin import ReadOnlyAdmin
 
 from .models import BlobPurge, Export, Tombstone
 from .services import DeletionRefused, account_delete
@@ -57,17 +58,6 @@ class ServiceDeletingUserAdmin(UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, ServiceDeletingUserAdmin)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Tombstone)

@@ -41,6 +41,7 @@ from accounts.models import ApiToken
 from accounts.services import profile_for
 from complaints.models import Dossier, DossierStatus
 from complaints.verification import derived_files
+from evidence.merging import source_list
 from evidence.models import Case, EvidenceFile, Incident, PhoneImport
 from evidence.storage import open_blob
 from ledger.models import AuditEvent, AuditHead
@@ -284,7 +285,7 @@ def _incident_dict(incident: Incident) -> dict:
         "description": incident.description,
         "quotes": list(incident.quotes or []),
         "source": incident.source,
-        "sources": list(incident.sources or []),
+        "sources": source_list(incident),
         "source_ref": incident.source_ref,
         "source_evidence": incident.source_evidence_id,
         "violations": [v.get("rule") for v in incident.violations if isinstance(v, dict)],

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from ledger.admin import ReadOnlyAdmin
+
 from .models import Batch
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(ReadOnlyAdmin):
     """A window on the batches: written only by the stamping service."""
 
     list_display = [
@@ -19,12 +21,3 @@ class BatchAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state"]
     exclude = ["token"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

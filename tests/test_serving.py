@@ -53,7 +53,7 @@ def served(tmp_path):
         try:
             requests.get(f"{base}/healthz", timeout=2)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # starting, or its first request loading the app
             if server.poll() is not None:
                 raise AssertionError(server.stdout.read().decode()) from None
             time.sleep(0.3)
