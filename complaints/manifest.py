@@ -18,7 +18,16 @@ from django.utils import translation
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
 from evidence.merging import source_list
-from evidence.models import Creditor, EvidenceFile, Incident, IncidentKind, PhoneImport, TextStatus
+from evidence.models import (
+    OWN_DIRECTIONS,
+    Creditor,
+    EvidenceFile,
+    Incident,
+    IncidentKind,
+    PhoneImport,
+    TextStatus,
+    own_entries_q,
+)
 from evidence.recognition import recognized_row
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
@@ -92,6 +101,17 @@ def _within(view: dict, pack, areas: set[str]) -> dict:
     return {**view, **keep}
 
 
+# Sources that back an incident beyond the person's word.
+BACKING_SOURCES = {"import", "recording", "screenshot", "carrier", "ocr"}
+
+
+def _own(incident) -> bool:
+    """Imported with the phone's log as dialled or sent by the person (evidence.models.OWN_DIRECTIONS)."""
+    return (
+        incident.source == "import" and call_direction({"source_ref": incident.source_ref}) in OWN_DIRECTIONS
+    )
+
+
 def _connected(incident) -> bool:
     return incident.answered if incident.answered is not None else bool(incident.duration_seconds)
 
@@ -110,8 +130,15 @@ def statistics(
     def at_night(incident) -> bool:
         return any(f["rule"] in quiet_rules for f in findings.get(incident.pk, []))
 
+    # Counted: collection events whose time is known. Entries whose time could not be read, and the
+    # calls the person dialled or messages they sent (imported with the phone's log), are listed in
+    # the timeline but counted apart, never as collection calls.
+    own = [i for i in incidents if _own(i)]
+    unknown = [i for i in incidents if i.occurred_at is None and not _own(i)]
+    listed = incidents
+    incidents = [i for i in incidents if i.occurred_at is not None and not _own(i)]
     calls = [i for i in incidents if i.kind == IncidentKind.CALL]
-    timed = [i for i in calls if i.occurred_at is not None]
+    timed = calls
     per_day = Counter(i.occurred_at.astimezone(tz).date().isoformat() for i in timed)
     per_hour = Counter(i.occurred_at.astimezone(tz).hour for i in timed)
     busiest = max(sorted(per_day.items()), key=lambda item: item[1], default=(None, 0))
@@ -131,16 +158,24 @@ def statistics(
         }
     return {
         "total": len(incidents),
-        # Incidents whose time could not be read: in no per-day or per-hour count and no time rule.
-        "time_unknown": sum(1 for i in incidents if i.occurred_at is None),
+        # Listed but not counted above: entries whose time could not be read (in no count and no time
+        # rule), and the person's own calls and messages.
+        "time_unknown": len(unknown),
+        "own": len(own),
+        "listed": len(listed),
         "calls": len(calls),
         "connected": sum(1 for i in calls if _connected(i)),
         "night": sum(1 for i in incidents if at_night(i)) if window else None,
         "night_calls": sum(1 for i in calls if at_night(i)) if window else None,
         "quiet_hours": window,
         "sms": sum(1 for i in incidents if i.kind in (IncidentKind.SMS, IncidentKind.APP_MESSAGE)),
+        # Contacts with third parties. Family present at a home visit is not a contact with a third
+        # party (the visit is counted as a visit).
         "third": sum(
-            1 for i in incidents if i.kind == IncidentKind.THIRD_PARTY or THIRD_PARTIES & set(i.contacted)
+            1
+            for i in incidents
+            if i.kind == IncidentKind.THIRD_PARTY
+            or (i.kind != IncidentKind.VISIT and THIRD_PARTIES & set(i.contacted))
         ),
         "visits": sum(1 for i in incidents if i.kind == IncidentKind.VISIT),
         "threats": sum(1 for i in incidents if ABUSE_FLAGS & set(i.flags)),
@@ -149,7 +184,13 @@ def statistics(
         "calls_per_day": dict(sorted(per_day.items())),
         "calls_per_hour": [per_hour.get(hour, 0) for hour in range(24)],
         # Backed by more than the person's word: the phone's own log, or a recording or screenshot.
-        "backed": sum(1 for i in incidents if i.source == "import" or i.pk in (with_files or set())),
+        "backed": sum(
+            1
+            for i in incidents
+            if i.source == "import"
+            or i.pk in (with_files or set())
+            or any(s.get("kind") in BACKING_SOURCES for s in i.sources or [])
+        ),
     }
 
 
@@ -261,7 +302,9 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     # be left out of the dossier), then read for the included incidents.
     findings = {}
     if pack:
-        rows = case.incidents.order_by("occurred_at", "id").values_list(*RECORD_FIELDS)
+        rows = (
+            case.incidents.exclude(own_entries_q()).order_by("occurred_at", "id").values_list(*RECORD_FIELDS)
+        )
         findings = evaluate(
             records_from_rows(rows),
             pack,

@@ -26,8 +26,9 @@ from evidence.uploads import upload_too_large
 
 from . import services
 from .forms import DossierForm, VerifyForm
-from .models import Dossier, DossierStatus
+from .models import Dossier, DossierStatus, IssuedSeal
 from .pdf import font_status
+from .signing import trusted_keys
 from .verification import BundleIncomplete, VerificationRefused, bundle_file, verify_upload
 
 # Verification attempts allowed per client when VERIFY_RATE is not set: far above a handler
@@ -283,11 +284,20 @@ def verify_page(request):
     if request.method == "GET" and re.fullmatch(r"[0-9a-f]{64}", seal):
         looked_up = {
             "seal": seal,
-            "dossier": Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first(),
+            # Also a dossier whose owner has since deleted the case or the account (IssuedSeal).
+            "dossier": Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first()
+            or IssuedSeal.objects.filter(seal=seal).first(),
         }
     return render(
         request,
         "complaints/verify.html",
-        {"form": form, "verdict": verdict, "refusal": refusal, "looked_up": looked_up},
+        {
+            "form": form,
+            "verdict": verdict,
+            "refusal": refusal,
+            "looked_up": looked_up,
+            # The fingerprints a dossier's signing certificate must have (the dossier prints its own).
+            "signing_keys": trusted_keys(),
+        },
         status=code,
     )

@@ -14,7 +14,7 @@ from django.db import connection, transaction
 
 from accounts.services import profile_for
 
-from .models import Case, Incident
+from .models import Case, Incident, own_entries_q
 from .rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 
 
@@ -39,10 +39,13 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
     # import has none), so a case of 100,000 incidents is checked without holding its rows twice.
     records = []
     stored: dict[int, list] = {}
+    # Calls the person dialled and messages they sent are their own: judged by no rule.
+    own = set(case.incidents.filter(own_entries_q()).values_list("pk", flat=True))
     for row in _case_rows(case.pk):
-        records.extend(records_from_rows([row[:-1]]))
         if row[-1]:
             stored[row[0]] = row[-1]
+        if row[0] not in own:
+            records.extend(records_from_rows([row[:-1]]))
     findings = (
         evaluate(
             records,
@@ -62,6 +65,7 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
         summary.update(f["rule"] for f in found)
         if found != stored.get(record.id, []):
             changed.append((record.id, found, _rule_string(found)))
+    changed += [(pk, [], "") for pk in own if stored.get(pk)]
     del records, stored
     if changed:
         _write_findings(changed)

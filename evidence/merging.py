@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ledger.chain import audit_append
@@ -214,8 +213,8 @@ def _apply(incident: Incident, source: dict, facts: dict | None, exact_time, imp
     if import_key and not incident.import_key:
         incident.import_key = import_key
     after = incident.snapshot()
-    if after != before:
-        incident.amended_at = timezone.now()
+    # Not an amendment by the person: the join is its own audit record (incident.merge), and pages
+    # and dossiers show the sources instead of "amended".
     changed = sorted(k for k in after if after.get(k) != before.get(k))
     return {
         "incident": incident.pk,

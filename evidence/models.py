@@ -124,6 +124,19 @@ class Source(models.TextChoices):
     API = "api", _("Sent by phone automation")
 
 
+# Directions of imported entries that the person made, not the collectors: calls they dialled,
+# messages they sent. Written at import into `source_ref` ("calls.xml #7 (outgoing)").
+OWN_DIRECTIONS = ("outgoing", "sent", "outbox", "queued", "failed", "draft")
+
+
+def own_entries_q() -> models.Q:
+    """Imported entries the person made themselves: never counted or judged as collection events."""
+    q = models.Q()
+    for direction in OWN_DIRECTIONS:
+        q |= models.Q(source_ref__endswith=f"({direction})")
+    return models.Q(source="import") & q
+
+
 class IncidentQuerySet(models.QuerySet):
     def for_owner(self, user):
         return self.filter(case__owner=user)

@@ -447,6 +447,8 @@ class Renderer:
         ]
         if stats.get("time_unknown"):
             rows.append([_p(self.tr("stat_time_unknown"), s.cell), _p(str(stats["time_unknown"]), s.cell)])
+        if stats.get("own"):
+            rows.append([_p(self.tr("stat_own"), s.cell), _p(str(stats["own"]), s.cell)])
         rows.append([_p(self.tr("stat_evidence"), s.cell), _p(str(len(self.evidence)), s.cell)])
         stamped = stats.get("timestamps")
         if self.evidence and self.stamps_shown():

@@ -355,3 +355,13 @@ def test_us_pack_dossier_and_period(alice_api, filled_case):
     manifest = json.loads(dossier.manifest)
     assert dossier.rule_pack == "us" and len(manifest["incidents"]) == 2
     assert all(v["rule"].startswith("US-") for v in manifest["violations"])
+
+
+def test_the_verify_page_shows_the_signing_fingerprint_the_dossier_prints(alice, client, tmp_path):
+    """The dossier says a reader will not know the site's own certificate and to compare its
+    fingerprint with the one the verify page shows: the page must show it."""
+    from complaints.building import signer_fingerprint
+
+    fingerprint = signer_fingerprint()
+    page = client.get("/verify/").content.decode()
+    assert fingerprint in page

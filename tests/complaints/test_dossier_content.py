@@ -603,9 +603,42 @@ def test_an_incident_whose_time_is_unknown_is_printed_as_such_and_counted_in_no_
     dossier = built(alice, case, language="zh-hans", addressee="alipay")
     manifest = json.loads(dossier.manifest)
     stats = manifest["statistics"]
-    assert stats["total"] == 2 and stats["time_unknown"] == 1
+    # Listed, but not counted: the collection events counted are those whose time is known.
+    assert stats["total"] == 1 and stats["time_unknown"] == 1 and stats["listed"] == 2
     assert stats["night_calls"] == 1  # only the call whose time is known
     entry = next(i for i in manifest["incidents"] if i["id"] == unknown.pk)
     assert entry["occurred_at"] is None and entry["time_status"] == "unknown"
     text = pdf_text(dossier, tmp_path)
-    assert "时间未知" in text
+    assert "时间不详" in text
+
+
+def test_the_persons_own_calls_and_family_at_a_visit_are_not_counted_as_collection_contacts(alice, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from evidence.imports import phone_import_prepare, phone_import_run
+    from evidence.models import Incident
+    from tests.conftest import calls_xml
+
+    case = case_create(owner=alice, title="花呗", creditor="huabei")
+    day = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    # Four answered calls from the collector on one day, and one call the person made back to them.
+    calls = [("17012345678", day + timedelta(hours=h), 1, 60, "") for h in (0, 1, 2, 3)]
+    calls.append(("17012345678", day + timedelta(hours=4), 2, 120, ""))
+    upload = SimpleUploadedFile("calls.xml", calls_xml(calls))
+    phone_import = phone_import_prepare(case=case, upload=upload, preview=False)
+    phone_import_run(phone_import=phone_import, kinds=["incoming", "outgoing"])
+    dialled = Incident.objects.get(case=case, source_ref__endswith="(outgoing)")
+    assert dialled.violations == []  # no rule judges the person's own call
+    incident_create(
+        case=case,
+        kind="visit",
+        occurred_at=day + timedelta(days=1),
+        contacted=["self", "family"],
+        visitors=2,
+    )
+    dossier = built(alice, case, language="zh-hans", addressee="nfra")
+    stats = json.loads(dossier.manifest)["statistics"]
+    assert stats["calls"] == 4 and stats["own"] == 1 and stats["listed"] == 6
+    assert stats["third"] == 0 and stats["visits"] == 1  # family present at a visit is not a third-party contact
+    text = "".join(pdf_text(dossier, tmp_path).split())
+    assert "本人拨出的电话" in text
