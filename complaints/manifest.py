@@ -17,7 +17,7 @@ from django.utils import translation
 
 from accounts.services import profile_for
 from evidence.hashing import sha256_of
-from evidence.merging import source_list
+from evidence.merging import number_key, source_list
 from evidence.models import (
     OWN_DIRECTIONS,
     Creditor,
@@ -110,6 +110,20 @@ def _own(incident) -> bool:
     return (
         incident.source == "import" and call_direction({"source_ref": incident.source_ref}) in OWN_DIRECTIONS
     )
+
+
+def numbers_seen(incidents) -> list[str]:
+    """The numbers collectors used, each once however it was written (+86 170… and 170… are one
+    number), and not the person's own calls and messages."""
+    by_key: dict[str, str] = {}
+    for incident in incidents:
+        number = incident.counterpart_number
+        if number and not _own(incident):
+            key = number_key(number)
+            # Keep the shortest spelling (the national form) of each number.
+            if key not in by_key or len(number) < len(by_key[key]):
+                by_key[key] = number
+    return sorted(by_key.values())
 
 
 def _connected(incident) -> bool:
@@ -429,7 +443,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             "account_hint": case.account_hint,
             "collectors": [line.strip() for line in case.collectors.splitlines() if line.strip()],
             "agencies_seen": sorted({i.agency for i in incidents if i.agency}),
-            "numbers_seen": sorted({i.counterpart_number for i in incidents if i.counterpart_number}),
+            "numbers_seen": numbers_seen(incidents),
         },
         "requests": [{"code": code, "text": request_text(code, language)} for code in dossier.requests],
         "request_text": dossier.request_text,

@@ -397,6 +397,7 @@ def phone_import_run(
                 process()
             incidents_join_imported(
                 case=case,
+                export_id=export.pk if export is not None else None,
                 joins=[
                     (
                         target,

@@ -232,7 +232,7 @@ def _clean_source(source: dict) -> dict:
 
 
 JOIN_FIELDS = ["sources", "duration_seconds", "answered", "counterpart_number", "counterpart_name"]
-JOIN_FIELDS += ["occurred_at", "import_key", "amended_at"]
+JOIN_FIELDS += ["occurred_at", "import_key", "amended_at", "source_evidence"]
 
 
 def _update_joined(incidents: list[Incident]) -> None:
@@ -254,7 +254,9 @@ def _update_joined(incidents: list[Incident]) -> None:
 
 
 @transaction.atomic
-def incidents_join_imported(*, case: Case, joins: list[tuple[int, dict, dict, datetime | None, str]]) -> None:
+def incidents_join_imported(
+    *, case: Case, joins: list[tuple[int, dict, dict, datetime | None, str]], export_id: int | None = None
+) -> None:
     """Many entries of one import joining incidents already logged: the rows updated in one pass and
     one audit link (import.merge) holding each incident's record, as incident_join would write it."""
     if not joins:
@@ -264,6 +266,9 @@ def incidents_join_imported(*, case: Case, joins: list[tuple[int, dict, dict, da
     for pk, source, facts, exact_time, import_key in joins:
         incident = incidents[pk]
         records.append(_apply(incident, _clean_source(source), facts, exact_time, import_key))
+        # The kept phone export now backs this incident too: a dossier lists it in the evidence.
+        if export_id and not incident.source_evidence_id:
+            incident.source_evidence_id = export_id
     _update_joined(list(incidents.values()))
     audit_append(
         owner=case.owner, action="import.merge", subject=case, payload={"case": case.pk, "merged": records}

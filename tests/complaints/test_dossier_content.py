@@ -639,6 +639,19 @@ def test_the_persons_own_calls_and_family_at_a_visit_are_not_counted_as_collecti
     dossier = built(alice, case, language="zh-hans", addressee="nfra")
     stats = json.loads(dossier.manifest)["statistics"]
     assert stats["calls"] == 4 and stats["own"] == 1 and stats["listed"] == 6
-    assert stats["third"] == 0 and stats["visits"] == 1  # family present at a visit is not a third-party contact
+    assert (
+        stats["third"] == 0 and stats["visits"] == 1
+    )  # family present at a visit is not a third-party contact
     text = "".join(pdf_text(dossier, tmp_path).split())
     assert "本人拨出的电话" in text
+
+
+def test_a_number_written_two_ways_is_listed_once(alice):
+    case = case_create(owner=alice, title="花呗", creditor="huabei")
+    day = datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
+    incident_create(case=case, kind="call", occurred_at=day, counterpart_number="17198765432")
+    incident_create(
+        case=case, kind="call", occurred_at=day.replace(hour=11), counterpart_number="+8617198765432"
+    )
+    dossier = built(alice, case, language="zh-hans", addressee="nfra")
+    assert json.loads(dossier.manifest)["respondent"]["numbers_seen"] == ["17198765432"]

@@ -101,6 +101,8 @@ def test_each_real_call_is_one_incident_with_both_sources(alice, alice_api, alic
         kinds = {s["kind"] for s in alice_api.get(f"/api/v1/incidents/{call.pk}/").json()["sources"]}
         assert kinds == {"recording", "import"}, call
         assert call.evidence.count() == 1
+        assert call.source_evidence_id is not None  # the kept export backs it, either way round
+        assert call.amended_at is None  # a join with the phone's log is not an amendment by the person
     expected_summary, expected_calls = clean_summary(alice, alice_api)
     assert expected_calls == 9
     alice_case.refresh_from_db()
