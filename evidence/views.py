@@ -10,7 +10,9 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import BigIntegerField, Count, Q
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
@@ -166,9 +168,15 @@ def _deleted_items(owner, case) -> list[dict]:
     had, a file with its name and SHA-256. Deleting never hides that something was there."""
     # Only deletion records are read (by action), and the case's incidents as a subquery: a case of
     # 100,000 incidents never puts its ids in the query.
-    events = AuditEvent.objects.filter(owner=owner, action__in=("incident.delete", "evidence.delete")).filter(
-        Q(action="incident.delete", payload__case=case.pk)
-        | Q(action="evidence.delete", payload__before__incident__in=case.incidents.values("pk"))
+    # The file's incident id is read out of the JSON as a number (PostgreSQL compares jsonb with
+    # a bigint subquery only through a cast).
+    events = (
+        AuditEvent.objects.filter(owner=owner, action__in=("incident.delete", "evidence.delete"))
+        .annotate(file_incident=Cast(KT("payload__before__incident"), BigIntegerField()))
+        .filter(
+            Q(action="incident.delete", payload__case=case.pk)
+            | Q(action="evidence.delete", file_incident__in=case.incidents.values("pk"))
+        )
     )
     rows = []
     for event in events.order_by("-seq")[:50]:
