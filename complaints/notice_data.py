@@ -19,9 +19,9 @@ def notice_texts() -> dict:
 
 def notice_number(notice: StopNotice) -> str:
     """The number sealed in the notice's manifest (TZ-<local date>-<id>)."""
-    if notice.manifest:
-        try:
-            return json.loads(notice.manifest)["notice"]["number"]
-        except (ValueError, KeyError, TypeError):
-            pass
-    return notice.number
+    if not notice.manifest:  # not built yet: the number it will be sealed with
+        return notice.number
+    try:
+        return json.loads(notice.manifest)["notice"]["number"]
+    except (ValueError, KeyError, TypeError):  # a manifest without a sealed number: the row's own
+        return notice.number
