@@ -6,16 +6,19 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-production install install-test migrate check bench messages messages-compiled lint serve worker
+.PHONY: run test test-production install install-test migrate check bench messages messages-compiled lint serve worker lock
 
-$(VENV)/.runtime: requirements.txt
+# Installs come from the lock files only (every distribution pinned with its hashes, so a new machine
+# gets exactly what CI tested); `make lock` re-resolves them from the loose requirements*.txt.
+PIP_INSTALL := $(PIP) install -q --no-deps --require-hashes
+
+$(VENV)/.runtime: requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -r requirements.txt
+	$(PIP_INSTALL) -r requirements.lock
 	touch $@
 
-$(VENV)/.test: requirements.txt requirements-test.txt $(VENV)/.runtime
-	$(PIP) install -q -r requirements-test.txt
+$(VENV)/.test: requirements-test.lock $(VENV)/.runtime
+	$(PIP_INSTALL) -r requirements-test.lock
 	touch $@
 
 install: $(VENV)/.runtime
@@ -62,9 +65,23 @@ check: install-test
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 
-$(VENV)/.bench: requirements-bench.txt $(VENV)/.test
-	$(PIP) install -q -r requirements-bench.txt
+$(VENV)/.bench: requirements-bench.lock $(VENV)/.test
+	$(PIP_INSTALL) -r requirements-bench.lock
 	touch $@
+
+# Re-resolve the three lock files (runtime ⊂ test ⊂ bench, one version of each package across them)
+# from requirements*.txt with pip-tools, pinned itself in a separate tools venv.
+PIP_TOOLS_VERSION := 7.7.0
+COMPILE := .venv-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	test -x .venv-tools/bin/pip-compile || ($(PYTHON) -m venv .venv-tools && \
+		.venv-tools/bin/pip install -q pip-tools==$(PIP_TOOLS_VERSION))
+	$(COMPILE) -o requirements.lock requirements.txt
+	cp requirements.lock requirements-test.lock
+	$(COMPILE) -o requirements-test.lock requirements-test.txt
+	cp requirements-test.lock requirements-bench.lock
+	$(COMPILE) -o requirements-bench.lock requirements-bench.txt
 
 bench: $(VENV)/.bench
 	$(PY) bench/run.py

@@ -395,6 +395,8 @@ if envbool("DJANGO_BEHIND_PROXY", False):
 
 # Logs go to stdout: one JSON object a line in production (LOG_FORMAT=json), plain text on a laptop.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain" if DEBUG else "json")
+# Python warnings become log records too (config.logging.configure).
+LOGGING_CONFIG = "config.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

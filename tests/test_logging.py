@@ -122,3 +122,39 @@ def test_web_and_worker_logs_are_one_json_stream(tmp_path):
     worker_lines = [line for line in (worker.stdout + worker.stderr).splitlines() if line.strip()]
     assert worker_lines, worker.stderr
     parse(worker_lines)
+
+
+def test_a_python_warning_is_a_json_log_record_not_a_bare_line(tmp_path):
+    """Warnings (a library's deprecation, say) reach the log stream as records of `py.warnings`; the
+    one known third-party deprecation (DSA, when pyHanko is imported) is filtered where it is raised."""
+    env = production_env(tmp_path, free_port())
+    code = (
+        "import warnings, pyhanko.sign.signers.pdf_cms; "
+        "warnings.warn('a deprecated call', DeprecationWarning, stacklevel=1); "
+        "warnings.warn('something odd', UserWarning)"
+    )
+    result = subprocess.run(
+        [
+            str(BASE_DIR / ".venv/bin/python"),
+            "-W",
+            "always::DeprecationWarning",
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
+            code,
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    entries = parse(lines)
+    warned = [e for e in entries if e["logger"] == "py.warnings"]
+    assert any("something odd" in e["message"] for e in warned), lines
+    assert any("a deprecated call" in e["message"] for e in warned), lines
+    assert not any("DSA" in e["message"] for e in entries), lines
