@@ -29,6 +29,7 @@ from .models import Dossier, DossierStatus, IssuedSeal
 from .pdf import render_pdf
 from .pdf.sections import IMAGE_TYPES
 from .signing import embed_and_sign, ensure_signing_identity
+from .verification import verify_text
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +197,7 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
         locked.font_warning = font_warning
         locked.status, locked.progress, locked.progress_note = DossierStatus.READY, 100, "ready"
         locked.finished_at = timezone.now()
+        locked.verify_text = verify_text(locked)
         locked.save()
         IssuedSeal.objects.get_or_create(
             seal=seal,
@@ -204,6 +206,7 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
                 "pdf_sha256": pdf_sha,
                 "created_at": locked.created_at,
                 "finished_at": locked.finished_at,
+                "verify_text_sha256": hashlib.sha256(locked.verify_text.encode("utf-8")).hexdigest(),
             },
         )
         audit_append(

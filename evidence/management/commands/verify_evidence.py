@@ -25,6 +25,8 @@ class Command(BaseCommand):
         report = verify_store()
         self.stdout.write(f"evidence files checked: {report.files_checked}")
         self.stdout.write(f"audit chains checked: {report.owners_checked} ({report.events_checked} events)")
+        for note in report.notes:
+            self.stdout.write(f"NOTE {note}")
         for warning in report.warnings:
             self.stdout.write(self.style.WARNING(f"WARNING {warning}"))
         if report.ok and report.warnings and strict:
