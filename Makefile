@@ -44,7 +44,7 @@ serve: messages-compiled
 worker: messages-compiled
 	$(PY) manage.py worker
 
-LINTED := config ledger stamps accounts evidence complaints privacy tests bench scripts
+LINTED := core config ledger stamps accounts evidence complaints privacy tests bench scripts
 
 test: install-test messages-compiled lint
 	$(PY) manage.py makemigrations --check --dry-run

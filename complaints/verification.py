@@ -22,7 +22,6 @@ import hashlib
 import json
 import re
 import shutil
-import struct
 import tempfile
 import zipfile
 import zlib
@@ -38,6 +37,13 @@ from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, 
 from pyhanko.pdf_utils.misc import PdfDecodeLimitError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from evidence.archives import (
+    ArchiveRefused,
+    ZipLimits,
+    refuse_crowded_directory,
+    refuse_oversized_members,
+    too_many_entries,
+)
 from evidence.hashing import sha256_of
 from evidence.models import EvidenceFile
 from evidence.storage import open_evidence
@@ -54,10 +60,6 @@ MiB = 1024 * 1024
 BLOCK = MiB
 # A dossier.pdf taken from a zip stays in memory up to this size, on disk beyond it.
 PDF_SPOOL_BYTES = 8 * MiB
-# Members smaller than this inflate as they like; larger ones must stay under VERIFY_MAX_RATIO.
-RATIO_FLOOR = MiB
-# The table of contents may take this much per entry allowed (a name, a zip64 field, headers).
-DIRECTORY_BYTES_PER_ENTRY = 1024
 
 # --- building -------------------------------------------------------------------------------------
 
@@ -164,7 +166,8 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
             bundle.writestr(path, data)
             sums.append((hashlib.sha256(data).hexdigest(), path))
         bundle.writestr("SHA256SUMS", "".join(f"{digest}  {path}\n" for digest, path in sums))
-        bundle.writestr("VERIFY.txt", verify_text(dossier))
+        # The text written at issue, so every download of an issued dossier says the same.
+        bundle.writestr("VERIFY.txt", dossier.verify_text if dossier.verify_text else verify_text(dossier))
     return missing
 
 
@@ -332,65 +335,24 @@ def verify_pdf(handle: IO[bytes], limits: VerifyLimits, name: str = "dossier.pdf
     return verdict
 
 
-# --- the zip, sized up before it is parsed -------------------------------------------------------
-
-END_RECORD = struct.Struct("<4s4H2LH")  # end of central directory
-END_LOCATOR_64 = struct.Struct("<4sLQL")  # zip64 end of central directory locator
-END_RECORD_64 = struct.Struct("<4sQ2H2L4Q")  # zip64 end of central directory
-DIRECTORY_ENTRY = struct.Struct("<4s4B4HL2L5H2L")
+# --- the zip, sized up before it is parsed (evidence.archives, the guard every zip shares) --------
 
 
-def _directory(handle: IO[bytes]) -> tuple[int, int, int] | None:
-    """(entries declared, start, size) of the zip's central directory, found the way zipfile
-    finds it; None when there is no end record (zipfile will then say it is not a zip)."""
-    file_size = _file_size(handle)
-    tail_size = min(file_size, END_RECORD.size + 0xFFFF)
-    handle.seek(file_size - tail_size)
-    tail = handle.read(tail_size)
-    at = tail.rfind(b"PK\x05\x06")
-    if at < 0 or at + END_RECORD.size > len(tail):
-        return None
-    _sig, _disk, _cd_disk, _here, entries, size, _offset, _comment = END_RECORD.unpack_from(tail, at)
-    end = file_size - tail_size + at
-    locator = at - END_LOCATOR_64.size
-    if locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
-        handle.seek(end - END_LOCATOR_64.size - END_RECORD_64.size)
-        record = handle.read(END_RECORD_64.size)
-        if len(record) == END_RECORD_64.size and record[:4] == b"PK\x06\x06":
-            entries, size = END_RECORD_64.unpack(record)[7:9]
-            end -= END_LOCATOR_64.size + END_RECORD_64.size
-    return entries, end - size, size
+def _zip_limits(limits: VerifyLimits) -> ZipLimits:
+    return ZipLimits(
+        entries=limits.entries,
+        unpacked_bytes=limits.unpacked_bytes,
+        ratio=limits.ratio,
+        member_cap=limits.member_cap,
+    )
 
 
 def _size_up_directory(handle: IO[bytes], limits: VerifyLimits) -> None:
-    """Refuse a zip whose table of contents is too big to parse, before zipfile builds an object
-    for every entry in it: the count its end record declares, the directory's size, and the
-    entries actually found there, counted from their fixed-size headers alone."""
-    found = _directory(handle)
-    if found is None:
-        return
-    declared, start, size = found
-    too_many = _("The bundle has more than %(limit)d entries, the most a bundle may hold; it was not read.")
-    if declared > limits.entries:
-        raise VerificationRefused(too_many % {"limit": limits.entries})
-    directory_limit = limits.entries * DIRECTORY_BYTES_PER_ENTRY
-    if size > directory_limit:
-        raise VerificationRefused(
-            _("The bundle's table of contents is %(size)s; the limit is %(limit)s. It was not read.")
-            % {"size": _size(size), "limit": _size(directory_limit)}
-        )
-    if start < 0:
-        return
-    handle.seek(start)
-    directory = handle.read(size)
-    offset = count = 0
-    while offset + DIRECTORY_ENTRY.size <= len(directory) and directory[offset : offset + 4] == b"PK\x01\x02":
-        name_length, extra_length, comment_length = struct.unpack_from("<3H", directory, offset + 28)
-        offset += DIRECTORY_ENTRY.size + name_length + extra_length + comment_length
-        count += 1
-        if count > limits.entries:
-            raise VerificationRefused(too_many % {"limit": limits.entries})
-    handle.seek(0)
+    """Refuse a zip whose table of contents is too big to parse, before zipfile reads it."""
+    try:
+        refuse_crowded_directory(handle, entries=limits.entries)
+    except ArchiveRefused as exc:
+        raise VerificationRefused(exc.message) from None
 
 
 UNSEALED_FILES = ("SHA256SUMS", "VERIFY.txt")
@@ -455,41 +417,10 @@ class _Member:
 
 def _refuse_oversized(members: list[zipfile.ZipInfo], limits: VerifyLimits) -> None:
     """Check what every member declares before any is inflated."""
-    total = 0
-    for info in members:
-        cap = limits.member_cap(info.filename)
-        if cap is not None and info.file_size > cap:
-            raise VerificationRefused(
-                _(
-                    "%(name)s declares %(size)s unpacked; the limit for that file is %(limit)s. The bundle was "
-                    "not read."
-                )
-                % {"name": info.filename, "size": _size(info.file_size), "limit": _size(cap)}
-            )
-        if (
-            info.compress_type != zipfile.ZIP_STORED
-            and info.file_size > RATIO_FLOOR
-            and info.file_size > limits.ratio * max(info.compress_size, 1)
-        ):
-            raise VerificationRefused(
-                _(
-                    "%(name)s would inflate %(ratio)d times (%(packed)s to %(size)s); no real dossier file "
-                    "compresses more than %(limit)d times. The bundle was not read."
-                )
-                % {
-                    "name": info.filename,
-                    "ratio": info.file_size // max(info.compress_size, 1),
-                    "packed": _size(info.compress_size),
-                    "size": _size(info.file_size),
-                    "limit": limits.ratio,
-                }
-            )
-        total += info.file_size
-    if total > limits.unpacked_bytes:
-        raise VerificationRefused(
-            _("The bundle declares %(size)s unpacked; the limit is %(limit)s. It was not read.")
-            % {"size": _size(total), "limit": _size(limits.unpacked_bytes)}
-        )
+    try:
+        refuse_oversized_members(members, _zip_limits(limits))
+    except ArchiveRefused as exc:
+        raise VerificationRefused(exc.message) from None
 
 
 def verify_zip(handle: IO[bytes], limits: VerifyLimits | None = None) -> Verdict:
@@ -509,10 +440,7 @@ def verify_zip(handle: IO[bytes], limits: VerifyLimits | None = None) -> Verdict
 def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
     every = bundle.infolist()
     if len(every) > limits.entries:
-        raise VerificationRefused(
-            _("The bundle has more than %(limit)d entries, the most a bundle may hold; it was not read.")
-            % {"limit": limits.entries}
-        )
+        raise VerificationRefused(too_many_entries(limits.entries).message)
     members = [info for info in every if not info.is_dir()]
     _refuse_oversized(members, limits)
     budget = _Budget(limits.unpacked_bytes)
@@ -673,19 +601,54 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
             )
     if "VERIFY.txt" in entries:
         text = read("VERIFY.txt")
-        # Bundles written before trusted timestamps existed carry the text without their section.
-        written = {
-            verify_text(dossier, timestamps=with_stamps).encode("utf-8") for with_stamps in (True, False)
-        }
-        if text is not None and text not in written:
-            verdict.problems.append(
-                _(
-                    "VERIFY.txt: differs from the one this server wrote for dossier %(number)s; "
-                    "it is not sealed, so do not follow its instructions"
-                )
-                % {"number": dossier.number}
-            )
+        if text is not None:
+            verdict.problems += check_verify_txt(text, dossier=dossier, issued=issued, sealed=sealed_hashes)
     return verdict
+
+
+HEX64 = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+STATED_NUMBER = re.compile(r"材料编号:\s*(\S+)")
+
+
+def _hashes_in(value) -> set[str]:
+    if isinstance(value, str):
+        return {match.lower() for match in HEX64.findall(value)}
+    if isinstance(value, dict):
+        return set().union(*(_hashes_in(item) for item in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_hashes_in(item) for item in value)) if value else set()
+    return set()
+
+
+def check_verify_txt(
+    data: bytes, *, dossier: Dossier | IssuedSeal, issued: dict, sealed: dict[str, str]
+) -> list[str]:
+    """VERIFY.txt is not sealed, and its wording changes from release to release. It is never
+    compared with today's text. A dossier issued since the text was kept at issue must carry exactly
+    that text (its sha256 is recorded with the issued seal). One issued before that is checked
+    against its own sealed manifest: what it states of the dossier (number, seal, the PDF's sha256,
+    every other SHA-256 it quotes) must be the sealed values; its instructions are not part of the
+    verdict, and the verify page and verify.py remain the authority."""
+    recorded = (
+        IssuedSeal.objects.filter(seal=dossier.seal).values_list("verify_text_sha256", flat=True).first()
+    )
+    number = (issued.get("dossier") or {}).get("number") or dossier.number
+    differs = _(
+        "VERIFY.txt: differs from the one this server wrote for dossier %(number)s; "
+        "it is not sealed, so do not follow its instructions"
+    ) % {"number": number}
+    if recorded:
+        return [] if hashlib.sha256(data).hexdigest() == recorded else [differs]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return [differs]
+    stated = _hashes_in(text)
+    known = {dossier.seal, dossier.pdf_sha256, *sealed.values()} | _hashes_in(issued)
+    numbers = set(STATED_NUMBER.findall(text))
+    if dossier.seal not in stated or stated - known or numbers - {number}:
+        return [differs]
+    return []
 
 
 def _check_sums(data: bytes, sealed: dict[str, str], *, present: list[str], problems: list[str]) -> None:

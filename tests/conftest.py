@@ -16,6 +16,24 @@ from rest_framework.test import APIClient
 S3_MODE = bool(os.environ.get("EVIDENCE_S3_BUCKET"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Tests create hundreds of users: MD5 hashes new test passwords in microseconds instead of the
+    0.7 s PBKDF2 costs. PBKDF2 stays in the list, so hashes made by the app itself (a release
+    fixture's database, a subprocess server) still verify. Never a production setting."""
+    from django.test.utils import override_settings
+
+    override = override_settings(
+        PASSWORD_HASHERS=[
+            "django.contrib.auth.hashers.MD5PasswordHasher",
+            "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        ]
+    )
+    override.enable()
+    yield
+    override.disable()
+
+
 @pytest.fixture(autouse=True)
 def fresh_cache():
     """Throttle counters live in the cache; each test starts with none."""
@@ -163,6 +181,17 @@ def png_bytes(size=(60, 40), exif_time: str | None = None, offset: str | None = 
 
 def jpeg_bytes(exif_time: str | None = None, offset: str | None = None) -> bytes:
     return image_bytes("JPEG", (40, 30), exif_time, offset)
+
+
+def pdf_bytes(text: str = "Letter") -> bytes:
+    """A real one-page PDF (reportlab): a `%PDF-` header alone is not kept as a PDF."""
+    from reportlab.pdfgen import canvas
+
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(72, 720, text)
+    page.save()
+    return buffer.getvalue()
 
 
 def wait_for(predicate, limit_seconds: float = 300.0, step: float = 0.1):

