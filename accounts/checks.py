@@ -28,3 +28,39 @@ def mail_backend_delivers(app_configs, **kwargs):
             id="accounts.E001",
         )
     ]
+
+
+# Caches each process keeps to itself (or none at all): throttle counters there are multiplied by
+# the number of processes (three workers, three times the login attempts) or never kept.
+PROCESS_LOCAL_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}
+
+
+@register(Tags.security, deploy=True)
+def throttle_cache_shared(app_configs, **kwargs):
+    alias = getattr(settings, "THROTTLE_CACHE", "default")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    processes = int(getattr(settings, "WEB_CONCURRENCY", 1))
+    if backend not in PROCESS_LOCAL_CACHES:
+        return []
+    if backend.endswith("DummyCache"):
+        problem = (
+            f"THROTTLE_CACHE ({alias!r}) is {backend}: it keeps nothing, so no attempt is ever throttled."
+        )
+    elif processes > 1:
+        problem = (
+            f"THROTTLE_CACHE ({alias!r}) is {backend}, kept by each process, while WEB_CONCURRENCY={processes} "
+            f"processes serve: login, reset and verify attempts are counted per process ({processes}× the limits)."
+        )
+    else:
+        return []
+    return [
+        Error(
+            problem,
+            hint="Set CACHE_URL=redis://host:6379/0 (a cache every web process shares), or WEB_CONCURRENCY=1 "
+            "when one process serves alone.",
+            id="accounts.E002",
+        )
+    ]

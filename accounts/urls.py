@@ -45,7 +45,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
+        views.ThrottledPasswordResetView.as_view(
             template_name=FORM,
             email_template_name="registration/reset_email.txt",
             subject_template_name="registration/reset_subject.txt",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
@@ -15,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from config.throttling import hit, parse_rate, throttle, wait_message
+from config.throttling import client_address, hit, parse_rate, peek, throttle, wait_message
 
 from . import services
 from .forms import ProfileForm, SignupForm, TokenForm
@@ -32,16 +34,60 @@ def too_many(request, seconds: int):
 
 
 class ThrottledLoginView(LoginView):
-    """Login attempts are counted per address and per account name: guessing a password stops at
-    LOGIN_RATE attempts, from one place or many."""
+    """Guessing a password stops at LOGIN_RATE from one place, and knowing a user name is not
+    enough to lock its owner out.
+
+    Every attempt counts against the client's address; failed ones also against the pair of
+    account name and address (both LOGIN_RATE). A throttled address gets 429 whatever it sends,
+    while the owner, elsewhere, still logs in. Failures on one account from every address together
+    (LOGIN_ACCOUNT_RATE) never refuse anyone: past that limit each attempt on the account first
+    waits LOGIN_ACCOUNT_DELAY seconds, a cost to a guesser spread over many addresses and a short
+    delay to the owner."""
+
+    def _keys(self) -> tuple[str, str]:
+        username = (self.request.POST.get("username") or "").strip().lower()
+        return username, f"{username}\x1f{client_address(self.request)}"
 
     def post(self, request, *args, **kwargs):
         rate = settings.LOGIN_RATE
+        if not rate:
+            return super().post(request, *args, **kwargs)
+        limit, window = parse_rate(rate)
         wait = throttle(request, "login", rate)
-        username = (request.POST.get("username") or "").strip().lower()
-        if rate and username and wait is None:
-            limit, window = parse_rate(rate)
-            wait = hit("login-account", username, limit=limit, window=window)
+        username, pair = self._keys()
+        if wait is None and username:
+            wait = peek("login-failed", pair, limit=limit, window=window)
+        if wait is not None:
+            return too_many(request, wait)
+        account_rate = settings.LOGIN_ACCOUNT_RATE
+        if username and account_rate:
+            account_limit, account_window = parse_rate(account_rate)
+            if peek("login-account", username, limit=account_limit, window=account_window) is not None:
+                time.sleep(settings.LOGIN_ACCOUNT_DELAY)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        username, pair = self._keys()
+        if username and settings.LOGIN_RATE:
+            limit, window = parse_rate(settings.LOGIN_RATE)
+            hit("login-failed", pair, limit=limit, window=window)
+            if settings.LOGIN_ACCOUNT_RATE:
+                account_limit, account_window = parse_rate(settings.LOGIN_ACCOUNT_RATE)
+                hit("login-account", username, limit=account_limit, window=account_window)
+        return super().form_invalid(form)
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Reset mails are limited per address (PASSWORD_RESET_RATE) and per e-mail address asked for
+    (PASSWORD_RESET_ACCOUNT_RATE), counted whether or not an account has it, so the answer says
+    nothing about who has an account and nobody's inbox is flooded."""
+
+    def post(self, request, *args, **kwargs):
+        wait = throttle(request, "password-reset", settings.PASSWORD_RESET_RATE)
+        email = (request.POST.get("email") or "").strip().lower()
+        if wait is None and email and settings.PASSWORD_RESET_ACCOUNT_RATE:
+            limit, window = parse_rate(settings.PASSWORD_RESET_ACCOUNT_RATE)
+            wait = hit("password-reset-account", email, limit=limit, window=window)
         if wait is not None:
             return too_many(request, wait)
         return super().post(request, *args, **kwargs)

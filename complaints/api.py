@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from accounts.idempotency import idempotent
 from config.throttling import wait_message
+from core.dates import SupportedDateField
 from evidence import selectors
 from evidence.api import OwnerAPIView, _uploaded_file
 from evidence.api_errors import error_response
@@ -55,8 +56,8 @@ class DossierRequestSerializer(serializers.Serializer):
     addressee = serializers.ChoiceField(choices=Addressee.choices)
     addressee_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     language = serializers.ChoiceField(choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
-    date_from = serializers.DateField(required=False, allow_null=True, default=None)
-    date_to = serializers.DateField(required=False, allow_null=True, default=None)
+    date_from = SupportedDateField(required=False, allow_null=True, default=None)
+    date_to = SupportedDateField(required=False, allow_null=True, default=None)
     rule_pack = serializers.CharField(required=False, max_length=20)
     requests = serializers.ListField(
         child=serializers.ChoiceField(choices=[c for c, _t in request_choices("en")]),

@@ -20,6 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.services import profile_for
+from core.mail import header_safe
 from evidence.models import Case, IncidentKind, Provenance
 from evidence.services import evidence_store, incident_create
 from ledger.chain import audit_append
@@ -294,6 +295,8 @@ def reply_log(
 class ReminderRun:
     sent: list[tuple[int, str]] = field(default_factory=list)  # (complaint id, kind)
     skipped: int = 0  # already sent (by this or another worker)
+    # (complaint id, kind, reason): not sent this run, tried again on the next (nothing was recorded).
+    failed: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def due_reminders(at: datetime) -> list[tuple[Complaint, str, Standing]]:
@@ -360,7 +363,8 @@ def _reminder_mail(complaint: Complaint, kind: str, state: Standing) -> tuple[st
             }
         site = (getattr(settings, "SITE_URL", "") or "").rstrip("/")
         body += "\n\n" + site + reverse("case_detail", args=[complaint.case_id])
-    return subject, body
+    # The addressee's name is typed by the person and may hold a line break (core.mail).
+    return header_safe(subject), body
 
 
 def reminders_send(*, at: datetime | None = None) -> ReminderRun:
@@ -370,7 +374,11 @@ def reminders_send(*, at: datetime | None = None) -> ReminderRun:
     sends the mail and appends the audit link: a second worker doing the same at the same moment
     waits for the first transaction, then finds the row taken and sends nothing; a mail that fails
     rolls the row back, so the next run tries again. (A crash after the mail left but before the
-    commit would send it again: the one way a reminder goes twice, never none.)"""
+    commit would send it again: the one way a reminder goes twice, never none.)
+
+    Each reminder succeeds or fails alone: one that cannot be made or sent (a mail server refusing
+    it, a bad address) is logged with the reason, listed in `failed` and tried again next run, and
+    the others (of every user) are still sent."""
     at = at or now()
     run = ReminderRun()
     for complaint, kind, state in due_reminders(at):
@@ -380,25 +388,41 @@ def reminders_send(*, at: datetime | None = None) -> ReminderRun:
         if Reminder.objects.filter(complaint=complaint, kind=kind, due=state.due).exists():
             run.skipped += 1
             continue
-        subject, body = _reminder_mail(complaint, kind, state)
         try:
-            with transaction.atomic():
-                reminder = Reminder.objects.create(
-                    complaint=complaint, kind=kind, due=state.due, recipient=recipient, sent_at=timezone.now()
-                )
-                send_mail(subject, body, None, [recipient])
-                audit_append(
-                    owner=complaint.owner,
-                    action="complaint.reminder",
-                    subject=reminder,
-                    payload={"complaint": complaint.pk, "kind": kind, "due": state.due, "to": recipient},
-                )
+            _reminder_send_one(complaint, kind, state, recipient)
         except IntegrityError:
             run.skipped += 1  # another worker sent it first
+            continue
+        except Exception as exc:  # one reminder's fault must not stop the others
+            reason = f"{type(exc).__name__}: {exc}"
+            run.failed.append((complaint.pk, kind, reason))
+            logger.warning(
+                "reminder %s for complaint %s (due %s) not sent, tried again next run: %s",
+                kind,
+                complaint.pk,
+                state.due,
+                reason,
+            )
             continue
         run.sent.append((complaint.pk, kind))
         logger.info("reminder %s sent for complaint %s (due %s)", kind, complaint.pk, state.due)
     return run
+
+
+def _reminder_send_one(complaint: Complaint, kind: str, state: Standing, recipient: str) -> None:
+    """Record, send and audit one reminder in one transaction: a failure leaves no row behind."""
+    subject, body = _reminder_mail(complaint, kind, state)
+    with transaction.atomic():
+        reminder = Reminder.objects.create(
+            complaint=complaint, kind=kind, due=state.due, recipient=recipient, sent_at=timezone.now()
+        )
+        send_mail(subject, body, None, [recipient])
+        audit_append(
+            owner=complaint.owner,
+            action="complaint.reminder",
+            subject=reminder,
+            payload={"complaint": complaint.pk, "kind": kind, "due": state.due, "to": recipient},
+        )
 
 
 # --- escalation ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.idempotency import idempotent
+from core.dates import SupportedDateTimeField
 from evidence import selectors
 from evidence.api import OwnerAPIView, _uploaded_file
 from evidence.serializers import EvidenceSerializer
@@ -23,7 +24,7 @@ from .models import Addressee, AllowedChannel, Channel, Complaint, Dossier, Doss
 
 class ReplySerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    received_at = serializers.DateTimeField()
+    received_at = SupportedDateTimeField()
     text = serializers.CharField(max_length=10_000)
     outcome = serializers.ChoiceField(choices=Outcome.choices)
     evidence = EvidenceSerializer(read_only=True)
@@ -55,7 +56,7 @@ class ComplaintRequestSerializer(serializers.Serializer):
     addressee = serializers.ChoiceField(choices=Addressee.choices)
     addressee_name = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     channel = serializers.ChoiceField(choices=Channel.choices)
-    sent_at = serializers.DateTimeField()
+    sent_at = SupportedDateTimeField()
     ticket_number = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     dossier = serializers.IntegerField(required=False, allow_null=True, default=None)
     deadline = serializers.CharField(required=False, allow_blank=True, max_length=20, default="")
@@ -230,7 +231,7 @@ def notice_pdf_response(notice: StopNotice) -> FileResponse:
 
 
 class NoticeSentSerializer(serializers.Serializer):
-    sent_at = serializers.DateTimeField()
+    sent_at = SupportedDateTimeField()
     channel = serializers.ChoiceField(choices=Channel.choices)
 
 

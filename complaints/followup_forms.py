@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import validate_supported_date
+
 from .deadlines import deadline_for
 from .models import Addressee, AllowedChannel, Channel, Outcome
 
@@ -19,6 +21,7 @@ def local_datetime(label) -> forms.DateTimeField:
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL_FORMAT),
         input_formats=INPUT_FORMATS,
         help_text=_("Your local time."),
+        validators=[validate_supported_date],
     )
 
 

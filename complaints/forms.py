@@ -6,6 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import validate_supported_date
+
 from .letters import (
     addressee_kind,
     default_requests,
@@ -54,10 +56,16 @@ class DossierForm(forms.Form):
     )
     # The ISO value <input type="date"> requires, in every language (not the localised 2026/11/30).
     date_from = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[validate_supported_date],
     )
     date_to = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[validate_supported_date],
     )
     requests = forms.MultipleChoiceField(
         label=_("What you ask for"),
@@ -70,6 +78,7 @@ class DossierForm(forms.Form):
         label=_("Date of your earlier complaint"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        validators=[validate_supported_date],
     )
     earlier_channel = forms.CharField(
         label=_("Where you complained (e.g. 95188 phone, Alipay chat)"), required=False, max_length=200

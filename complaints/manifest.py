@@ -33,7 +33,7 @@ from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, rec
 from evidence.selectors import present
 from evidence.storage import open_evidence
 from ledger.models import canonical_json
-from stamps.selectors import evidence_stamps
+from stamps.selectors import batch_subjects, evidence_stamps
 from stamps.tsa import configured as tsa_configured
 
 from .followup_letter import after_notice_contacts, follows_entries, notice_entry
@@ -42,7 +42,8 @@ from .letters import full_id_allowed, request_text
 from .summary import call_direction, summaries
 
 # /2: the statistics the dossier prints are part of the sealed manifest.
-FORMAT = "collection-evidence-dossier/2"
+# /3: the bundle's calls.csv neutralises cells a spreadsheet would run as formulas (summary.calls_csv).
+FORMAT = "collection-evidence-dossier/3"
 THIRD_PARTIES = {"family", "employer", "colleague", "friend", "contacts_list"}
 ABUSE_FLAGS = {"threat", "insult", "impersonation", "fake_legal_document", "violence"}
 
@@ -208,11 +209,18 @@ def statistics(
     }
 
 
-def _stamp_entry(stamp, sha256: str) -> dict | None:
-    """A file's trusted timestamp as sealed: when, by which TSA, in which batch (None: not yet)."""
+def _stamp_entry(stamp, sha256: str, subjects: dict[int, str]) -> dict | None:
+    """A file's trusted timestamp as sealed: when, by which TSA (its URL, and the subject of the
+    certificate that signed the token), in which batch (None: not yet). Manifests sealed before
+    "tsa_subject" existed lack it; readers fall back to the URL's host."""
     if stamp is None or stamp.state != "stamped" or stamp.leaf.sha256 != sha256:
         return None
-    return {"time": _utc(stamp.time), "tsa": stamp.tsa, "batch": stamp.batch}
+    entry = {"time": _utc(stamp.time), "tsa": stamp.tsa, "batch": stamp.batch}
+    if stamp.leaf is not None and stamp.leaf.at_upgrade:
+        entry["at_upgrade"] = True  # stamped when an upgrade backfilled it, not at arrival
+    if subjects.get(stamp.batch):
+        entry["tsa_subject"] = subjects[stamp.batch]
+    return entry
 
 
 def stamp_statistics(files: list[dict]) -> dict:
@@ -264,6 +272,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
     )
     files = []
     stamps = evidence_stamps([item.pk for item in evidence])
+    subjects = batch_subjects(stamp.batch for stamp in stamps.values() if stamp.state == "stamped")
     for index, item in enumerate(evidence, start=1):
         # The bytes are read again now: a dossier never vouches for a file that changed.
         actual = rehash(item)
@@ -285,7 +294,7 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "provenance": item.provenance,
                 "duration_seconds": item.metadata.get("duration_seconds"),
                 "bundle_path": f"evidence/E{index}-{item.original_name}",
-                "timestamp": _stamp_entry(stamps.get(item.pk), item.sha256),
+                "timestamp": _stamp_entry(stamps.get(item.pk), item.sha256, subjects),
                 # Text read from an image (OCR), sealed as derived data: for reference only, the
                 # image prevails. Null for other files and images not (yet) read.
                 "recognized_text": recognized_entry(item),

@@ -18,6 +18,7 @@ from django_tasks import TaskResultStatus
 
 from accounts.models import language_codes
 from accounts.services import profile_for
+from core.dates import in_supported_range, out_of_range_message
 from evidence.models import Case
 from evidence.rules import available_packs
 from ledger.chain import audit_append
@@ -181,7 +182,9 @@ def _clean_earlier_complaint(value: dict, errors: dict) -> dict:
     except ValueError:
         day = None
         errors["earlier_complaint_date"] = [_("Enter the date of the earlier complaint as YYYY-MM-DD.")]
-    if day and day > timezone.localdate():
+    if day and not in_supported_range(day):
+        errors["earlier_complaint_date"] = [out_of_range_message()]
+    elif day and day > timezone.localdate():
         errors["earlier_complaint_date"] = [_("The earlier complaint's date is in the future.")]
     if not cleaned["date"] and "earlier_complaint_date" not in errors:
         errors["earlier_complaint_date"] = [_("Enter the date of the earlier complaint.")]

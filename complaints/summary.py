@@ -11,6 +11,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from core.csv_cells import SafeWriter
+
 from .pdf.furniture import texts
 
 LONG_LIMIT = 500
@@ -74,13 +76,21 @@ def call_direction(incident: dict) -> str:
     return match.group(1) if match else ""
 
 
+def cells_neutralised(manifest: dict) -> bool:
+    """Whether this manifest's calls.csv neutralises formula cells (core.csv_cells): from format /3
+    on. A dossier sealed before keeps the calls.csv it was issued with, byte for byte, since
+    verification derives the file again from the sealed manifest and compares."""
+    _name, _slash, version = str(manifest.get("format") or "").rpartition("/")
+    return version.isdigit() and int(version) >= 3
+
+
 def calls_csv(manifest: dict) -> bytes:
     """One row per call in the manifest: number, local time, duration, direction, answered, source.
 
     UTF-8 with a byte-order mark, so spreadsheet programs open the Chinese columns correctly."""
     tz = ZoneInfo(manifest["dossier"]["time_zone"])
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = (SafeWriter if cells_neutralised(manifest) else csv.writer)(buffer, lineterminator="\r\n")
     writer.writerow(
         [
             "ref",

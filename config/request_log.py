@@ -1,6 +1,10 @@
 """One log line per request, in the same JSON stream as everything else: method, path (never the
 query string, which may carry personal data), status, duration, user id and a request id that every
-other line logged during the request carries too."""
+other line logged during the request carries too.
+
+A password-reset link's path is a working credential until it is used (its user id and token), so
+it is never written: the request line, and every other line through RedactSecrets, shows
+`/accounts/password/reset/<redacted>/` instead."""
 
 from __future__ import annotations
 
@@ -13,6 +17,30 @@ import uuid
 logger = logging.getLogger("request")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _INCOMING_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+# /accounts/password/reset/<uidb64>/<token>/ and the /<uidb64>/set-password/ it turns into.
+_RESET_LINK = re.compile(r"(/reset/)[^/\s?#\"'<>]+/[^/\s?#\"'<>]+/?")
+
+
+def redact(text: str) -> str:
+    """The text with every password-reset link's user id and token replaced."""
+    return _RESET_LINK.sub(r"\1<redacted>/", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Takes password-reset tokens out of every record a handler writes (Django's own lines on a
+    failed request name the path too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        if (clean := redact(message)) != message:
+            record.msg, record.args = clean, None
+        path = getattr(record, "path", None)
+        if isinstance(path, str):
+            record.path = redact(path)
+        return True
 
 
 class RequestIdFilter(logging.Filter):
@@ -52,15 +80,16 @@ class RequestLogMiddleware:
             return response
         finally:
             user = getattr(request, "user", None)
+            path = redact(request.path)
             logger.info(
                 "%s %s %s",
                 request.method,
-                request.path,
+                path,
                 status,
                 extra={
                     "request_id": request_id,
                     "method": request.method,
-                    "path": request.path,
+                    "path": path,
                     "status_code": status,
                     "duration_ms": round((time.monotonic() - started) * 1000, 1),
                     "user_id": user.pk if user is not None and user.is_authenticated else None,

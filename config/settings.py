@@ -240,6 +240,15 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 100
 # Images larger than this (width × height) are kept as evidence but never decoded for metadata or
 # thumbnails (a 164 KB PNG can declare 13000×13000 pixels).
 EVIDENCE_MAX_IMAGE_PIXELS = envint("EVIDENCE_MAX_IMAGE_PIXELS", 50_000_000)
+# The memory one image's decoding may take (thumbnails, text recognition), web and worker alike.
+EVIDENCE_MAX_DECODE_BYTES = envint("EVIDENCE_MAX_DECODE_BYTES", 40 * 1024 * 1024)
+# Carrier spreadsheets (.xlsx) are sized up before openpyxl reads them (evidence.carrier): zip
+# members, their declared sizes and compression ratio, XML parts parsed whole, shared strings.
+XLSX_MAX_ENTRIES = envint("XLSX_MAX_ENTRIES", 1000)
+XLSX_MAX_UNPACKED_BYTES = envint("XLSX_MAX_UNPACKED_BYTES", 256 * 1024 * 1024)
+XLSX_MAX_RATIO = envint("XLSX_MAX_RATIO", 100)
+XLSX_MAX_PART_BYTES = envint("XLSX_MAX_PART_BYTES", 16 * 1024 * 1024)
+XLSX_MAX_STRINGS_BYTES = envint("XLSX_MAX_STRINGS_BYTES", 32 * 1024 * 1024)
 
 # Public verification (/verify/, POST /api/v1/verify/) takes anyone's upload: what it reads is bounded.
 VERIFY_MAX_PDF_BYTES = envint("VERIFY_MAX_PDF_BYTES", 50 * 1024 * 1024)
@@ -261,10 +270,20 @@ EVIDENCE_QUOTA_BYTES = envint("EVIDENCE_QUOTA_BYTES", 20 * 1024 * 1024 * 1024)
 VERIFY_RATE = os.environ.get("VERIFY_RATE", "60/hour")
 LOGIN_RATE = os.environ.get("LOGIN_RATE", "10/10min")
 SIGNUP_RATE = os.environ.get("SIGNUP_RATE", "5/hour")
+# Failed logins on one account from every address together: past this, each attempt on the account
+# waits LOGIN_ACCOUNT_DELAY seconds first; it never refuses the right password from a new address.
+LOGIN_ACCOUNT_RATE = os.environ.get("LOGIN_ACCOUNT_RATE", "50/hour")
+LOGIN_ACCOUNT_DELAY = float(os.environ.get("LOGIN_ACCOUNT_DELAY", "1"))
+# Password-reset mails: per client address, and per e-mail address asked for.
+PASSWORD_RESET_RATE = os.environ.get("PASSWORD_RESET_RATE", "5/hour")
+PASSWORD_RESET_ACCOUNT_RATE = os.environ.get("PASSWORD_RESET_ACCOUNT_RATE", "3/hour")
 # Trusted proxies in front of the web server (1 behind nginx), so the client's address is read from
 # X-Forwarded-For; 0 trusts none and counts REMOTE_ADDR.
 THROTTLE_PROXY_HOPS = envint("THROTTLE_PROXY_HOPS", 1 if envbool("DJANGO_BEHIND_PROXY", False) else 0)
 THROTTLE_CACHE = "default"
+# Web processes serving at once (gunicorn's workers: config/gunicorn.py reads the same variable).
+# With more than one, the throttle cache must be shared (CACHE_URL): `check --deploy` says so.
+WEB_CONCURRENCY = envint("WEB_CONCURRENCY", 3)
 # Counters live in the cache: one process keeps its own; several web processes or instances share
 # Redis (CACHE_URL=redis://host:6379/0).
 if os.environ.get("CACHE_URL"):
@@ -300,8 +319,9 @@ EXPORT_STALL_SECONDS = int(os.environ.get("EXPORT_STALL_SECONDS", "900"))
 # enters a batch; each TSA_BATCH_SECONDS the batch's Merkle root is sent to the RFC 3161 TSAs of
 # TSA_URLS, tried in order (DOSSIER_TSA_URL alone still works). A failed batch is retried after the
 # interval, doubled per failure up to TSA_RETRY_MAX_SECONDS. TSA_CA_FILE: the TSAs' CA certificates
-# (PEM), kept with each token so a bundle can be checked offline. Dossiers report how many files were
-# stamped within TSA_PROMPT_MINUTES of arrival.
+# (PEM): a token is kept only when its signer chains to one of them (unset: to the system trust
+# store), and they are kept with each token so a bundle can be checked offline. Dossiers report how
+# many files were stamped within TSA_PROMPT_MINUTES of arrival.
 TSA_URLS = envlist("TSA_URLS", [])
 TSA_BATCH_SECONDS = envint("TSA_BATCH_SECONDS", 60)
 if TSA_BATCH_SECONDS <= 0:
@@ -409,11 +429,13 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "json" if LOG_FORMAT == "json" else "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact"],
         }
     },
     "filters": {
         "request_id": {"()": "config.request_log.RequestIdFilter"},
+        # Password-reset links (user id and token) never reach the log.
+        "redact": {"()": "config.request_log.RedactSecrets"},
         "downgrade": {"()": "config.request_log.DowngradeToWarning"},
     },
     "loggers": {

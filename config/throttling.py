@@ -4,7 +4,8 @@ The public verify page and endpoint use it; login and sign-up can call the same 
 fixed and aligned to the clock (an hourly window starts on the hour), so one counter per window is
 all there is to keep: `cache.add` then `cache.incr`, atomic on the local-memory, Redis and Memcached
 caches. With several web processes the counters must live in a cache they share (THROTTLE_CACHE
-names it); the default local-memory cache counts each process separately.
+names it); the default local-memory cache counts each process separately, and `check --deploy`
+fails when it would (accounts.checks).
 """
 
 from __future__ import annotations
@@ -49,15 +50,19 @@ def _cache():
     return caches[getattr(settings, "THROTTLE_CACHE", "default")]
 
 
+def _counter(scope: str, key: str, window: int, now: float) -> tuple[str, float]:
+    """The cache key of `key`'s counter in the current window, and the seconds left in it."""
+    bucket = int(now // window)
+    # The key is hashed: it may be an address (kept out of the cache in clear) or a user name.
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"throttle:{scope}:{window}:{bucket}:{digest}", (bucket + 1) * window - now
+
+
 def hit(scope: str, key: str, *, limit: int, window: int, now: float | None = None) -> int | None:
     """Count one attempt of `key` in `scope`. None while within `limit` attempts per `window`
     seconds; past it, the whole seconds to wait until the window ends (for Retry-After)."""
     now = time.time() if now is None else now
-    bucket = int(now // window)
-    # The key is hashed: it may be an address (kept out of the cache in clear) or a user name.
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    cache_key = f"throttle:{scope}:{window}:{bucket}:{digest}"
-    remaining = (bucket + 1) * window - now
+    cache_key, remaining = _counter(scope, key, window, now)
     cache = _cache()
     cache.add(cache_key, 0, timeout=math.ceil(remaining) + 1)
     try:
@@ -67,6 +72,16 @@ def hit(scope: str, key: str, *, limit: int, window: int, now: float | None = No
         cache.set(cache_key, 1, timeout=math.ceil(remaining) + 1)
         count = 1
     if count <= limit:
+        return None
+    return max(1, math.ceil(remaining))
+
+
+def peek(scope: str, key: str, *, limit: int, window: int, now: float | None = None) -> int | None:
+    """Like hit(), without counting: None while fewer than `limit` were counted in this window,
+    else the seconds to wait. For counters of failures, counted only once an attempt has failed."""
+    now = time.time() if now is None else now
+    cache_key, remaining = _counter(scope, key, window, now)
+    if int(_cache().get(cache_key) or 0) < limit:
         return None
     return max(1, math.ceil(remaining))
 

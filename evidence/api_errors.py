@@ -9,6 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .archives import ArchiveRefused
 from .services import EvidenceRejected
 
 
@@ -31,7 +32,7 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, EvidenceRejected):
+    if isinstance(exc, EvidenceRejected | ArchiveRefused):
         return error_response(exc.code, exc.message, exc.status)
     if isinstance(exc, DjangoValidationError):
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

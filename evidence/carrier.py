@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import IO
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from .archives import ArchiveRefused, MiB, XmlLimits, ZipLimits, open_zip, scan_xml
 from .models import CarrierMapping
 
 # What a column may be mapped to (the API's `mapping` values), and "location" (detected only).
@@ -71,7 +73,10 @@ DIRECTIONS = {
     "mt": "incoming",
 }
 HEADER_SCAN_ROWS = 30
+# Rows and columns read from one sheet or CSV; a file with more rows is refused with a message
+# naming the limit (a carrier's record of a year holds a few thousand), columns beyond are ignored.
 MAX_ROWS = 500_000
+MAX_COLUMNS = 256
 
 
 class CarrierError(ValueError):
@@ -128,9 +133,92 @@ def csv_has_carrier_header(head: bytes) -> bool:
     return any({"start", "number"} <= detect_columns(row).keys() for row in rows[:HEADER_SCAN_ROWS])
 
 
+# --- a spreadsheet, sized up before openpyxl sees it -----------------------------------------------
+#
+# An .xlsx is a zip of XML parts. openpyxl inflates and parses them as told, so a 1.5 MB file whose
+# sheet inflates to gigabytes, or a sheet of a few megabytes with millions of cells in one row, is
+# refused first (evidence.archives): members by count, declared size and ratio, then every XML part
+# walked once without a tree. The limits are settings (XLSX_MAX_*), for the rare installation that
+# needs more.
+
+
+def xlsx_limits() -> ZipLimits:
+    parts = int(getattr(settings, "XLSX_MAX_PART_BYTES", 16 * MiB))
+    strings = int(getattr(settings, "XLSX_MAX_STRINGS_BYTES", 32 * MiB))
+
+    def member_cap(name: str) -> int | None:
+        # Sheets are read as a stream and share the total; the shared strings are held as a list,
+        # and every other XML part (workbook, styles, relations) is parsed whole.
+        if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+            return None
+        if name.endswith("sharedStrings.xml"):
+            return strings
+        if name.endswith((".xml", ".rels")):
+            return parts
+        return None  # pictures, printer settings: never read
+
+    return ZipLimits(
+        entries=int(getattr(settings, "XLSX_MAX_ENTRIES", 1000)),
+        unpacked_bytes=int(getattr(settings, "XLSX_MAX_UNPACKED_BYTES", 256 * MiB)),
+        ratio=int(getattr(settings, "XLSX_MAX_RATIO", 100)),
+        member_cap=member_cap,
+    )
+
+
+def _xml_limits(name: str) -> XmlLimits:
+    if name.endswith("sharedStrings.xml"):
+        return XmlLimits(
+            group_tags=frozenset({"si"}),
+            per_group=4096,
+            groups=500_000,
+            per_group_message=_(
+                "Shared string %(position)d of the spreadsheet holds more than %(limit)d parts; it was not read."
+            ),
+            groups_message=_("The spreadsheet holds more than %(limit)d different texts; it was not read."),
+        )
+    return XmlLimits(
+        group_tags=frozenset({"row"}),
+        per_group=16 * MAX_COLUMNS,
+        groups=MAX_ROWS,
+        per_group_message=_(
+            "Row %(position)d of the spreadsheet holds more than %(limit)d cells and values; a call record has a "
+            "few dozen columns. It was not read."
+        ),
+        groups_message=_(
+            "The spreadsheet has more than %(limit)d rows, the most one import may hold; split it and import "
+            "the parts."
+        ),
+    )
+
+
+def size_up_xlsx(fileobj: IO[bytes]) -> None:
+    """Raise ArchiveRefused for a spreadsheet that would cost more to read than any real one, and
+    CarrierError for one that is no spreadsheet. Checked once per file object."""
+    if getattr(fileobj, "xlsx_sized_up", False):
+        return
+    fileobj.seek(0)
+    try:
+        with open_zip(fileobj, xlsx_limits()) as archive:
+            for info in archive.infolist():
+                if info.filename.endswith((".xml", ".rels")) and not info.is_dir():
+                    with archive.open(info) as stream:
+                        scan_xml(stream, info.filename, _xml_limits(info.filename))
+    except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CarrierError(
+            _("This is not a spreadsheet that can be read (%(error)s).") % {"error": exc}
+        ) from None
+    finally:
+        fileobj.seek(0)
+    try:
+        fileobj.xlsx_sized_up = True
+    except AttributeError:
+        pass
+
+
 def _rows(fileobj: IO[bytes], fmt: str) -> Iterator[list]:
     fileobj.seek(0)
     if fmt == "carrier_xlsx":
+        size_up_xlsx(fileobj)
         try:
             book = load_workbook(fileobj, read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
@@ -139,9 +227,13 @@ def _rows(fileobj: IO[bytes], fmt: str) -> Iterator[list]:
             ) from None
         try:
             sheet = book.worksheets[0]
-            for count, row in enumerate(sheet.iter_rows(values_only=True)):
+            # As wide as the sheet says it is (its dimension), never wider than MAX_COLUMNS.
+            declared = sheet.max_column if isinstance(sheet.max_column, int) and sheet.max_column > 0 else 0
+            width = min(declared or MAX_COLUMNS, MAX_COLUMNS)
+            rows = sheet.iter_rows(max_row=MAX_ROWS + 1, max_col=width, values_only=True)
+            for count, row in enumerate(rows):
                 if count >= MAX_ROWS:
-                    break
+                    raise CarrierError(_too_many_rows())
                 yield list(row)
         finally:
             book.close()
@@ -158,13 +250,23 @@ def _rows(fileobj: IO[bytes], fmt: str) -> Iterator[list]:
             encoding = "gb18030"
     text = io.TextIOWrapper(fileobj, encoding=encoding, errors="replace", newline="")
     try:
-        yield from csv.reader(text)
+        for count, row in enumerate(csv.reader(text)):
+            if count >= MAX_ROWS:
+                raise CarrierError(_too_many_rows())
+            yield row[:MAX_COLUMNS]
     except csv.Error as exc:  # e.g. a field beyond the csv module's limit: not a call record
         raise CarrierError(
             _("This is not a spreadsheet that can be read (%(error)s).") % {"error": exc}
         ) from None
     finally:
         text.detach()
+
+
+def _too_many_rows() -> str:
+    return _(
+        "The spreadsheet has more than %(limit)d rows, the most one import may hold; split it and import "
+        "the parts."
+    ) % {"limit": MAX_ROWS}
 
 
 def read_header(
@@ -328,6 +430,8 @@ def offer_headers(fileobj) -> list[str] | None:
         return None
     try:
         headers = header_of(fileobj, fmt)
+    except ArchiveRefused:
+        return None  # refused when it is imported, with the reason
     finally:
         fileobj.seek(0)
     return headers or None

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
+from core.dates import validate_supported_date
+
 from .carrier import clean_mapping
 from .models import Case, Contacted, Flag, Incident, IncidentKind
 from .phone_logs import DEFAULT_KINDS, sample_reading
@@ -190,6 +192,7 @@ class IncidentForm(OneTimeTokenMixin, forms.Form):
         ),
         input_formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"],
         help_text=_("Your local time."),
+        validators=[validate_supported_date],
     )
     duration = forms.CharField(
         label=_("How long"),
@@ -334,8 +337,12 @@ class TimelineFilterForm(forms.Form):
     )
     violations = forms.BooleanField(label=_("Suspected violations only"), required=False)
     rule = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
-    date_from = forms.DateField(label=_("From"), required=False, widget=date_input())
-    date_to = forms.DateField(label=_("To"), required=False, widget=date_input())
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=date_input(), validators=[validate_supported_date]
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=date_input(), validators=[validate_supported_date]
+    )
     q = forms.CharField(
         label=_("Words"),
         required=False,
@@ -483,6 +490,7 @@ class ProposalForm(forms.Form):
                 required=False,
                 initial=item["at"],
                 widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+                validators=[validate_supported_date],
             )
 
     def rows(self):

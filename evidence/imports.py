@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.services import profile_for
 from ledger.chain import audit_append
 
+from .archives import ArchiveRefused
 from .findings import case_violations_refresh
 from .hashing import sha256_of
 from .merging import Matcher, incidents_join_imported
@@ -89,6 +90,8 @@ def phone_import_prepare(
     except PhoneLogError as exc:
         code, status = ("unsupported_type", 415) if exc.unsupported else ("invalid_import", 400)
         raise EvidenceRejected(code=code, status=status, message=str(exc)) from None
+    except ArchiveRefused as exc:  # a spreadsheet that would inflate past its limits
+        raise EvidenceRejected(code=exc.code, status=exc.status, message=exc.message) from None
     if preview:
         summary["linked"] = links_expected(
             case, upload, tz, (summary.get("date_order") or {}).get("order"), mapping

@@ -273,19 +273,53 @@ def max_image_pixels() -> int:
     return int(getattr(settings, "EVIDENCE_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS))
 
 
+# What decoding one image may cost in memory, in the web process and the worker alike: the decoded
+# picture plus the RGB copy made of it when its mode is another (a palette, alpha, CMYK). 40 MiB
+# keeps a process within 64 MB of growth for any file accepted, thumbnails and text recognition
+# included; a 1080×2400 screenshot costs 10 MB, a baseline JPEG photo of any size is decoded
+# reduced. Settable per installation with EVIDENCE_MAX_DECODE_BYTES.
+DEFAULT_MAX_DECODE_BYTES = 40 * 1024 * 1024
+# Bytes a pixel takes in Pillow's memory, by mode (RGB is kept in four).
+_MODE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2}
+
+
+def max_decode_bytes() -> int:
+    return int(getattr(settings, "EVIDENCE_MAX_DECODE_BYTES", DEFAULT_MAX_DECODE_BYTES))
+
+
+def decode_cost(mode: str, size: tuple[int, int]) -> int:
+    """The memory decoding an image of this mode and size takes, with the RGB copy made of it for a
+    thumbnail or text recognition when its mode is not already RGB or greyscale."""
+    copy = 0 if mode in ("RGB", "L") else 4
+    return _pixels(size) * (_MODE_BYTES.get(mode, 4) + copy)
+
+
 def _pixels(size: tuple[int, int]) -> int:
     return max(1, size[0]) * max(1, size[1])
 
 
-class ImageTooLarge(Exception):
-    """Decoding this image would exceed max_image_pixels(), even reduced."""
+def _fits(mode: str, size: tuple[int, int]) -> bool:
+    return _pixels(size) <= max_image_pixels() and decode_cost(mode, size) <= max_decode_bytes()
 
-    def __init__(self, width: int, height: int):
-        super().__init__(f"{width}×{height} pixels exceeds the limit of {max_image_pixels()} pixels")
-        self.width, self.height = width, height
+
+class ImageTooLarge(Exception):
+    """Decoding this image would exceed max_image_pixels() or max_decode_bytes(), even reduced."""
+
+    def __init__(self, width: int, height: int, mode: str = "RGB"):
+        cost = decode_cost(mode, (width, height))
+        super().__init__(
+            f"{width}×{height} pixels would take {cost // (1024 * 1024)} MiB to decode; the limits are "
+            f"{max_image_pixels()} pixels and {max_decode_bytes() // (1024 * 1024)} MiB"
+        )
+        self.width, self.height, self.mode = width, height, mode
 
     def as_metadata(self) -> dict:
-        return {"width": self.width, "height": self.height, "max_pixels": max_image_pixels()}
+        return {
+            "width": self.width,
+            "height": self.height,
+            "max_pixels": max_image_pixels(),
+            "max_decode_bytes": max_decode_bytes(),
+        }
 
 
 def _webp_size(head: bytes) -> tuple[int, int] | None:
@@ -400,31 +434,31 @@ def open_image(fileobj: IO[bytes]) -> ImageFile.ImageFile:
 
 
 def open_for_decoding(fileobj: IO[bytes], size: tuple[int, int]) -> ImageFile.ImageFile:
-    """The image, opened (open_image) and set up to decode at most max_image_pixels() pixels.
+    """The image, opened (open_image) and set up to decode at most max_image_pixels() pixels, in
+    at most max_decode_bytes() of memory (decode_cost).
 
     Where the format lets the decoder reduce (JPEG DCT scaling, a HEIC's embedded thumbnail), the
     decode is made as small as it can be while still at least `size`, or smaller still if that is
     what fits the limit. Raises ImageTooLarge when even the smallest decode does not fit.
     """
-    limit = max_image_pixels()
-    declared = (0, 0)
+    declared, mode = (0, 0), "RGB"
     for request in dict.fromkeys((size, (1, 1))):
         picture = open_image(fileobj)
-        declared = picture.size
-        if _pixels(declared) <= limit:
+        declared, mode = picture.size, picture.mode
+        if _fits(picture.mode, declared):
             picture.draft("RGB", size)  # within the limit, reducing only saves memory
             return picture
         reducible = isinstance(picture, JpegImagePlugin.JpegImageFile) and _jpeg_streams_reduced(fileobj)
         reducible = reducible or (HeifImageFile is not None and isinstance(picture, HeifImageFile))
         if reducible:
             picture.draft("RGB", request)
-            if _pixels(picture.size) <= limit:
+            if _fits(picture.mode, picture.size):
                 return picture
         with picture:  # let it go; close() would close the caller's file too
             pass
         if not reducible:
             break
-    raise ImageTooLarge(*declared)
+    raise ImageTooLarge(*declared, mode=mode)
 
 
 def _image_header(fileobj: IO[bytes]) -> tuple[tuple[int, int], bytes | None]:
@@ -456,11 +490,14 @@ def image_metadata(fileobj: IO[bytes], tz: zoneinfo.ZoneInfo) -> dict:
     try:
         size, raw_exif = _image_header(fileobj)
         result["width"], result["height"] = size
-        if _pixels(size) > max_image_pixels():
+        # Eight bytes a pixel is the most any mode costs (decode_cost): below that, it surely fits.
+        if _pixels(size) > max_image_pixels() or _pixels(size) * 8 > max_decode_bytes():
             try:
                 with open_for_decoding(fileobj, (1, 1)):  # does even the smallest decode not fit?
                     pass
-            except (ImageTooLarge, DecompressionBombError):
+            except ImageTooLarge as exc:
+                result["image_too_large"] = exc.as_metadata()
+            except DecompressionBombError:
                 result["image_too_large"] = ImageTooLarge(*size).as_metadata()
             except Exception as exc:  # unreadable pixels: the EXIF may still be there
                 logger.info("image not decodable: %s", exc)

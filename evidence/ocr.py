@@ -55,7 +55,8 @@ def engine() -> RapidOCR:
 def recognize(image: Image.Image) -> list[dict]:
     """The text lines of an image, top to bottom: {"text", "box": [x0, y0, x1, y1] in the image's
     own pixels, "score", "color": the ink's colour "#rrggbb" (red marks a missed call)}."""
-    rgb = image.convert("RGB")
+    # No copy of an image already in RGB: decoding it is what metadata.decode_cost budgets for.
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
     max_width = setting("OCR_MAX_WIDTH", 720)
     scale = 1.0
     work = rgb
@@ -63,7 +64,6 @@ def recognize(image: Image.Image) -> list[dict]:
         scale = max_width / rgb.width
         work = rgb.resize((max_width, max(1, round(rgb.height * scale))), Image.Resampling.LANCZOS)
     result = engine()(np.asarray(work))
-    pixels = np.asarray(rgb)
     lines = []
     found = zip(result.boxes, result.txts, result.scores, strict=True) if result.boxes is not None else ()
     for points, text, score in found:
@@ -78,9 +78,10 @@ def recognize(image: Image.Image) -> list[dict]:
         text = str(text).strip()
         if not text:
             continue
-        lines.append(
-            {"text": text, "box": box, "score": round(float(score), 3), "color": ink_color(pixels, box)}
-        )
+        # The ink is read from the line's own pixels (a crop), never from an array of the whole image.
+        crop = np.asarray(rgb.crop(box))
+        color = ink_color(crop, [0, 0, box[2] - box[0], box[3] - box[1]])
+        lines.append({"text": text, "box": box, "score": round(float(score), 3), "color": color})
     lines.sort(key=lambda line: (line["box"][1], line["box"][0]))
     return lines
 

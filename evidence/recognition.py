@@ -13,9 +13,9 @@ here, so importing this module costs nothing.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import os
+import tempfile
 from importlib import import_module
 
 from django.conf import settings
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 ENGINE_MODULE = "evidence.ocr"
 # Text longer than this is cut: a screenshot holds a few thousand characters at most.
 MAX_TEXT = 20_000
+SPOOL_BYTES = 1024 * 1024
 
 
 def ocr_enabled() -> bool:
@@ -75,13 +76,23 @@ def text_pending(*, evidence: EvidenceFile) -> RecognizedText | None:
 
 def _read_image(evidence: EvidenceFile):
     """The image's pixels, from bytes that are checked against the evidence's SHA-256."""
+    # Copied to a temporary file while it is hashed (in memory only while small): the file is never
+    # held whole beside its decoded pixels, whose size open_for_decoding bounds.
+    buffer = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    digest = hashlib.sha256()
     with open_evidence(evidence) as handle:
-        data = handle.read()
-    if hashlib.sha256(data).hexdigest() != evidence.sha256:
+        while block := handle.read(SPOOL_BYTES):
+            digest.update(block)
+            buffer.write(block)
+    if digest.hexdigest() != evidence.sha256:
+        buffer.close()
         raise ValueError("the stored bytes do not match the evidence's SHA-256")
-    buffer = io.BytesIO(data)
-    picture = open_for_decoding(buffer, (1 << 16, 1 << 16))
-    picture.load()
+    buffer.seek(0)
+    try:
+        picture = open_for_decoding(buffer, (1 << 16, 1 << 16))
+        picture.load()
+    finally:
+        buffer.close()
     return picture
 
 

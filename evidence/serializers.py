@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
+from core.dates import SupportedDateTimeField
 from stamps.selectors import evidence_stamp
 
 from .merging import source_list
@@ -89,7 +90,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     violations = serializers.SerializerMethodField()
     # Required when logging: only a file whose time cannot be read has no time ("unknown"), and a
     # time once set cannot be taken back to unknown.
-    occurred_at = serializers.DateTimeField()
+    occurred_at = SupportedDateTimeField()
     time_status = serializers.CharField(read_only=True)
     sources = serializers.SerializerMethodField()
 

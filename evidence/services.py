@@ -37,7 +37,7 @@ from .models import (
     Source,
 )
 from .rules import available_packs
-from .sniffing import ACCEPTED_DESCRIPTION, sniff
+from .sniffing import ACCEPTED_DESCRIPTION, pdf_parses, sniff
 from .storage import keep_blob
 from .tasks import text_queue
 from .thumbnails import THUMBNAIL_TYPES, thumbnail_name, thumbnail_store
@@ -395,6 +395,16 @@ def evidence_inspect(*, upload, tz) -> dict:
             status=415,
             message=_("“%(name)s” is not a file type that can be kept as evidence. Accepted: %(accepted)s.")
             % {"name": name, "accepted": ACCEPTED_DESCRIPTION},
+        )
+    if sniffed.content_type == "application/pdf" and not pdf_parses(upload):
+        raise EvidenceRejected(
+            code="invalid_pdf",
+            status=415,
+            message=_(
+                "“%(name)s” begins like a PDF but cannot be opened as one: it is damaged, cut short or "
+                "not a PDF. Save or download it again as PDF, or keep a screenshot of it instead."
+            )
+            % {"name": name},
         )
     extracted = meta.extract(
         upload, content_type=sniffed.content_type, extension=sniffed.extension, original_name=name, tz=tz

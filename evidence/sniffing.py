@@ -1,14 +1,19 @@
 """Decide a file's type from its bytes, never from its name or the browser's claim.
 
 Generic sniffing packages miss AMR and mislabel 3gp/m4a (see phone-formats.md), so this is a small
-table of signatures.
+table of signatures. A signature alone is enough for every type but PDF: anything can begin with
+`%PDF-`, so a PDF is also opened as one (pdf_parses) before it is kept.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import IO
 
 from django.utils.translation import gettext_lazy as _
+from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
+from pyhanko.pdf_utils.generic import DictionaryObject
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 
 @dataclass(frozen=True)
@@ -81,3 +86,32 @@ def sniff(head: bytes) -> Sniffed | None:
         if second & 0xE0 == 0xE0 and (second >> 3) & 0x03 != 0x01 and (second >> 1) & 0x03 != 0:
             return Sniffed("audio/mpeg", "mp3")
     return None
+
+
+MiB = 1 << 20
+# Reading a PDF's structure inflates at most its cross-reference streams and the catalog: a few MB
+# for the largest real document. These bounds keep a crafted one from costing more.
+PDF_CHECK_LIMITS = DecodeLimits(
+    per_stream=StreamDecodeLimits(max_output_size=16 * MiB),
+    document_budget=DocumentDecodeBudget(base_allowance=32 * MiB, max_ratio=1),
+)
+
+
+def pdf_parses(handle: IO[bytes]) -> bool:
+    """Whether a file that begins with `%PDF-` is a PDF a reader can open.
+
+    pyHanko's reader (already used to sign and verify dossiers) does what every PDF viewer does
+    first: it finds `startxref` and `%%EOF` in the last kilobyte, reads the cross-reference table or
+    stream and the trailer it points to (tolerating offsets a few bytes off, as viewers do), and
+    resolves the document catalog, which must list its pages. That reads the file's tail and a few
+    objects, never every page, so it costs milliseconds whatever the size. A renamed text or HTML
+    file, a truncated download or `%PDF-` followed by anything else fails here."""
+    handle.seek(0)
+    try:
+        reader = PdfFileReader(handle, strict=False, decode_limits=PDF_CHECK_LIMITS)
+        root = reader.root
+        return isinstance(root, DictionaryObject) and "/Pages" in root
+    except Exception:  # any parse error, a decode limit, a missing trailer or catalog: not a PDF
+        return False
+    finally:
+        handle.seek(0)

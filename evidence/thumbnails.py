@@ -3,7 +3,7 @@ the storage API, used by the incident page and the dossier. They are derived cop
 the original bytes are what is hashed, listed and bundled.
 
 An image is decoded for its thumbnail only when what the decoder produces fits the limit on decoded
-pixels (metadata.max_image_pixels()), reduced while decoding where the format allows: an image bomb
+pixels and memory (metadata.max_image_pixels(), max_decode_bytes()), reduced while decoding where the format allows: an image bomb
 (a small file declaring a huge picture) is kept as evidence without a thumbnail, never decoded."""
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from .metadata import ImageTooLarge, max_image_pixels, open_for_decoding  # also registers the HEIC opener
+from .metadata import (  # also registers the HEIC opener
+    ImageTooLarge,
+    max_decode_bytes,
+    max_image_pixels,
+    open_for_decoding,
+)
 from .storage import open_evidence
 
 logger = logging.getLogger(__name__)
@@ -65,15 +70,25 @@ def thumbnail_store(*, owner_id: int, sha256: str, fileobj) -> str | None:
     return default_storage.save(name, ContentFile(data))
 
 
+def _found_too_large(evidence) -> bool:
+    """Found too large to decode on arrival, under limits no higher than today's."""
+    too_large = (evidence.metadata or {}).get("image_too_large")
+    if not too_large:
+        return False
+    return (
+        too_large.get("max_pixels", 0) >= max_image_pixels()
+        and too_large.get("max_decode_bytes", max_decode_bytes()) >= max_decode_bytes()
+    )
+
+
 def thumbnail_for(evidence) -> bytes | None:
     """The thumbnail's bytes, made from the stored original if it is not there yet."""
     if evidence.content_type not in THUMBNAIL_TYPES:
         return None
     name = thumbnail_name(owner_id=evidence.owner_id, sha256=evidence.sha256)
     if not default_storage.exists(name):
-        too_large = (evidence.metadata or {}).get("image_too_large")
-        if too_large and too_large.get("max_pixels", 0) >= max_image_pixels():
-            return None  # found too large on arrival, and the limit has not been raised since
+        if _found_too_large(evidence):
+            return None  # found too large on arrival, and the limits have not been raised since
         with open_evidence(evidence) as handle:
             if thumbnail_store(owner_id=evidence.owner_id, sha256=evidence.sha256, fileobj=handle) is None:
                 return None
@@ -90,8 +105,7 @@ def page_image(evidence) -> bytes | None:
     """A full-page rendition of an image for a dossier's appendix, made from the stored original."""
     if evidence.content_type not in THUMBNAIL_TYPES:
         return None
-    too_large = (evidence.metadata or {}).get("image_too_large")
-    if too_large and too_large.get("max_pixels", 0) >= max_image_pixels():
+    if _found_too_large(evidence):
         return None
     with open_evidence(evidence) as handle:
         return make_thumbnail(handle, box=PAGE_BOX, quality=85)

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from accounts.forms import TokenForm
 from accounts.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER, Answer, form_once, run_once
 from accounts.services import token_create
+from core.dates import in_supported_range
 from ledger.models import AuditEvent
 
 from . import carrier, file_times, merging, proposals, selectors, services, sharing
@@ -672,6 +673,8 @@ def visit_record(request, pk: int):
     try:
         started = parse_datetime(request.POST.get("started_at") or "")
     except ValueError:  # well-formed but impossible: month 13, hour 25, an offset of 99 hours
+        started = None
+    if started is not None and not in_supported_range(started):  # 0001-01-01 overflows on conversion
         started = None
     # How long ago recording began, by the phone's clock, when this request was sent: a recording
     # kept on the phone while offline arrives hours later and keeps its own time.

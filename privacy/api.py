@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -10,6 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from accounts.idempotency import idempotent
+from config.throttling import throttle, wait_message
 from evidence import selectors
 from evidence.api import OwnerAPIView
 from evidence.api_errors import error_response
@@ -112,7 +114,7 @@ def hold_payload(case) -> dict:
 
 
 class CaseHold(OwnerAPIView):
-    """GET the hold; POST {"reason"} to put the case on hold; DELETE to lift it."""
+    """GET the hold; POST {"reason"} to put the case on hold; DELETE {"password"} to lift it."""
 
     def get(self, request, pk: int):
         return Response(hold_payload(selectors.case_for(request.user, pk)))
@@ -125,5 +127,13 @@ class CaseHold(OwnerAPIView):
         return Response(hold_payload(case))
 
     def delete(self, request, pk: int):
-        case = services.case_release(case=selectors.case_for(request.user, pk))
+        """DELETE {"password"}: the owner's password lifts the hold; without it or with a wrong one,
+        403 and the hold stays. Attempts count like logins (LOGIN_RATE per address)."""
+        case = selectors.case_for(request.user, pk)
+        if (wait := throttle(request, "password-check", settings.LOGIN_RATE)) is not None:
+            response = error_response("throttled", wait_message(wait), status.HTTP_429_TOO_MANY_REQUESTS)
+            response["Retry-After"] = str(wait)
+            return response
+        password = request.data.get("password") if hasattr(request.data, "get") else None
+        case = services.case_release(case=case, password=password if isinstance(password, str) else None)
         return Response(hold_payload(case))

@@ -22,7 +22,6 @@ stays flat however large the account; the zip then goes to storage (privacy.stor
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -41,6 +40,7 @@ from accounts.models import ApiToken
 from accounts.services import profile_for
 from complaints.models import Dossier, DossierStatus
 from complaints.verification import derived_files
+from core.csv_cells import SafeWriter
 from evidence.merging import source_list
 from evidence.models import Case, EvidenceFile, Incident, PhoneImport
 from evidence.storage import open_blob
@@ -143,7 +143,8 @@ class ExportWriter:
         with self.member(path) as sink:
             # A byte-order mark, so spreadsheet programs read the Chinese text as UTF-8.
             text = io.TextIOWrapper(sink, encoding="utf-8-sig", newline="", write_through=True)
-            writer = csv.writer(text)
+            # Every cell a spreadsheet would run as a formula is neutralised (core.csv_cells).
+            writer = SafeWriter(text)
             writer.writerow(header)
             for row in rows:
                 writer.writerow(row)

@@ -38,6 +38,10 @@ class DeletionRefused(EvidenceRejected):
     """A deletion that is refused (a case on hold); carries the API's code and HTTP status."""
 
 
+class HoldKept(EvidenceRejected):
+    """Lifting a hold without the owner's password (missing or wrong): the hold stays (403)."""
+
+
 # --- export --------------------------------------------------------------------------------------
 
 
@@ -79,9 +83,27 @@ def case_hold(*, case: Case, reason: str) -> Case:
     return case
 
 
+def case_release(*, case: Case, password: str | None) -> Case:
+    """Lift a case's hold: its records can be deleted again. Only with the owner's password: a
+    hold guards against deletion by whoever holds a session or an API token, so neither alone may
+    lift it. Raises HoldKept (nothing changes) when the password is missing or wrong."""
+    if not password:
+        raise HoldKept(
+            code="password_required",
+            status=403,
+            message=_("Lifting a hold needs your password. The hold stays."),
+        )
+    if not case.owner.check_password(password):
+        raise HoldKept(
+            code="wrong_password",
+            status=403,
+            message=_("The password is not right. The hold stays."),
+        )
+    return _case_release(case=case)
+
+
 @transaction.atomic
-def case_release(*, case: Case) -> Case:
-    """Lift a case's hold: its records can be deleted again."""
+def _case_release(*, case: Case) -> Case:
     case = Case.objects.select_for_update().get(pk=case.pk)
     if case.hold_at is None:
         return case

@@ -10,8 +10,9 @@ from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
+from accounts.views import too_many
+from config.throttling import throttle
 from evidence import selectors
 from evidence.models import Case, EvidenceFile
 
@@ -140,7 +141,21 @@ def case_hold(request, pk: int):
 
 
 @login_required
-@require_POST
 def case_release(request, pk: int):
-    services.case_release(case=selectors.case_for(request.user, pk))
-    return redirect("case_detail", pk=pk)
+    """Lifting a hold asks for the password, as deleting does: a session alone is not enough."""
+    case = selectors.case_for(request.user, pk)
+    if case.hold_at is None:
+        return redirect("case_detail", pk=pk)
+    form = PasswordConfirmForm(request.POST or None)
+    if request.method == "POST":
+        if (wait := throttle(request, "password-check", settings.LOGIN_RATE)) is not None:
+            return too_many(request, wait)
+        if form.is_valid():
+            try:
+                services.case_release(case=case, password=form.cleaned_data["password"])
+            except services.HoldKept as kept:
+                form.add_error("password", kept.message)
+            else:
+                messages.success(request, _("The hold is lifted."))
+                return redirect("case_detail", pk=pk)
+    return render(request, "privacy/case_release.html", {"case": case, "form": form})

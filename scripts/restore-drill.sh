@@ -13,10 +13,39 @@
 # PostgreSQL: DATABASE_URL (a postgres:// URL) names the server; the drill uses the database
 # RESTORE_DRILL_DB (default evidence_restore_drill) on it and drops it at the end. Needs pg_dump,
 # pg_restore and psql (Debian: postgresql-client) no older than the server.
+#
+# Only against a target marked for drills: the drill writes objects that Object Lock keeps for the
+# retention period, and it drops a database and deletes folders. On S3 the bucket must hold an object
+# named .restore-drill-target at its root (create it once in a bucket meant for drills:
+# `aws s3api put-object --bucket <drill bucket> --key .restore-drill-target`); without it the drill
+# refuses before it writes anything, so a shell with production settings cannot lock objects in the
+# real bucket. Local files live in a folder the drill makes and marks itself, and it deletes nothing
+# outside that folder. The database it drops is never the one DATABASE_URL names.
+# Dumps are written 0600 (umask 077): they hold everyone's personal data.
 # Run by scripts/test-production.sh after the suite; alone: DATABASE_URL=postgres://... scripts/restore-drill.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
+umask 077
+MARKER=.restore-drill-target
+
+if [ -n "${EVIDENCE_S3_BUCKET:-}" ]; then
+  # Asked with the installation's own storage settings (endpoint, credentials), at the bucket's root.
+  found=$($PY manage.py shell -v 0 -c "
+from django.core.files.storage import default_storage as store
+try:
+    store.connection.meta.client.head_object(Bucket=store.bucket_name, Key='$MARKER')
+    print('marked')
+except Exception as exc:
+    print(f'{exc.__class__.__name__}: {exc}')
+" 2>&1 | tail -n 1) || true
+  if [ "$found" != marked ]; then
+    echo "restore drill: refusing to run: bucket $EVIDENCE_S3_BUCKET is not marked as a drill target" \
+      "(no object $MARKER at its root: ${found:-no answer}). The drill writes objects under Object Lock;" \
+      "run it against a bucket made for drills, with that object in it." >&2
+    exit 1
+  fi
+fi
 
 for tool in pg_dump pg_restore psql; do
   if ! command -v "$tool" >/dev/null 2>&1; then
@@ -31,10 +60,15 @@ case "$SERVER_URL" in
   *) echo "restore drill: DATABASE_URL must be a postgres:// URL, not ${SERVER_URL%%:*}" >&2; exit 1 ;;
 esac
 DRILL_DB=${RESTORE_DRILL_DB:-evidence_restore_drill}
+if [ "$DRILL_DB" = "${SERVER_URL##*/}" ] || [ "$DRILL_DB" = postgres ]; then
+  echo "restore drill: refusing to run: RESTORE_DRILL_DB ($DRILL_DB) is the database DATABASE_URL names; the drill drops it" >&2
+  exit 1
+fi
 ADMIN_URL="${SERVER_URL%/*}/postgres"
 export DATABASE_URL="${SERVER_URL%/*}/$DRILL_DB"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/restore-drill.XXXXXX")
+touch "$WORK/$MARKER"  # the drill's own folder: the only one it deletes from
 BACKUP="$WORK/backup"
 export DATA_DIR="$WORK/data"
 export DOSSIER_SIGNING_DIR="$DATA_DIR/signing"
@@ -49,6 +83,13 @@ else
 fi
 mkdir -p "$BACKUP" "$DATA_DIR"
 
+# Delete a folder of the drill's own, never anything outside the marked drill folder.
+lose() {
+  case "$1" in
+    "$WORK"/*) [ -e "$WORK/$MARKER" ] && rm -rf "$1" ;;
+    *) echo "restore drill: refusing to delete $1: not inside the drill folder $WORK" >&2; exit 1 ;;
+  esac
+}
 sql() { PGOPTIONS="-c client_min_messages=warning" psql "$ADMIN_URL" -v ON_ERROR_STOP=1 -q -c "$1" >/dev/null; }
 cleanup() {
   sql "DROP DATABASE IF EXISTS \"$DRILL_DB\" WITH (FORCE)" 2>/dev/null || true
@@ -87,6 +128,11 @@ PYEOF
 
 step "back up: pg_dump (custom format) first, then storage and the signing key"
 pg_dump --format=custom --no-owner --file="$BACKUP/database.dump" "$DATABASE_URL"
+# Under umask 077 the dump is 0600 as written; refuse to go on if it is not (it holds personal data).
+if [ -n "$(find "$BACKUP/database.dump" -perm /077)" ]; then
+  echo "restore drill: $BACKUP/database.dump is readable by others" >&2
+  exit 1
+fi
 if [ -z "${EVIDENCE_S3_BUCKET:-}" ]; then
   cp -a "$EVIDENCE_ROOT" "$BACKUP/evidence-store"
 fi
@@ -95,9 +141,9 @@ echo "   database.dump $(du -h "$BACKUP/database.dump" | cut -f1)"
 
 step "disaster: drop the database, lose the local files and the signing key"
 sql "DROP DATABASE \"$DRILL_DB\" WITH (FORCE)"
-rm -rf "$DOSSIER_SIGNING_DIR"
+lose "$DOSSIER_SIGNING_DIR"
 if [ -z "${EVIDENCE_S3_BUCKET:-}" ]; then
-  rm -rf "$EVIDENCE_ROOT"
+  lose "$EVIDENCE_ROOT"
 fi
 
 step "restore: an empty database, pg_restore, then storage and the signing key"

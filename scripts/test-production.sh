@@ -50,6 +50,8 @@ from botocore.config import Config
 s3 = boto3.client("s3", endpoint_url=os.environ["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
                   config=Config(s3={"addressing_style": "path"}))
 s3.create_bucket(Bucket=os.environ["EVIDENCE_S3_BUCKET"], ObjectLockEnabledForBucket=True)
+# A bucket made for this run: marked as a restore-drill target (scripts/restore-drill.sh refuses others).
+s3.put_object(Bucket=os.environ["EVIDENCE_S3_BUCKET"], Key=".restore-drill-target", Body=b"")
 print("bucket ready:", os.environ["EVIDENCE_S3_BUCKET"], "object lock:",
       s3.get_object_lock_configuration(Bucket=os.environ["EVIDENCE_S3_BUCKET"])["ObjectLockConfiguration"]["ObjectLockEnabled"])
 PYEOF

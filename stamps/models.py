@@ -70,6 +70,9 @@ class Leaf(models.Model):
     position = models.PositiveIntegerField(null=True, blank=True)
     # The inclusion proof: [["L" | "R", sibling hex], ...] from the leaf up to the batch's root.
     proof = models.JSONField(default=list, blank=True)
+    # Queued by the upgrade backfill for a file that arrived before stamping existed: its stamp
+    # proves the file existed at the upgrade, not at its arrival.
+    at_upgrade = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         verbose_name = _("timestamped hash")

@@ -9,7 +9,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from .models import Batch, BatchState, Leaf, LeafKind
-from .tsa import tsa_urls
+from .tsa import token_subject, trust_source, tsa_urls
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,11 @@ class EvidenceStamp:
         """The API's `timestamp`: {"time", "tsa"} once stamped, else null."""
         if self.state != "stamped":
             return None
-        return {"time": self.time.isoformat(), "tsa": self.tsa}
+        stamp = {"time": self.time.isoformat(), "tsa": self.tsa}
+        if self.leaf is not None and self.leaf.at_upgrade:
+            # Stamped when an upgrade backfilled it: the file existed then, it arrived earlier.
+            stamp["at_upgrade"] = True
+        return stamp
 
 
 def evidence_stamps(evidence_ids) -> dict[int, EvidenceStamp]:
@@ -67,13 +71,24 @@ def evidence_stamps(evidence_ids) -> dict[int, EvidenceStamp]:
     return stamps
 
 
+def batch_subjects(batch_ids) -> dict[int, str]:
+    """The subject of the certificate that signed each stamped batch's token, by batch id: how a
+    dossier names the TSA (its URL says where it was asked, not who vouches)."""
+    wanted = {pk for pk in batch_ids if pk is not None}
+    if not wanted:
+        return {}
+    rows = Batch.objects.filter(pk__in=wanted, state=BatchState.STAMPED).values_list("pk", "token")
+    return {pk: token_subject(token) for pk, token in rows}
+
+
 def evidence_stamp(evidence_id: int) -> EvidenceStamp:
     return evidence_stamps([evidence_id])[int(evidence_id)]
 
 
 def stamp_facts(now: datetime | None = None) -> dict:
-    """For /healthz and `manage.py stamps`: TSAs configured, hashes waiting for a batch, pending
-    batches (count, the oldest's age, attempts, last error) and the last stamp."""
+    """For /healthz and `manage.py stamps`: TSAs configured, the CAs their certificates must chain
+    to ("TSA_CA_FILE" or "system trust store"), hashes waiting for a batch, pending batches (count,
+    the oldest's age, attempts, last error) and the last stamp."""
     now = now or timezone.now()
     pending = Batch.objects.filter(state=BatchState.PENDING)
     summary = pending.aggregate(count=Count("id"), oldest=Min("sealed_at"))
@@ -87,6 +102,7 @@ def stamp_facts(now: datetime | None = None) -> dict:
     return {
         "configured": bool(tsa_urls()),
         "tsa_urls": tsa_urls(),
+        "trusted_cas": trust_source(),
         "waiting_hashes": waiting["count"],
         "oldest_waiting_seconds": age(waiting["oldest"]),
         "pending_batches": summary["count"],

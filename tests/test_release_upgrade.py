@@ -132,3 +132,106 @@ def test_old_tokens_old_files_old_dossiers_and_a_new_dossier_work(upgraded):
     alice, bob = upgraded["meta"]["users"][:2]
     assert not set(found["users"]["bob"]["cases"]) & set(alice["cases"])
     assert not set(found["users"]["alice"]["cases"]) & set(bob["cases"])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_previous_release_keeps_serving_while_and_after_migrate_runs(tmp_path):
+    """No window of errors: the previous release's own code (its web process) creates incidents and
+    takes uploads while `migrate` to HEAD runs against its database, and after it has finished."""
+    import time
+
+    import requests
+
+    from tests.release_fixtures import release_source
+
+    previous = RELEASES[-1]
+    data, url = restore(previous, tmp_path)
+    env = base_env(data, url)
+    source = release_source(previous, tmp_path)
+    meta = json.loads((RELEASES_DIR / previous / "meta.json").read_text())
+    alice = meta["users"][0]
+    port = free_port()
+    server = subprocess.Popen(
+        [PY, "manage.py", "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"],
+        cwd=source,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {alice['token']}"
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if session.get(f"{base}/cases/", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline and server.poll() is None, "the old server did not start"
+            time.sleep(0.2)
+        statuses: list[tuple[str, int]] = []
+
+        def write_once(n: int) -> None:
+            created = session.post(
+                f"{base}/incidents/",
+                json={
+                    "case": alice["cases"][0],
+                    "kind": "call",
+                    "occurred_at": f"2025-12-01T2{n % 4}:{n % 60:02d}:00+08:00",
+                    "counterpart_number": f"1380013{n:04d}",
+                    "answered": False,
+                },
+                timeout=60,
+            )
+            statuses.append(("incident", created.status_code))
+            if created.status_code == 201:
+                uploaded = session.post(
+                    f"{base}/incidents/{created.json()['id']}/evidence/",
+                    files={"file": (f"shot-{n}.png", png(n), "image/png")},
+                    timeout=60,
+                )
+                statuses.append(("upload", uploaded.status_code))
+
+        migrating = subprocess.Popen(
+            [PY, "manage.py", "migrate", "--noinput"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        n = 0
+        while migrating.poll() is None:
+            write_once(n)
+            n += 1
+        out, err = migrating.communicate()
+        assert migrating.returncode == 0, err[-3000:]
+        during = n
+        for _ in range(3):  # the old code against the migrated schema
+            write_once(n)
+            n += 1
+    finally:
+        server.terminate()
+        _out, server_err = server.communicate(timeout=30)
+        drop_postgres(url)
+    assert during >= 1
+    assert all(status < 500 for _kind, status in statuses), (statuses, server_err[-3000:])
+    assert [kind for kind, status in statuses if status == 201].count("upload") == n, statuses
+
+
+def png(n: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40 + n % 10, 30), (n * 7 % 255, 120, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -124,13 +124,35 @@ class Renderer:
         stamped = self.stats().get("timestamps") or {}
         return bool(stamped.get("configured") or stamped.get("stamped"))
 
+    @staticmethod
+    def tsa_name(stamp: dict) -> str:
+        """Who vouches for a timestamp: the subject of the TSA's certificate as sealed (manifests
+        sealed before it was recorded name the host of the TSA's address instead)."""
+        return stamp.get("tsa_subject") or urlsplit(stamp["tsa"]).netloc or stamp["tsa"]
+
     def stamp_line(self, entry: dict) -> str:
-        """可信时间戳：2026-11-30 06:12:31（北京时间），由 tsa.example — or why there is none."""
+        """可信时间戳：2026-11-30 06:12:31（北京时间），由 TSA 证书主体 — or why there is none."""
         stamp = entry.get("timestamp")
         if stamp:
-            tsa = urlsplit(stamp["tsa"]).netloc or stamp["tsa"]
-            return self.tr("stamped_at", time=self.when(stamp["time"]), zone=self.tz_label(), tsa=tsa)
+            return self.tr(
+                "stamped_at_upgrade" if stamp.get("at_upgrade") else "stamped_at",
+                time=self.when(stamp["time"]),
+                zone=self.tz_label(),
+                tsa=self.tsa_name(stamp),
+            )
         return self.tr("stamp_pending" if self.stamps_shown() else "stamp_none")
+
+    def stamp_meaning(self) -> list:
+        """Who issued the timestamps (by certificate subject) and what a timestamp proves and what
+        it does not: a reader must not take a file's timestamp for the time of the event."""
+        issuers = []
+        for entry in self.evidence:
+            if entry.get("timestamp") and self.tsa_name(entry["timestamp"]) not in issuers:
+                issuers.append(self.tsa_name(entry["timestamp"]))
+        out = []
+        if issuers:
+            out.append(_p(self.tr("stamp_issuers", tsa=self.t["sep"].join(issuers)), self.s.body))
+        return out + [_p(self.tr("stamp_meaning"), self.s.body)]
 
     def label(self, group: str, value: str) -> str:
         return self.labels_of.get(group, {}).get(value, value)
@@ -693,6 +715,8 @@ class Renderer:
         out = [_p(self.tr("evidence_index"), s.h1)]
         if self.evidence and not self.stamps_shown():
             out.append(_p(self.tr("not_timestamped"), s.body))
+        elif self.evidence:
+            out += self.stamp_meaning()
         if any(e.get("carrier_record") for e in self.evidence) or any(
             src.get("kind") == "carrier" for i in self.incidents for src in i.get("sources") or []
         ):

@@ -40,7 +40,7 @@ def test_password_guessing_over_http_is_stopped_with_429(live_server, alice, set
         statuses.append(response.status_code)
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3
     assert int(response.headers["Retry-After"]) > 0
-    # Even the right password waits: the account name is counted, not only the address.
+    # Even the right password waits from this address (its owner elsewhere does not: test_throttle_fairness).
     token = login_form(session, base)
     right = session.post(
         f"{base}/accounts/login/",

@@ -89,8 +89,10 @@ def test_no_reminder_once_a_reply_is_logged_or_the_complaint_is_closed(complaint
 
 def test_a_failed_mail_is_tried_again_on_the_next_run(complaint, settings):
     settings.EMAIL_BACKEND = f"{__name__}.BrokenBackend"
-    with pytest.raises(ConnectionRefusedError):
-        reminders_send(at=at("2026-03-28"))
+    run = reminders_send(at=at("2026-03-28"))
+    assert run.sent == []
+    assert [(pk, kind) for pk, kind, _reason in run.failed] == [(complaint.pk, "overdue")]
+    assert "the mail server is down" in run.failed[0][2]
     assert not Reminder.objects.exists()
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert reminders_send(at=at("2026-03-28")).sent == [(complaint.pk, "overdue")]
@@ -153,3 +155,63 @@ def test_two_workers_at_the_same_moment_send_each_reminder_once(django_user_mode
     assert sorted(tickets) == ["T10", "T11", "T12"]
     assert Reminder.objects.count() == 3
     assert AuditEvent.objects.filter(owner=owner, action="complaint.reminder").count() == 3
+
+
+def test_a_line_break_in_one_addressee_stops_neither_the_run_nor_the_other_reminders(
+    complaint, django_user_model
+):
+    from evidence.services import case_create
+
+    # bob's addressee was typed with line breaks (the API takes any text); the mail library refuses
+    # a subject holding one.
+    bob = django_user_model.objects.create_user("bob", password="bob-password-1", email="bob@example.org")
+    odd = complaint_log(
+        owner=bob,
+        case=case_create(owner=bob, title="白条", creditor="baitiao"),
+        addressee="custom",
+        addressee_name="某某银行\r\nBcc: victim@example.org\n客服部",
+        channel="phone",
+        sent_at=datetime(2026, 3, 12, 9, 30, tzinfo=SHANGHAI),
+    )
+    run = reminders_send(at=at("2026-03-28"))
+    assert run.failed == []
+    assert sorted(run.sent) == sorted([(complaint.pk, "overdue"), (odd.pk, "overdue")])
+    assert sorted(m.to[0] for m in mail.outbox) == ["alice@example.org", "bob@example.org"]
+    (sent,) = [m for m in mail.outbox if m.to == ["bob@example.org"]]
+    assert "\n" not in sent.subject and "\r" not in sent.subject
+    assert "某某银行 Bcc: victim@example.org 客服部" in sent.subject
+    assert sent.bcc == []
+
+
+def test_a_reminder_that_cannot_be_sent_is_logged_and_the_others_still_go(
+    complaint, django_user_model, monkeypatch, caplog
+):
+    from complaints import followup
+    from evidence.services import case_create
+
+    bob = django_user_model.objects.create_user("bob", password="bob-password-1", email="bob@example.org")
+    other = complaint_log(
+        owner=bob,
+        case=case_create(owner=bob, title="白条", creditor="baitiao"),
+        addressee="alipay",
+        channel="phone",
+        sent_at=datetime(2026, 3, 12, 9, 30, tzinfo=SHANGHAI),
+    )
+    real = followup._reminder_mail
+
+    def broken_for_alice(c, kind, state):
+        if c.pk == complaint.pk:
+            raise ValueError("a header the mail library refuses")
+        return real(c, kind, state)
+
+    monkeypatch.setattr(followup, "_reminder_mail", broken_for_alice)
+    with caplog.at_level("WARNING", logger="complaints.followup"):
+        run = reminders_send(at=at("2026-03-28"))
+    assert run.sent == [(other.pk, "overdue")]
+    assert run.failed == [(complaint.pk, "overdue", "ValueError: a header the mail library refuses")]
+    assert [m.to for m in mail.outbox] == [["bob@example.org"]]
+    assert any("a header the mail library refuses" in r.getMessage() for r in caplog.records)
+    # Nothing was recorded for the failed one: the next run sends it.
+    monkeypatch.setattr(followup, "_reminder_mail", real)
+    assert reminders_send(at=at("2026-03-28")).sent == [(complaint.pk, "overdue")]
+    assert len(mail.outbox) == 2

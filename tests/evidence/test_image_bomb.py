@@ -18,7 +18,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image, ImageFile
 
-from evidence.metadata import DEFAULT_MAX_IMAGE_PIXELS, image_metadata, max_image_pixels
+from evidence.metadata import DEFAULT_MAX_IMAGE_PIXELS, image_metadata, max_decode_bytes, max_image_pixels
 from evidence.models import EvidenceFile
 from evidence.thumbnails import make_thumbnail, thumbnail_name
 from tests.conftest import image_bytes, png_bytes
@@ -127,6 +127,7 @@ def assert_kept_without_thumbnail(api, client, user, body, data, width, height):
         "width": width,
         "height": height,
         "max_pixels": max_image_pixels(),
+        "max_decode_bytes": max_decode_bytes(),
     }
     assert (evidence.metadata["width"], evidence.metadata["height"]) == (width, height)
     assert not has_thumbnail(evidence)
@@ -193,8 +194,13 @@ def test_webp_declaring_a_huge_canvas_is_not_handed_to_the_decoder(
 
 def test_the_default_limit_accepts_phone_photos_and_screenshots():
     assert DEFAULT_MAX_IMAGE_PIXELS == 50_000_000
-    for width, height in ((4000, 3000), (1080, 2400), (8000, 6000)):
-        found = image_metadata(io.BytesIO(bomb_png(width, height, 1)), SHANGHAI)
+    # Screenshots are decoded whole; photos (baseline JPEG) are decoded reduced, whatever their size.
+    for data, (width, height) in (
+        (bomb_png(1080, 2400, 8), (1080, 2400)),
+        (bomb_png(1440, 3200, 8), (1440, 3200)),
+        (jpeg((4000, 3000)), (4000, 3000)),
+    ):
+        found = image_metadata(io.BytesIO(data), SHANGHAI)
         assert (found["width"], found["height"]) == (width, height)
         assert "image_too_large" not in found
 

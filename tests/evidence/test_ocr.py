@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.conftest import calls_xml
+from tests.conftest import calls_xml, pdf_bytes
 from tests.evidence.ocr_screens import font_available, render_call_log, render_sms
 
 pytestmark = pytest.mark.skipif(not font_available(), reason="needs fonts-wqy-zenhei")
@@ -101,7 +101,7 @@ def test_recognized_text_names_its_source_and_is_audited(sms_screenshot):
 
 
 def test_other_files_have_no_text_and_pdfs_are_never_read(alice_api, alice_incident):
-    upload = SimpleUploadedFile("letter.pdf", b"%PDF-1.4\n%\xe2\xe3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    upload = SimpleUploadedFile("letter.pdf", pdf_bytes())
     response = alice_api.post(
         f"/api/v1/incidents/{alice_incident.pk}/evidence/", {"file": upload}, format="multipart"
     )

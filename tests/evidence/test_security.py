@@ -24,6 +24,8 @@ def production_env(tmp_path, **extra) -> dict:
             "DATA_DIR": str(tmp_path),
             "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
             "SITE_URL": "https://evidence.example.org",
+            # Several web processes count throttles in one shared cache (accounts.checks).
+            "CACHE_URL": "redis://cache.internal:6379/0",
         },
         **extra,
     )

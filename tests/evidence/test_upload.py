@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from evidence.models import EvidenceFile
 from ledger.models import AuditEvent
-from tests.conftest import ELF_EXECUTABLE, amr_bytes, png_bytes, wav_bytes
+from tests.conftest import ELF_EXECUTABLE, amr_bytes, pdf_bytes, png_bytes, wav_bytes
 
 
 def stored_files(root):
@@ -100,7 +100,7 @@ def test_missing_file_field_is_a_400_naming_the_field(alice_api, alice_incident)
         ("a.amr", amr_bytes(), "audio/amr"),
         ("a.wav", wav_bytes(0.2), "audio/wav"),
         ("a.png", png_bytes(), "image/png"),
-        ("a.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", "application/pdf"),
+        ("a.pdf", pdf_bytes(), "application/pdf"),
         ("a.m4a", b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + bytes(64), "audio/mp4"),
         ("a.3gp", b"\x00\x00\x00\x18ftyp3gp4\x00\x00\x00\x00isom3gp4" + bytes(64), "audio/3gpp"),
         ("a.heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64), "image/heic"),

@@ -86,7 +86,7 @@ def test_the_case_page_shows_the_hold_and_lifting_it_allows_deletion(client, ali
     client.force_login(alice)
     page = client.get(f"/cases/{held.pk}/").content.decode()
     assert REASON in page and f"/cases/{held.pk}/release/" in page
-    assert client.post(f"/cases/{held.pk}/release/").status_code == 302
+    assert client.post(f"/cases/{held.pk}/release/", {"password": "alice-password-1"}).status_code == 302
     held.refresh_from_db()
     assert held.hold_at is None
     actions = list(AuditEvent.objects.filter(owner=alice).values_list("action", flat=True))
@@ -112,7 +112,7 @@ def test_the_dossier_says_the_case_is_on_hold(alice, held):
     assert dossier.status == "ready", dossier.error
     on_hold = json.loads(dossier.manifest)["dossier"]["on_hold"]
     assert on_hold["reason"] == REASON and on_hold["since"]
-    case_release(case=held)
+    case_release(case=held, password="alice-password-1")
     again = dossier_create(owner=alice, case=held, addressee="alipay")
     again.refresh_from_db()
     assert json.loads(again.manifest)["dossier"]["on_hold"] is None
@@ -141,3 +141,46 @@ def test_the_dossier_of_a_case_on_hold_says_so(alice, alice_case, alice_incident
     text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout
     flat = "".join(text.split())
     assert "处于保全状态" in flat and "诉讼进行中" in flat
+
+
+# --- lifting a hold needs the password (issue 25) ----------------------------------------------------
+
+
+def test_the_api_lifts_a_hold_only_with_the_password(alice_api, held):
+    url = f"/api/v1/cases/{held.pk}/hold"
+    for body in ({}, {"password": ""}, {"password": "not-her-password"}):
+        refused = alice_api.delete(url, body, format="json")
+        assert refused.status_code == 403, refused.content
+        error = refused.json()["error"]
+        assert error["code"] in ("password_required", "wrong_password") and error["message"]
+        held.refresh_from_db()
+        assert held.hold_at is not None and held.hold_reason == REASON
+    lifted = alice_api.delete(url, {"password": "alice-password-1"}, format="json")
+    assert lifted.status_code == 200, lifted.content
+    assert lifted.json()["on_hold"] is False
+    held.refresh_from_db()
+    assert held.hold_at is None
+
+
+def test_the_release_page_asks_for_the_password_and_keeps_the_hold_without_it(client, alice, held):
+    client.force_login(alice)
+    page = client.get(f"/cases/{held.pk}/release/")
+    assert page.status_code == 200 and 'type="password"' in page.content.decode()
+    assert client.post(f"/cases/{held.pk}/release/", {}).status_code == 200
+    assert client.post(f"/cases/{held.pk}/release/", {"password": "wrong"}).status_code == 200
+    held.refresh_from_db()
+    assert held.hold_at is not None
+    assert client.post(f"/cases/{held.pk}/release/", {"password": "alice-password-1"}).status_code == 302
+    held.refresh_from_db()
+    assert held.hold_at is None
+
+
+def test_guessing_the_password_through_the_hold_is_throttled(alice_api, held, settings):
+    settings.LOGIN_RATE = "3/10min"
+    url = f"/api/v1/cases/{held.pk}/hold"
+    statuses = [
+        alice_api.delete(url, {"password": f"guess-{n}"}, format="json").status_code for n in range(5)
+    ]
+    assert statuses == [403, 403, 403, 429, 429]
+    held.refresh_from_db()
+    assert held.hold_at is not None

@@ -1,9 +1,14 @@
 """A local RFC 3161 time-stamp authority for tests and benchmarks (no network): pyHanko's
 DummyTimeStamper behind http.server, with a CA and a TSA certificate whose extended key usage is
-timeStamping (critical), as `openssl ts -verify` requires."""
+timeStamping (critical), as `openssl ts -verify` requires.
+
+Generating RSA keys costs more than most tests, so each named identity is made once per session:
+every `LocalTSA()` is the same "Test TSA" under the same CA, and `LocalTSA("Rogue TSA")` is another
+TSA under a CA of its own (one that TSA_CA_FILE does not hold)."""
 
 from __future__ import annotations
 
+import functools
 import http.server
 import threading
 from datetime import UTC, datetime, timedelta
@@ -17,10 +22,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 
-def _identity():
+@functools.cache
+def _identity(name: str = "Test TSA"):
     now = datetime.now(UTC)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA Root CA")])
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} Root CA")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -49,7 +55,14 @@ def _identity():
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test TSA")]))
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, f"{name} Authority"),
+                    x509.NameAttribute(NameOID.COMMON_NAME, name),
+                ]
+            )
+        )
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -70,12 +83,13 @@ def _identity():
 
 
 class LocalTSA:
-    """`url`, `ca_pem` (the root to trust), `requests` (bodies received), `failing`: while set,
-    every request is answered with HTTP 500, and `clock`: when set, the time the TSA vouches for
-    (a benchmark's simulated clock)."""
+    """`url`, `ca_pem` (the root to trust), `subject` (its certificate's, as a dossier names it),
+    `requests` (bodies received), `failing`: while set, every request is answered with HTTP 500, and
+    `clock`: when set, the time the TSA vouches for (a benchmark's simulated clock)."""
 
-    def __init__(self):
-        self.ca_pem, cert, key = _identity()
+    def __init__(self, name: str = "Test TSA"):
+        self.ca_pem, cert, key = _identity(name)
+        self.subject = f"{name} Authority / {name}"
         self.stamper = DummyTimeStamper(tsa_cert=cert, tsa_key=key)
         self.requests: list[bytes] = []
         self.failing = False

@@ -30,3 +30,7 @@ class Command(BaseCommand):
                 at = timezone.make_aware(at)
         run = reminders_send(at=at)
         self.stdout.write(f"reminders sent: {len(run.sent)}; already sent: {run.skipped}")
+        for complaint, kind, reason in run.failed:
+            self.stderr.write(
+                f"reminder {kind} for complaint {complaint} not sent (tried again next run): {reason}"
+            )

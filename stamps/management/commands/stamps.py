@@ -30,7 +30,10 @@ class Command(BaseCommand):
         if not facts["configured"]:
             self.stdout.write("No TSA configured (TSA_URLS): evidence is not independently timestamped.")
         else:
-            self.stdout.write(f"TSAs, tried in order: {', '.join(facts['tsa_urls'])}")
+            self.stdout.write(
+                f"TSAs, tried in order: {', '.join(facts['tsa_urls'])}; "
+                f"their certificates must chain to a CA of: {facts['trusted_cas']}"
+            )
         self.stdout.write(
             f"hashes waiting for a batch: {facts['waiting_hashes']}; pending batches: {facts['pending_batches']}; "
             f"last stamp: {facts['last_stamped_at'] or 'never'}"
