@@ -36,6 +36,7 @@ from ledger.models import canonical_json
 from stamps.selectors import batch_subjects, evidence_stamps
 from stamps.tsa import configured as tsa_configured
 
+from .bundle_files import bundle_section
 from .followup_letter import after_notice_contacts, follows_entries, notice_entry
 from .letters import addressee as addressee_details
 from .letters import full_id_allowed, request_text
@@ -43,7 +44,8 @@ from .summary import call_direction, summaries
 
 # /2: the statistics the dossier prints are part of the sealed manifest.
 # /3: the bundle's calls.csv neutralises cells a spreadsheet would run as formulas (summary.calls_csv).
-FORMAT = "collection-evidence-dossier/3"
+# /4: "bundle" seals the SHA-256 of every non-evidence file of the bundle, verify.py among them.
+FORMAT = "collection-evidence-dossier/4"
 THIRD_PARTIES = {"family", "employer", "colleague", "friend", "contacts_list"}
 ABUSE_FLAGS = {"threat", "insult", "impersonation", "fake_legal_document", "violence"}
 
@@ -472,4 +474,6 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
         "audit_chain_head": {"seq": dossier.chain_seq, "hash": dossier.chain_hash},
     }
     manifest["summary"] = summaries(manifest)
+    # Every other file of the bundle, sealed (bundle_files.py): a stranger's verify.py checks them.
+    manifest["bundle"] = bundle_section(manifest)
     return canonical_json(manifest), manifest

@@ -51,10 +51,10 @@ from stamps.bundle import FOLDER as STAMPS_FOLDER
 from stamps.bundle import check_stamp_files, stamp_files
 from stamps.bundle import proof_path as stamp_proof_path
 
+from .bundle_files import derived_files, sealed_bundle_files
 from .models import Dossier, DossierStatus, IssuedSeal
 from .pdf import texts
 from .signing import check_signature, embedded_manifest
-from .summary import calls_csv
 
 MiB = 1024 * 1024
 BLOCK = MiB
@@ -64,16 +64,45 @@ PDF_SPOOL_BYTES = 8 * MiB
 # --- building -------------------------------------------------------------------------------------
 
 
+# The manual comparison of every file with the sealed manifest (python3's standard library only): a
+# bundle whose files and SHA256SUMS were both replaced fails it, as it fails verify.py.
+SEALED_FILES_CHECK = (
+    "python3 -c \"import hashlib,json,os;m=json.load(open('manifest.json',encoding='utf-8'));"
+    "f={e['bundle_path']:e['sha256'] for e in m['evidence']};f.update(m['bundle']['files']);"
+    "[print('OK' if os.path.isfile(p) and hashlib.sha256(open(p,'rb').read()).hexdigest()==h "
+    "else 'MISMATCH',p) for p,h in sorted(f.items()) if not p.startswith('timestamps/') or os.path.isfile(p)]\""
+)
+
+
 def verify_text(dossier: Dossier, *, timestamps: bool = True) -> str:
     header = (
         f"Dossier / 材料编号: {dossier.number}\n"
         f"Seal / 封印 (sha256 of manifest.json): {dossier.seal}\n"
         f"dossier.pdf sha256: {dossier.pdf_sha256}\n\n"
-        "Quick check / 快速核验:\n"
-        "  sha256sum -c SHA256SUMS\n"
-        "  sha256sum manifest.json     # must equal the seal / 应与封印一致\n\n"
     )
-    return header + texts()["verify"]["text"].strip() + "\n" + (TIMESTAMPS_TEXT if timestamps else "")
+    manifest = json.loads(dossier.manifest) if dossier.manifest else {}
+    if manifest.get("bundle"):
+        # Bundles that carry verify.py (manifest format /4 on) lead with it.
+        header += (
+            "Check everything with one command (Python 3 only, no network) / 一条命令核验全部（只需 Python 3，无需联网）:\n"
+            "  python3 verify.py\n\n"
+            "Or by hand / 或手工核验:\n"
+            "  sha256sum manifest.json     # must equal the seal above and the one printed on every page / "
+            "应与上面及PDF每页所印封印一致\n"
+            f"  {SEALED_FILES_CHECK}\n"
+            "                              # every line must say OK / 每行都应显示 OK\n"
+            "SHA256SUMS is not sealed: sha256sum -c SHA256SUMS alone proves nothing. / "
+            "SHA256SUMS 未封印，仅凭 sha256sum -c 不能证明文件未被替换。\n\n"
+        )
+        steps = texts()["verify_sealed"]["text"]
+    else:
+        header += (
+            "Quick check / 快速核验:\n"
+            "  sha256sum -c SHA256SUMS\n"
+            "  sha256sum manifest.json     # must equal the seal / 应与封印一致\n\n"
+        )
+        steps = texts()["verify"]["text"]
+    return header + steps.strip() + "\n" + (TIMESTAMPS_TEXT if timestamps else "")
 
 
 # How to check the trusted timestamps offline: openssl for the tokens, a few lines of python3 for the
@@ -113,15 +142,6 @@ certificate the TSA publishes. / batch-<n>-chain.pem 为 TSA 提供的证书链�
 
 class BundleIncomplete(Exception):
     """A sealed file of an issued dossier can no longer be read: no partial bundle is written."""
-
-
-def derived_files(manifest: dict) -> dict[str, bytes]:
-    """calls.csv (for the lender's dialler logs) and summary.txt (for a chat or web form)."""
-    files = {"calls.csv": calls_csv(manifest)}
-    summary = manifest.get("summary")
-    if summary:
-        files["summary.txt"] = (summary["long"] + "\n\n" + summary["short"] + "\n").encode("utf-8")
-    return files
 
 
 def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
@@ -357,7 +377,7 @@ def _size_up_directory(handle: IO[bytes], limits: VerifyLimits) -> None:
 
 UNSEALED_FILES = ("SHA256SUMS", "VERIFY.txt")
 # Files derived from the sealed manifest: their hashes follow from the seal.
-DERIVED_FILES = ("calls.csv", "summary.txt")
+DERIVED_FILES = ("calls.csv", "summary.txt", "verify.py")
 SUMS_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](.+)")
 # Reading a damaged or crafted member: bad CRC or header, encrypted, unknown compression, truncated.
 READ_ERRORS = (
@@ -541,6 +561,10 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
             return verdict
         issued = json.loads(kept)
     derived = {path: hashlib.sha256(data).hexdigest() for path, data in derived_files(issued).items()}
+    # From format /4 the manifest seals every non-evidence file it was issued with (bundle_files.py).
+    for path, expected in sealed_bundle_files(issued).items():
+        if path not in derived and path in entries and not path.startswith(STAMPS_FOLDER):
+            derived[path] = expected
     for path, expected in derived.items():
         sealed_hashes[path] = expected
         if path in entries:

@@ -823,7 +823,8 @@ class Renderer:
             out += [_p(self.tr("verify_at"), s.h2), _p(self.verify_url, s.mono)]
         out.append(Spacer(1, 4 * mm))
         verify_style = ParagraphStyle("verify", parent=s.small, wordWrap="CJK")
-        out.append(_p(texts()["verify"]["text"].strip(), verify_style))
+        steps = "verify_sealed" if self.m.get("bundle") else "verify"
+        out.append(_p(texts()[steps]["text"].strip(), verify_style))
         return out
 
     def full_page_images(self) -> list:
