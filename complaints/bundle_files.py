@@ -50,5 +50,20 @@ def bundle_section(manifest: dict) -> dict:
     return {"verify_py": VERIFY_PY_VERSION, "files": dict(sorted(files.items()))}
 
 
+def known_verify_py() -> dict[str, int]:
+    """The SHA-256 of every verify.py version this software has shipped, to its version."""
+    return {
+        hashlib.sha256(path.read_bytes()).hexdigest(): int(path.stem[1:])
+        for path in sorted(VERIFY_PY_DIR.glob("v*.py"))
+        if path.stem[1:].isdigit()
+    }
+
+
+def unsealed_verify_py(manifest: dict) -> bytes | None:
+    """The verify.py an older dossier's bundle carries (its manifest seals none): the current version,
+    which reports the files such a manifest does not seal as not checked instead of failing them."""
+    return None if (manifest.get("bundle") or {}).get("verify_py") else verify_py_bytes(VERIFY_PY_VERSION)
+
+
 def sealed_bundle_files(manifest: dict) -> dict[str, str]:
     return dict((manifest.get("bundle") or {}).get("files") or {})

@@ -27,15 +27,12 @@ import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
-from pyhanko.pdf_utils.misc import PdfDecodeLimitError
-from pyhanko.pdf_utils.reader import PdfFileReader
 
 from evidence.archives import (
     ArchiveRefused,
@@ -51,10 +48,16 @@ from stamps.bundle import FOLDER as STAMPS_FOLDER
 from stamps.bundle import check_stamp_files, stamp_files
 from stamps.bundle import proof_path as stamp_proof_path
 
-from .bundle_files import derived_files, sealed_bundle_files
-from .models import Dossier, DossierStatus, IssuedSeal
-from .pdf import texts
+from .bundle_files import derived_files, known_verify_py, sealed_bundle_files, unsealed_verify_py
+from .dossier_texts import texts
+from .integrity import issued_by_seal
+from .models import Dossier, IssuedSeal
 from .signing import check_signature, embedded_manifest
+
+# pyHanko reads the PDF: it is imported by the functions that do (verify_pdf and the limits it
+# reads with), so web processes that never check a PDF never load it.
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.decode_limits import DecodeLimits
 
 MiB = 1024 * 1024
 BLOCK = MiB
@@ -181,6 +184,11 @@ def write_bundle(dossier: Dossier, target: IO[bytes]) -> list[str]:
         for path, data in derived_files(manifest).items():
             bundle.writestr(path, data)
             sums.append((hashlib.sha256(data).hexdigest(), path))
+        legacy_checker = unsealed_verify_py(manifest)
+        if legacy_checker is not None:
+            # Every bundle carries verify.py; an older dossier's manifest does not seal it.
+            bundle.writestr("verify.py", legacy_checker)
+            sums.append((hashlib.sha256(legacy_checker).hexdigest(), "verify.py"))
         # Trusted timestamps of the files stamped so far: tokens, roots, TSA chains, inclusion proofs.
         for path, data in stamp_files(manifest["evidence"]).files.items():
             bundle.writestr(path, data)
@@ -239,6 +247,12 @@ class VerifyLimits:
     def pdf_decode_limits(self) -> DecodeLimits:
         """pyHanko's limits on inflating streams inside a PDF: no stream beyond the manifest's limit,
         and all of them together no more than that twice over (or the PDF's own size)."""
+        from pyhanko.pdf_utils.decode_limits import (  # noqa: PLC0415
+            DecodeLimits,
+            DocumentDecodeBudget,
+            StreamDecodeLimits,
+        )
+
         return DecodeLimits(
             per_stream=StreamDecodeLimits(max_output_size=self.manifest_bytes),
             document_budget=DocumentDecodeBudget(base_allowance=2 * self.manifest_bytes, max_ratio=1),
@@ -280,13 +294,9 @@ class Verdict:
 
 def _issued(seal: str) -> Dossier | IssuedSeal | None:
     """The dossier this server issued with this seal; after its owner deleted the case or the
-    account, the record kept of it (IssuedSeal: seal, number, PDF hash, dates)."""
-    if not seal:
-        return None
-    return (
-        Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first()
-        or IssuedSeal.objects.filter(seal=seal).first()
-    )
+    account, the record kept of it (IssuedSeal: seal, number, PDF hash, dates); after a restore
+    that forgot it, the record kept in the evidence store (complaints.integrity.issued_by_seal)."""
+    return issued_by_seal(seal)
 
 
 def _file_size(handle: IO[bytes]) -> int:
@@ -310,6 +320,9 @@ def verify_pdf(handle: IO[bytes], limits: VerifyLimits, name: str = "dossier.pdf
     """Check a dossier PDF held in a seekable file (its size already within limits): one parse
     serves the signature and the embedded manifest. The verdict's seal is set when the PDF embeds a
     manifest (the manifest itself is not kept: its hash is all that is compared)."""
+    from pyhanko.pdf_utils.misc import PdfDecodeLimitError  # noqa: PLC0415
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415
+
     verdict = Verdict()
     actual, _size_read = sha256_of(handle)
     try:
@@ -561,6 +574,17 @@ def _verify_bundle(bundle: zipfile.ZipFile, limits: VerifyLimits) -> Verdict:
             return verdict
         issued = json.loads(kept)
     derived = {path: hashlib.sha256(data).hexdigest() for path, data in derived_files(issued).items()}
+    if "verify.py" not in derived and "verify.py" in entries:
+        # An older dossier's bundle carries an unsealed verify.py: it must be one this software wrote.
+        checker = read("verify.py", digest=True)
+        if checker is not None and checker in known_verify_py():
+            sealed_hashes["verify.py"] = checker
+        elif checker is not None:
+            verdict.problems.append(
+                _("verify.py: not a checker this server ever wrote (sha256 %(sha)s); do not run it")
+                % {"sha": checker}
+            )
+            sealed_hashes["verify.py"] = checker
     # From format /4 the manifest seals every non-evidence file it was issued with (bundle_files.py).
     for path, expected in sealed_bundle_files(issued).items():
         if path not in derived and path in entries and not path.startswith(STAMPS_FOLDER):
@@ -653,7 +677,7 @@ def check_verify_txt(
     against its own sealed manifest: what it states of the dossier (number, seal, the PDF's sha256,
     every other SHA-256 it quotes) must be the sealed values; its instructions are not part of the
     verdict, and the verify page and verify.py remain the authority."""
-    recorded = (
+    recorded = getattr(dossier, "verify_text_sha256", None) or (
         IssuedSeal.objects.filter(seal=dossier.seal).values_list("verify_text_sha256", flat=True).first()
     )
     number = (issued.get("dossier") or {}).get("number") or dossier.number

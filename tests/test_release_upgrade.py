@@ -91,6 +91,14 @@ def test_every_old_bundle_verifies_intact_and_a_changed_byte_is_named(upgraded, 
     result = manage(upgraded["env"], "verify_bundle", str(tampered))
     assert result.returncode == 1, result.stdout
     assert f"PROBLEM {victim}: expected sha256" in result.stdout, result.stdout
+    # A verify.py slipped into an old bundle must be one this software wrote.
+    planted = tmp_path / "planted.zip"
+    with zipfile.ZipFile(io.BytesIO(original)) as bundle, zipfile.ZipFile(planted, "w") as out:
+        for info in bundle.infolist():
+            out.writestr(info, bundle.read(info))
+        out.writestr("verify.py", "print('ALL CHECKS PASSED')\n")
+    result = manage(upgraded["env"], "verify_bundle", str(planted))
+    assert result.returncode == 1 and "PROBLEM verify.py" in result.stdout, result.stdout
 
 
 def test_old_tokens_old_files_old_dossiers_and_a_new_dossier_work(upgraded):
@@ -123,6 +131,7 @@ def test_old_tokens_old_files_old_dossiers_and_a_new_dossier_work(upgraded):
             assert checked["api_pdf"]["valid"] is True, checked["api_pdf"]
             assert checked["page_intact"], dossier
             assert checked["fresh_bundle"]["valid"] is True, checked["fresh_bundle"]
+            assert checked["fresh_verify_py"][0] == 0, checked["fresh_verify_py"][1]
         assert mine["new_dossier"] == {"create_status": 202, "status": "ready"} or mine["new_dossier"] == {
             "create_status": 201,
             "status": "ready",

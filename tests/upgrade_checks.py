@@ -8,10 +8,14 @@ what was found, for the test to assert on. Nothing here writes except the new do
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[1]
@@ -73,9 +77,22 @@ def main(fixture: Path) -> dict:
             )
             # A fresh download of the bundle, after the upgrade, also verifies.
             fresh = api.get(f"/api/v1/dossiers/{dossier['id']}/bundle")
+            fresh_bytes = body(fresh)
             fresh_verified = Client(HTTP_HOST="127.0.0.1").post(
-                "/api/v1/verify/", {"file": SimpleUploadedFile("fresh.zip", body(fresh), "application/zip")}
+                "/api/v1/verify/", {"file": SimpleUploadedFile("fresh.zip", fresh_bytes, "application/zip")}
             )
+            # Every bundle carries verify.py: a stranger's check passes on the fresh download too.
+            with tempfile.TemporaryDirectory() as folder:
+                with zipfile.ZipFile(io.BytesIO(fresh_bytes)) as archive:
+                    archive.extractall(folder)
+                stranger = subprocess.run(
+                    [getattr(sys, "_base_executable", None) or sys.executable, "-I", "-S", "verify.py"],
+                    cwd=folder,
+                    env={},
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
             html = page.content.decode()
             found["dossiers"][str(dossier["id"])] = {
                 "pdf_status": pdf.status_code,
@@ -85,6 +102,7 @@ def main(fixture: Path) -> dict:
                 "page_status": page.status_code,
                 "page_intact": 'class="verdict ok"' in html and 'class="verdict bad"' not in html,
                 "fresh_bundle": fresh_verified.json(),
+                "fresh_verify_py": [stranger.returncode, stranger.stdout[-1500:]],
             }
         # A new dossier builds on the old case.
         created = api.post(

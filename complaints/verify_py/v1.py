@@ -33,6 +33,14 @@ def report(ok, zh, en):
     print(("OK    " if ok else "FAIL  ") + zh + " / " + en)
 
 
+def note(zh, en):
+    print("NOTE  " + zh + " / " + en)
+
+
+# Files a bundle of an older dossier (its manifest has no "bundle" section) carries unsealed.
+LEGACY_UNSEALED = {"calls.csv", "summary.txt", "verify.py"}
+
+
 def sha256_file(path):
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -139,8 +147,16 @@ def check_files(manifest):
                 else ": sealed sha256 " + expected + ", actual " + actual
             ),
         )
+    legacy = not manifest.get("bundle")
     for path in present:
         if path in sealed or path in UNSEALED or path.startswith("timestamps/"):
+            continue
+        if legacy and path in LEGACY_UNSEALED:
+            note(
+                path + "：本材料出具时的清单未封印此文件，未核验；出具网站的“核验”页面可核对",
+                path + ": the manifest of this older dossier does not seal it, so it was not checked; "
+                "the issuing site's verify page checks it",
+            )
             continue
         report(
             False,
@@ -150,7 +166,7 @@ def check_files(manifest):
     return sealed
 
 
-def check_sums(sealed, seal):
+def check_sums(sealed, seal, legacy_sealed=True):
     if not os.path.isfile("SHA256SUMS"):
         return
     good = True
@@ -167,6 +183,8 @@ def check_sums(sealed, seal):
             expected = sealed[path]
         elif os.path.isfile(path) and (path == "dossier.pdf" or path.startswith("timestamps/")):
             expected = sha256_file(path)
+        elif path in LEGACY_UNSEALED and not legacy_sealed:
+            continue  # an older dossier's manifest does not seal it (noted above)
         else:
             expected = None
         if digest != expected:
@@ -218,6 +236,8 @@ def check_timestamps(manifest, sealed):
             continue
         ok = bool(root) and root == proof.get("root") == kept_root and bytes.fromhex(root) in token
         when = proof.get("time", "?")
+        sealed_stamp = (stamped.get(target) or {}).get("timestamp") or {}
+        print("      时间戳机构 / time-stamp authority: " + str(sealed_stamp.get("tsa_subject") or proof.get("tsa", "?")))
         report(
             ok,
             "%s：经默克尔证明归于时间戳令牌 %s（%s UTC；证明文件当时已存在，不证明事件发生的时间）"
@@ -244,7 +264,7 @@ def main():
     manifest, seal = check_manifest_and_pdf()
     if manifest is not None:
         sealed = check_files(manifest)
-        check_sums(sealed, seal)
+        check_sums(sealed, seal, legacy_sealed=bool(manifest.get("bundle")))
         check_timestamps(manifest, sealed)
     print(
         "      PDF 的数字签名需用 PDF 阅读器或 pdfsig dossier.pdf 核验 / the PDF's signature needs a PDF reader "
