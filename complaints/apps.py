@@ -8,3 +8,9 @@ class ComplaintsConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401, PLC0415  (Django's documented place to register checks)
+        from .jobs import register_jobs  # noqa: PLC0415  (its background jobs, for the sweep and /healthz)
+
+        register_jobs()
+        from .integrity import register  # noqa: PLC0415  (verify_evidence's checks of this app's rows)
+
+        register()

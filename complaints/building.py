@@ -20,6 +20,7 @@ from evidence.models import Contacted, EvidenceFile, Flag, IncidentKind
 from evidence.services import evidence_hold
 from evidence.thumbnails import page_image, thumbnail_for
 from ledger.chain import audit_append
+from ledger.records import seal_record_write
 from stamps.tsa import configured as tsa_configured
 
 from .conf import setting
@@ -209,7 +210,7 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
                 "verify_text_sha256": hashlib.sha256(locked.verify_text.encode("utf-8")).hexdigest(),
             },
         )
-        audit_append(
+        issue = audit_append(
             owner=locked.owner,
             action="dossier.issue",
             subject=locked,
@@ -218,6 +219,20 @@ def _build(dossier: Dossier, attempt: int, build_seq: int) -> Dossier:
         # Its files are never destroyed from now on: deleting one later only hides it.
         evidence_hold(
             evidence_ids=[entry["id"] for entry in manifest["evidence"]], reason=f"dossier {locked.number}"
+        )
+        # Last: the store remembers the issue even if a backup taken before it is restored.
+        seal_record_write(
+            kind="dossier",
+            object_id=locked.pk,
+            owner_id=locked.owner_id,
+            number=locked.number,
+            seal=seal,
+            pdf_sha256=pdf_sha,
+            created_at=locked.created_at,
+            issued_at=locked.finished_at,
+            verify_text_sha256=hashlib.sha256(locked.verify_text.encode("utf-8")).hexdigest(),
+            chain_seq=issue.seq,
+            chain_hash=issue.hash,
         )
     logger.info("dossier %s finished (attempt %d, %d pages)", locked.number, attempt, pages)
     return locked

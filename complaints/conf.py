@@ -27,7 +27,7 @@ DEFAULTS: dict[str, float] = {
     "TASK_RESULTS_KEEP_DAYS": 14,
     # /healthz: how long the storage probe may take, when the oldest waiting job is worth a warning,
     # and the free space below which the data folder's disk is reported low.
-    "HEALTH_STORAGE_TIMEOUT_SECONDS": 3,
+    "HEALTH_STORAGE_TIMEOUT_SECONDS": 2,
     "HEALTH_PENDING_WARN_SECONDS": 300,
     "HEALTH_DISK_MIN_FREE_MB": 1024,
 }

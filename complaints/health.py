@@ -1,7 +1,8 @@
 """The facts behind /healthz (config/health.py) and `manage.py status`: database, storage (probed
 with a short timeout), workers alive, the queue, builds that stopped, the signing key, free disk.
 
-"error" (503 on /healthz) only when this node cannot serve: the database or the storage fails. A
+"error" (503 on /healthz) only when this node cannot serve: the database, the storage or a shared
+cache (Redis) fails or does not answer in time (complaints/health_probes.py). A
 worker that is down, a queue that does not move, a build that stopped, a low disk or a lost signing
 key make it "degraded": still 200, so a load balancer keeps the web node (it can serve; restarting it
 would not bring a worker back), while `manage.py status` exits non-zero for monitoring.
@@ -10,7 +11,6 @@ would not bring a worker back), while `manage.py status` exits non-zero for moni
 from __future__ import annotations
 
 import shutil
-import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,10 +19,14 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from core.taskqueue import per_queue_facts
 from stamps.selectors import stamp_facts
 
+from . import health_probes
 from .conf import setting
+from .health_probes import Probe, run_probes
 from .heartbeat import worker_states
+from .jobs import jobs_facts
 from .models import Dossier, DossierStatus
 from .queue import database_queue, queue_facts
 from .signing import signing_dir
@@ -41,36 +45,26 @@ def database_check() -> str:
         return f"error: {exc.__class__.__name__}"
 
 
-# One probe at a time: a request arriving while one is under way waits for that one (up to its own
-# timeout) instead of starting another, so a hung store never piles up threads.
-_probe_lock = threading.Lock()
-_probe: list = [None]
+# The probes of the parts behind this node, each in its own thread, all bounded by one deadline
+# (complaints/health_probes.py): /healthz answers within HEALTH_STORAGE_TIMEOUT_SECONDS whatever hangs.
+PROBES = [
+    Probe("database", lambda: database_check()),
+    Probe("storage", health_probes.storage_check),
+    Probe("cache", health_probes.cache_check),
+]
 
 
-def _run_probe(result: dict) -> None:
-    try:
-        default_storage.exists("healthz/probe")
-        result["storage"] = "ok"
-    except Exception as exc:
-        result["storage"] = f"error: {exc.__class__.__name__}"
+def probe_all(timeout: float | None = None) -> dict[str, str]:
+    """{"database", "storage", "cache"}: "ok" (or "local" for a cache in this process), or
+    "error: <why>", "error: timeout" when a part has not answered within `timeout` seconds."""
+    timeout = setting("HEALTH_STORAGE_TIMEOUT_SECONDS") if timeout is None else timeout
+    return run_probes(PROBES, timeout)
 
 
 def storage_check(timeout: float | None = None) -> str:
-    """Can the evidence store answer? Within `timeout` seconds (HEALTH_STORAGE_TIMEOUT_SECONDS), or
-    "error: timeout": a hung object store must not hold the health check for minutes."""
+    """Can the evidence store answer within `timeout` seconds? (the storage probe alone)"""
     timeout = setting("HEALTH_STORAGE_TIMEOUT_SECONDS") if timeout is None else timeout
-    with _probe_lock:
-        current = _probe[0]
-        if current is None or not current[0].is_alive():
-            result: dict = {}
-            thread = threading.Thread(
-                target=_run_probe, args=(result,), name="healthz-storage-probe", daemon=True
-            )
-            current = _probe[0] = (thread, result)
-            thread.start()
-    thread, result = current
-    thread.join(timeout)
-    return result.get("storage", "error: timeout")
+    return run_probes([PROBES[1]], timeout)["storage"]
 
 
 def storage_backend() -> str:
@@ -101,7 +95,9 @@ def health_report(*, details: bool = False) -> dict:
     `details` adds each live worker's host and pid (for the status command, not the public check)."""
 
     now = timezone.now()
-    report: dict = {"status": "ok", "database": database_check(), "storage": storage_check()}
+    probed = probe_all()
+    report: dict = {"status": "ok", "database": probed["database"], "storage": probed["storage"]}
+    report["cache"] = probed["cache"]
     report["storage_backend"] = storage_backend()
     problems: list[str] = []
     if report["database"] == "ok":
@@ -112,6 +108,8 @@ def health_report(*, details: bool = False) -> dict:
                 report["workers_alive"] = len(states.alive)
                 report["worker_last_seen_seconds"] = _age(now, states.last_seen)
                 report["queue"] = queue_facts(now)
+                # Each queue (core.queues) with its waiting and running jobs and the oldest one's age.
+                report["queues"] = per_queue_facts(now)
                 if details:
                     report["workers"] = [
                         {
@@ -136,6 +134,17 @@ def health_report(*, details: bool = False) -> dict:
             else:
                 report["worker"] = "not used"  # builds run inside the web process
                 report["queue"] = None
+            report["ocr"] = health_probes.ocr_facts(now)
+            oldest_image = report["ocr"]["oldest_pending_seconds"]
+            if oldest_image is not None and oldest_image > setting("HEALTH_PENDING_WARN_SECONDS"):
+                problems.append(
+                    f"the oldest image waiting for text recognition has waited {oldest_image:.0f} s"
+                )
+            # Every job kind (dossier, export, import, OCR, stamping, purge), registered by its app.
+            report["jobs"] = jobs_facts(now)
+            for name, facts in report["jobs"].items():
+                if facts["stalled"] and name != "dossier":  # dossiers: "dossiers_stalled" below
+                    problems.append(f"{facts['stalled']} {name} job(s) stopped without finishing")
             report["dossiers_stalled"] = stalled_builds(now)
             if report["dossiers_stalled"]:
                 problems.append(f"{report['dossiers_stalled']} dossier build(s) stopped without finishing")
@@ -169,7 +178,11 @@ def health_report(*, details: bool = False) -> dict:
         problems.append("the data folder's free space cannot be read")
     if report["storage"] != "ok":
         problems.append(f"storage: {report['storage']}")
-    if report["database"] != "ok" or report["storage"] != "ok":
+    # A shared cache (Redis) that fails takes logins down with it (their throttle counters live there).
+    cache_failed = report["cache"] not in ("ok", "local")
+    if cache_failed:
+        problems.append(f"cache: {report['cache']}")
+    if report["database"] != "ok" or report["storage"] != "ok" or cache_failed:
         report["status"] = "error"
     elif problems:
         report["status"] = "degraded"

@@ -1,5 +1,5 @@
 """Housekeeping in one place: expired resumable uploads, old task results, expired sessions, workers
-long gone, and the sweep for builds that stopped. Run by every `manage.py worker` every
+long gone, and the sweep for jobs of every kind that stopped (complaints.jobs). Run by every `manage.py worker` every
 HOUSEKEEPING_SECONDS and by `manage.py housekeeping` (cron); a lease makes sure one run at a time
 does the work, wherever it was started."""
 
@@ -21,9 +21,9 @@ from django.utils import timezone
 from accounts.idempotency import idempotency_prune
 
 from .conf import setting
+from .jobs import jobs_sweep
 from .models import Lease, WorkerHeartbeat
 from .queue import database_queue
-from .services import dossier_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -107,11 +107,8 @@ def _prune_idempotency_keys() -> str:
 
 
 def _sweep() -> str:
-    report = dossier_sweep()
-    return (
-        f"{len(report.requeued)} build(s) queued again, {len(report.failed)} given up, "
-        f"{report.orphaned_tasks} orphaned task(s) failed, {report.duplicates} duplicate(s) removed"
-    )
+    done = jobs_sweep()
+    return "; ".join(f"{name}: {line}" for name, line in done.items()) or "nothing stopped"
 
 
 STEPS: list[tuple[str, Callable[[], str]]] = [

@@ -8,7 +8,6 @@ contact outside them (and every third-party contact) is found by the rule packs'
 from __future__ import annotations
 
 import hashlib
-import io
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlencode
 
@@ -18,9 +17,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.platypus import SimpleDocTemplate, Spacer
 
 from accounts.models import language_codes
 from accounts.services import profile_for
@@ -28,14 +24,13 @@ from evidence.models import Case, IncidentKind, Provenance
 from evidence.services import evidence_store, incident_create
 from ledger.chain import audit_append
 from ledger.models import canonical_json
+from ledger.records import ids_after_recorded, seal_record_write
 
 from .context import case_rule_context_refresh
+from .dossier_texts import mask_phone
 from .manifest import product_name, verify_address
 from .models import AllowedChannel, Channel, IssuedSeal, StopNotice
 from .notice_data import notice_number, notice_texts
-from .pdf.furniture import MARGIN, Styles, draw_furniture, font_status, numbered_canvas
-from .pdf.furniture import para as _p
-from .pdf.sections import mask_phone
 from .signing import embed_and_sign
 
 FORMAT = "collection-evidence-notice/1"
@@ -115,50 +110,6 @@ def notice_facts(*, notice: StopNotice) -> dict:
     return facts
 
 
-def render_notice_pdf(facts: dict, *, seal: str, verify_url: str) -> bytes:
-    """One or two A4 pages, with the page furniture of a dossier (number, seal, QR code)."""
-    language = facts["notice"]["language"]
-    t = notice_texts()[language]
-    font, _warning = font_status()
-    s = Styles(font, language)
-    paragraphs = facts["paragraphs"]
-    story = [_p(paragraphs[0], s.title), Spacer(1, 4 * mm), _p(paragraphs[1], s.body), Spacer(1, 3 * mm)]
-    for text in paragraphs[2:9]:
-        story += [_p(text, s.body), Spacer(1, 2 * mm)]
-    story.append(Spacer(1, 10 * mm))
-    story += [_p(text, s.body) for text in paragraphs[9:]]
-    story += [Spacer(1, 12 * mm), _p(t["seal_note"].format(seal=seal, verify=verify_url), s.small)]
-    buffer = io.BytesIO()
-    number = facts["notice"]["number"]
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=16 * mm,
-        bottomMargin=24 * mm,
-        title=f"{paragraphs[0]} {number}",
-        author=facts["sender"]["name"],
-        subject=seal,
-        creator="Collection Evidence Keeper",
-        invariant=0,
-    )
-
-    def draw_page(canvas, page: int, total: int) -> None:
-        draw_furniture(
-            canvas,
-            font=font,
-            header=t["header"].format(number=number),
-            footer=t["footer"].format(seal=seal[:16], page=page, pages=total),
-        )
-
-    document.build(
-        story,
-        canvasmaker=numbered_canvas(qr_payload=verify_url, draw_page=draw_page, on_total=lambda n: None),
-    )
-    return buffer.getvalue()
-
-
 @transaction.atomic
 def notice_create(
     *,
@@ -184,6 +135,8 @@ def notice_create(
         errors["allowed_hours"] = [_("Give the hours as a start and an end, e.g. 09:00-20:00.")]
     if errors:
         raise ValidationError(errors)
+    # A notice's number is its id: after a restore the id comes after every one given before it.
+    ids_after_recorded(StopNotice, "notice")
     notice = StopNotice.objects.create(
         owner=owner,
         case=case,
@@ -202,6 +155,9 @@ def notice_create(
     manifest = canonical_json(facts)
     seal = hashlib.sha256(manifest).hexdigest()
     verify_url = f"{facts['notice']['verify_url']}?{urlencode({'seal': seal})}"
+    # The renderer (reportlab) loads with the first notice drawn, not with every web process.
+    from .pdf.notice import render_notice_pdf  # noqa: PLC0415
+
     pdf = render_notice_pdf(facts, seal=seal, verify_url=verify_url)
     number = facts["notice"]["number"]
     signed, _timestamped = embed_and_sign(pdf, manifest=manifest, description=f"Notice {number}; seal {seal}")
@@ -214,7 +170,7 @@ def notice_create(
     notice.seal, notice.pdf_name, notice.pdf_sha256, notice.pdf_size = seal, name, pdf_sha, len(signed)
     notice.save()
     # The verify page then says "issued by this server" for the notice too.
-    IssuedSeal.objects.get_or_create(
+    issued, _created = IssuedSeal.objects.get_or_create(
         seal=seal,
         defaults={
             "number": number,
@@ -223,7 +179,7 @@ def notice_create(
             "finished_at": timezone.now(),
         },
     )
-    audit_append(
+    link = audit_append(
         owner=owner,
         action="notice.create",
         subject=notice,
@@ -234,6 +190,19 @@ def notice_create(
             "pdf_sha256": pdf_sha,
             "terms": facts["terms"],
         },
+    )
+    # Last: the store remembers the notice even if a backup taken before it is restored.
+    seal_record_write(
+        kind="notice",
+        object_id=notice.pk,
+        owner_id=owner.pk,
+        number=number,
+        seal=seal,
+        pdf_sha256=pdf_sha,
+        created_at=notice.created_at,
+        issued_at=issued.finished_at,
+        chain_seq=link.seq,
+        chain_hash=link.hash,
     )
     return notice
 

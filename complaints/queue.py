@@ -3,24 +3,23 @@ rows of a dossier's builds, orphans of dead workers, and the facts /healthz repo
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
 from datetime import datetime
 
 from django.db.models import Count, Min
 from django.utils import timezone
-from django_tasks import TaskResultStatus
-from django_tasks_db import DatabaseBackend
 from django_tasks_db.models import DBTaskResult
+
+from core.taskqueue import LIVE, fail_rows, in_database, last_worker, live_rows
 
 from .tasks import build_dossier
 
-LIVE = (TaskResultStatus.READY, TaskResultStatus.RUNNING)
+# Shared with the dossier sweep (complaints.services), which imports them from here.
+__all__ = ["LIVE", "fail_rows", "last_worker"]
 
 
 def database_queue() -> bool:
     """Are builds queued in the database (so a worker process runs them)?"""
-    return isinstance(build_dossier.get_backend(), DatabaseBackend)
+    return in_database(build_dossier)
 
 
 def build_rows(dossier_id: int):
@@ -30,33 +29,7 @@ def build_rows(dossier_id: int):
 
 def live_build_rows() -> dict[int, list[DBTaskResult]]:
     """Every queued or running build row, by dossier id (one query, for the sweep's first look)."""
-    found: dict[int, list[DBTaskResult]] = defaultdict(list)
-    rows = DBTaskResult.objects.filter(task_path=build_dossier.module_path, status__in=LIVE).only(
-        "id", "status", "args_kwargs", "worker_ids", "started_at"
-    )
-    for row in rows:
-        args = (row.args_kwargs or {}).get("args") or []
-        if args and isinstance(args[0], int):
-            found[args[0]].append(row)
-    return found
-
-
-def last_worker(row: DBTaskResult) -> str | None:
-    return row.worker_ids[-1] if row.worker_ids else None
-
-
-def fail_rows(ids: Iterable, reason: str, *, status=TaskResultStatus.RUNNING) -> int:
-    """Mark queue rows failed (only those still in `status`), with `reason` as their traceback."""
-    ids = list(ids)
-    if not ids:
-        return 0
-    return DBTaskResult.objects.filter(pk__in=ids, status=status).update(
-        status=TaskResultStatus.FAILED,
-        finished_at=timezone.now(),
-        return_value=None,
-        exception_class_path="builtins.RuntimeError",
-        traceback=reason,
-    )
+    return live_rows(build_dossier)
 
 
 def fail_orphans(dead_worker_ids: set[str]) -> int:

@@ -23,6 +23,7 @@ from evidence.models import Case
 from evidence.rules import available_packs
 from ledger.chain import audit_append
 from ledger.models import AuditHead
+from ledger.records import ids_after_recorded, number_record_write
 
 from .clock import now as followup_now
 from .conf import setting
@@ -126,6 +127,8 @@ def dossier_create(
         raise ValidationError(errors)
 
     head = AuditHead.objects.select_for_update().get_or_create(owner=owner)[0]
+    # A dossier's number is its id: after a restore the id comes after every one given before it.
+    ids_after_recorded(Dossier, "dossier")
     dossier = Dossier.objects.create(
         owner=owner,
         case=case,
@@ -159,6 +162,7 @@ def dossier_create(
             "follows": followed,
         },
     )
+    number_record_write(kind="dossier", object_id=dossier.pk, number=dossier.number)
 
     build_dossier.enqueue(dossier.pk)
     return dossier

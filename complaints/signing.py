@@ -20,21 +20,15 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from django.conf import settings
-from pyhanko.keys import load_cert_from_pemder
-from pyhanko.pdf_utils import embed
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import fields, signers
-from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator import ValidationContext
+
+# pyHanko and cryptography are imported by the functions that use them, not with this module: the
+# paths below are wanted by every web process (health, the verify page), the machinery only when a
+# key is made or read, or a dossier signed or checked.
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.reader import PdfFileReader
 
 _lock = threading.Lock()
 
@@ -81,6 +75,11 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _create_identity(folder: Path) -> None:
     """A new key and self-signed certificate in `folder`, replacing any there (callers hold _lock)."""
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes, serialization  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: PLC0415
+    from cryptography.x509.oid import NameOID  # noqa: PLC0415
+
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     key_path, cert_path = folder / KEY_FILE, folder / CERT_FILE
     key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
@@ -128,6 +127,9 @@ def _create_identity(folder: Path) -> None:
 
 def fingerprint_of(cert_path: Path) -> str:
     """SHA-256 fingerprint (hex) of a PEM certificate: the one printed in every dossier's appendix."""
+    from cryptography import x509  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     return certificate.fingerprint(hashes.SHA256()).hex()
 
@@ -197,6 +199,7 @@ def _timestamper():
     url = getattr(settings, "DOSSIER_TSA_URL", "") or (getattr(settings, "TSA_URLS", None) or [""])[0]
     if not url:
         return None
+    from pyhanko.sign.timestamps.requests_client import RequestsHTTPTimeStamper  # noqa: PLC0415
 
     return RequestsHTTPTimeStamper(url, timeout=30)
 
@@ -204,6 +207,9 @@ def _timestamper():
 def embed_and_sign(pdf: bytes, *, manifest: bytes, description: str) -> tuple[bytes, bool]:
     """Embed manifest.json as an attachment, then sign the whole PDF (PAdES). Returns the bytes and
     whether a timestamp was added."""
+    from pyhanko.pdf_utils import embed  # noqa: PLC0415
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: PLC0415
+    from pyhanko.sign import fields, signers  # noqa: PLC0415
 
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     embed.embed_file(
@@ -237,6 +243,7 @@ def embed_and_sign(pdf: bytes, *, manifest: bytes, description: str) -> tuple[by
 
 def embedded_manifest(pdf: bytes | PdfFileReader) -> bytes | None:
     """The bytes of the manifest.json attachment, or None. Given a reader, that parse is reused."""
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415
 
     reader = pdf if isinstance(pdf, PdfFileReader) else PdfFileReader(io.BytesIO(pdf), strict=False)
     try:
@@ -269,6 +276,11 @@ class SignatureCheck:
 def check_signature(pdf: bytes | PdfFileReader) -> SignatureCheck:
     """Validate the dossier signature against this installation's certificate. Given a reader,
     that parse is reused."""
+    from pyhanko.keys import load_cert_from_pemder  # noqa: PLC0415
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415
+    from pyhanko.sign.validation import validate_pdf_signature  # noqa: PLC0415
+    from pyhanko.sign.validation.status import SignatureCoverageLevel  # noqa: PLC0415
+    from pyhanko_certvalidator import ValidationContext  # noqa: PLC0415
 
     try:
         reader = pdf if isinstance(pdf, PdfFileReader) else PdfFileReader(io.BytesIO(pdf), strict=False)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from core.csv_cells import SafeWriter
 
-from .pdf.furniture import texts
+from .dossier_texts import texts
 
 LONG_LIMIT = 500
 SHORT_LIMIT = 200

@@ -26,8 +26,8 @@ from evidence.uploads import upload_too_large
 
 from . import services
 from .forms import DossierForm, VerifyForm
-from .models import Dossier, DossierStatus, IssuedSeal
-from .pdf import font_status
+from .integrity import issued_by_seal
+from .models import Dossier, DossierStatus
 from .signing import trusted_keys
 from .verification import BundleIncomplete, VerificationRefused, bundle_file, verify_upload
 
@@ -82,6 +82,10 @@ def dossier_builder(request, pk: int):
                 form.add_error(field if field in form.fields else None, errors)
         else:
             return redirect("dossier_detail", pk=dossier.pk)
+    # The dossier form says when no CJK font is usable: reportlab, which checks, loads with the first
+    # form shown, not with every web process.
+    from .pdf import font_status  # noqa: PLC0415
+
     _font, font_warning = font_status()
     profile = profile_for(request.user)
     return render(
@@ -284,9 +288,9 @@ def verify_page(request):
     if request.method == "GET" and re.fullmatch(r"[0-9a-f]{64}", seal):
         looked_up = {
             "seal": seal,
-            # Also a dossier whose owner has since deleted the case or the account (IssuedSeal).
-            "dossier": Dossier.objects.filter(seal=seal, status=DossierStatus.READY).first()
-            or IssuedSeal.objects.filter(seal=seal).first(),
+            # Also a dossier whose owner has since deleted the case or the account (IssuedSeal), or
+            # one the database forgot in a restore (the evidence store's record).
+            "dossier": issued_by_seal(seal),
         }
     return render(
         request,

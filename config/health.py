@@ -2,8 +2,8 @@
 
 200 with "status": "ok", or "degraded" when the node can serve but something behind it needs an
 operator (no worker alive, a queue that does not move, a stopped build, low disk, a lost signing key);
-503 with "status": "error" when the database or the storage fails. The storage probe answers within
-HEALTH_STORAGE_TIMEOUT_SECONDS. `manage.py status` prints the same facts and exits non-zero unless ok.
+503 with "status": "error" when the database, the storage or a shared cache (Redis) fails. The three
+are probed at once and waited for at most HEALTH_STORAGE_TIMEOUT_SECONDS (complaints/health_probes.py). `manage.py status` prints the same facts and exits non-zero unless ok.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from core.queues import QUEUES as TASK_QUEUES
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -103,6 +105,9 @@ MIDDLEWARE = [
     "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Pages and API answers gzipped (static files come precompressed from WhiteNoise above, evidence
+    # and PDF downloads are not recompressed): config/compression.py says why this is safe here.
+    "config.compression.TextGZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +116,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # A page that reaches an unreachable object store answers 503 with a message, not a bare 500.
+    "evidence.middleware.StorageOutageMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -141,6 +148,12 @@ if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
     if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
+    elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # A database host that does not answer costs a request (or the worker) seconds, not the
+        # operating system's TCP timeout of minutes.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "connect_timeout", envint("DATABASE_CONNECT_TIMEOUT", 5)
+        )
 else:
     DATABASES = {
         "default": {
@@ -176,8 +189,17 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-# WhiteNoise serves collected files in production and finds them in place elsewhere.
-WHITENOISE_USE_FINDERS = True
+# Production (DEBUG off) serves what `collectstatic` wrote to STATIC_ROOT (`make serve` and the
+# Procfile's release step run it): names carrying a hash of their content, which WhiteNoise sends with
+# a cache lifetime of ten years (immutable), and a gzip (and, with the brotli package, br) copy of
+# each text file beside it, sent to browsers that accept it. With DEBUG on (a laptop, the tests) files
+# are found in place under their plain names, and no manifest is needed.
+WHITENOISE_USE_FINDERS = DEBUG
+STATICFILES_BACKEND = (
+    "django.contrib.staticfiles.storage.StaticFilesStorage"
+    if DEBUG
+    else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+)
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # Evidence goes through the storage API only, into a folder that no URL maps to.
@@ -194,7 +216,7 @@ STORAGES = {
             "directory_permissions_mode": 0o700,
         },
     },
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": STATICFILES_BACKEND},
 }
 MEDIA_ROOT = str(EVIDENCE_ROOT)
 
@@ -212,7 +234,8 @@ if EVIDENCE_S3_BUCKET:
     if addressing not in ("auto", "path", "virtual"):
         raise ImproperlyConfigured("AWS_S3_ADDRESSING_STYLE must be auto, path or virtual")
     STORAGES["default"] = {
-        "BACKEND": "evidence.storage.EvidenceS3Storage",
+        # Imported only here, when a bucket is set: boto3 never loads for local files.
+        "BACKEND": "evidence.storage_s3.EvidenceS3Storage",
         "OPTIONS": {
             "bucket_name": EVIDENCE_S3_BUCKET,
             "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
@@ -225,6 +248,17 @@ if EVIDENCE_S3_BUCKET:
             "querystring_expire": envint("EVIDENCE_S3_URL_SECONDS", 300),
         },
     }
+# Every S3 request is bounded (evidence.storage_s3.EvidenceS3Storage builds botocore's Config from
+# these): a store that accepts connections and never answers costs a request at most
+# attempts x (connect + read) seconds (2 x (3 + 10) = 26 s by default), never botocore's defaults of
+# minutes. The read timeout is per socket read (a large download streams on), not per request.
+EVIDENCE_S3_CONNECT_TIMEOUT = envint("EVIDENCE_S3_CONNECT_TIMEOUT", 3)
+EVIDENCE_S3_READ_TIMEOUT = envint("EVIDENCE_S3_READ_TIMEOUT", 10)
+EVIDENCE_S3_MAX_ATTEMPTS = envint("EVIDENCE_S3_MAX_ATTEMPTS", 2)  # the first try included
+if min(EVIDENCE_S3_CONNECT_TIMEOUT, EVIDENCE_S3_READ_TIMEOUT, EVIDENCE_S3_MAX_ATTEMPTS) < 1:
+    raise ImproperlyConfigured(
+        "EVIDENCE_S3_CONNECT_TIMEOUT, _READ_TIMEOUT and _MAX_ATTEMPTS must be at least 1"
+    )
 
 # Uploads: every file is hashed while it streams in, and spooled to disk, never held in memory.
 FILE_UPLOAD_HANDLERS = ["evidence.uploads.HashingUploadHandler"]
@@ -291,6 +325,11 @@ if os.environ.get("CACHE_URL"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": os.environ["CACHE_URL"],
+            # An unreachable or hung Redis fails a request within seconds instead of holding it.
+            "OPTIONS": {
+                "socket_connect_timeout": envint("CACHE_TIMEOUT_SECONDS", 2),
+                "socket_timeout": envint("CACHE_TIMEOUT_SECONDS", 2),
+            },
         }
     }
 
@@ -347,12 +386,34 @@ WORKER_HEARTBEAT_SECONDS = envint("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_GRACE_SECONDS = envint(
     "WORKER_HEARTBEAT_GRACE_SECONDS", 15
 )  # down after 2x interval + grace
+# While the database or the storage is out, a worker retries after 1 s, doubling up to this.
+WORKER_BACKOFF_MAX_SECONDS = envint("WORKER_BACKOFF_MAX_SECONDS", 60)
 HOUSEKEEPING_SECONDS = envint("HOUSEKEEPING_SECONDS", 3600)  # 0: the worker never runs it (use cron)
 TASK_RESULTS_KEEP_DAYS = envint("TASK_RESULTS_KEEP_DAYS", 14)
-HEALTH_STORAGE_TIMEOUT_SECONDS = envint("HEALTH_STORAGE_TIMEOUT_SECONDS", 3)
+# /healthz probes the database, the storage and the cache at once, each given at most this long, so
+# the check answers within about 2 s whatever hangs behind it.
+HEALTH_STORAGE_TIMEOUT_SECONDS = envint("HEALTH_STORAGE_TIMEOUT_SECONDS", 2)
 HEALTH_PENDING_WARN_SECONDS = envint("HEALTH_PENDING_WARN_SECONDS", 300)
 HEALTH_DISK_MIN_FREE_MB = envint("HEALTH_DISK_MIN_FREE_MB", 1024)
-TASKS = {"default": {"BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# Three queues (core/queues.py): "default" (dossiers, exports, purges), "imports" and "ocr"; a worker
+# serves all of them unless started with --queue-name.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get("TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": TASK_QUEUES,
+    }
+}
+# Phone-log imports above either limit run in the background (202 and a job to poll), written in
+# batches of IMPORT_BATCH_ROWS entries, each its own short transaction, so other users keep writing.
+# A running import whose heartbeat has not moved for IMPORT_STALL_SECONDS (or whose worker is down)
+# is resumed by the sweep, at most IMPORT_MAX_ATTEMPTS times, then failed with the reason; so is an
+# image whose text recognition was interrupted (OCR_MAX_ATTEMPTS).
+IMPORT_SYNC_MAX_ROWS = envint("IMPORT_SYNC_MAX_ROWS", 20_000)
+IMPORT_SYNC_MAX_BYTES = envint("IMPORT_SYNC_MAX_BYTES", 8 * 1024 * 1024)
+IMPORT_BATCH_ROWS = envint("IMPORT_BATCH_ROWS", 2000)
+IMPORT_STALL_SECONDS = envint("IMPORT_STALL_SECONDS", 180)
+IMPORT_MAX_ATTEMPTS = envint("IMPORT_MAX_ATTEMPTS", 3)
+OCR_MAX_ATTEMPTS = envint("OCR_MAX_ATTEMPTS", 2)
 
 # Mail (password resets). The console backend prints whole mails, reset links included, into the
 # log: it is the laptop default only, and `check --deploy` refuses it (accounts/checks.py).

@@ -20,8 +20,9 @@ from accounts.services import profile_for
 
 from . import carrier, selectors, services
 from .api_errors import error_response
+from .import_jobs import import_is_large, import_state, phone_import_background
 from .imports import phone_import_discard, phone_import_prepare, phone_import_run
-from .models import Case, Incident, Provenance, Source
+from .models import Case, Incident, PhoneImport, Provenance, Source
 from .selectors import violations_presenter
 from .serializers import CaseSerializer, EvidenceSerializer, IncidentSerializer, IncidentUpdateSerializer
 from .storage import open_evidence
@@ -273,6 +274,29 @@ class PhoneLogImport(OwnerAPIView):
             response = error_response(exc.code, exc.message, exc.status, {"mapping": [exc.message]})
             response.data["error"]["headers"] = headers
             return response
+        if import_is_large(phone_import=phone_import, upload=upload):
+            # Too large to import in the request: a background job the caller polls (202).
+            if mapping and phone_import.format in ("carrier_xlsx", "carrier_csv"):
+                carrier.mapping_remember(
+                    owner=request.user, headers=carrier.offer_headers(upload) or [], mapping=mapping
+                )
+            job = phone_import_background(
+                phone_import=phone_import,
+                numbers=numbers,
+                kinds=kinds,
+                date_order=date_order,
+                mapping=mapping,
+            )
+            return Response(
+                {
+                    "id": job.pk,
+                    "status": job.status,
+                    "import": job.pk,
+                    "format": job.format,
+                    "export_sha256": job.sha256,
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
         try:
             counts = phone_import_run(
                 phone_import=phone_import, numbers=numbers, kinds=kinds, date_order=date_order
@@ -289,9 +313,18 @@ class PhoneLogImport(OwnerAPIView):
         return Response(
             {
                 **counts,
+                "id": phone_import.pk,
                 "import": phone_import.pk,
                 "format": phone_import.format,
                 "export_sha256": phone_import.sha256,
             },
             status=status.HTTP_201_CREATED,
         )
+
+
+class PhoneLogImportDetail(OwnerAPIView):
+    """GET /api/v1/imports/<id>/: an import's state; poll a background import until "done"."""
+
+    def get(self, request, pk: int):
+        phone_import = get_object_or_404(PhoneImport.objects.filter(owner=request.user), pk=pk)
+        return Response(import_state(phone_import))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -11,6 +13,20 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .archives import ArchiveRefused
 from .services import EvidenceRejected
+from .storage import storage_outage
+
+logger = logging.getLogger("evidence.storage")
+# How long a client should wait before trying again when the evidence store is unreachable.
+STORAGE_RETRY_AFTER_SECONDS = 60
+
+
+def storage_unavailable_message(*, writing: bool = True) -> str:
+    if not writing:
+        return _("The evidence store cannot be reached just now. Try again in a few minutes.")
+    return _(
+        "The evidence store cannot be reached just now, so nothing was kept. Try again in a few "
+        "minutes; keep the file until then."
+    )
 
 
 def error_response(code: str, message: str, http_status: int, fields: dict | None = None) -> Response:
@@ -32,6 +48,16 @@ def _flatten(detail) -> dict[str, list[str]]:
 
 
 def exception_handler(exc, context):
+    if storage_outage(exc):
+        # A hung or unreachable object store: bounded by the S3 timeouts (config/settings.py), then
+        # a 503 the client can act on instead of a 500 without the error shape.
+        logger.warning("storage unavailable: %s: %s", exc.__class__.__name__, exc)
+        writing = (
+            context["request"].method not in ("GET", "HEAD", "OPTIONS") if context.get("request") else True
+        )
+        response = error_response("storage_unavailable", storage_unavailable_message(writing=writing), 503)
+        response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
+        return response
     if isinstance(exc, EvidenceRejected | ArchiveRefused):
         return error_response(exc.code, exc.message, exc.status)
     if isinstance(exc, DjangoValidationError):

@@ -12,6 +12,7 @@ urlpatterns = [
     path("evidence/<int:pk>/", api.EvidenceDetail.as_view(), name="api_evidence"),
     path("evidence/<int:pk>/download", api.EvidenceDownload.as_view(), name="api_evidence_download"),
     path("imports/", api.PhoneLogImport.as_view(), name="api_imports"),
+    path("imports/<int:pk>/", api.PhoneLogImportDetail.as_view(), name="api_import"),
     path("uploads/", resumable.TusCreate.as_view(), name="tus_create"),
     path("uploads/<uuid:upload_id>", resumable.TusUpload.as_view(), name="tus_upload"),
     re_path(r"^.*$", api.api_not_found),

@@ -23,8 +23,6 @@ from typing import IO
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 
 from .archives import ArchiveRefused, MiB, XmlLimits, ZipLimits, open_zip, scan_xml
 from .models import CarrierMapping
@@ -219,6 +217,11 @@ def _rows(fileobj: IO[bytes], fmt: str) -> Iterator[list]:
     fileobj.seek(0)
     if fmt == "carrier_xlsx":
         size_up_xlsx(fileobj)
+        # openpyxl (with numpy and lxml under it, some 35 MB) loads with the first spreadsheet
+        # imported, not with every web and worker process.
+        from openpyxl import load_workbook  # noqa: PLC0415
+        from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
         try:
             book = load_workbook(fileobj, read_only=True, data_only=True)
         except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

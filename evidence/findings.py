@@ -31,6 +31,37 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
     Changed rows are written with one prepared statement run many times: findings are derived data
     and a case may have 100,000 incidents.
     """
+    changed, summary = _case_changes(case)
+    if changed:
+        _write_findings(changed)
+    _store_summary(case, summary)
+    return summary
+
+
+def case_violations_refresh_in_steps(*, case: Case, step: int = 5000) -> dict[str, int]:
+    """The same refresh for a background import of hundreds of thousands of entries: evaluated
+    outside any transaction, then written `step` rows per transaction, so the database's write lock
+    (all of it, on SQLite) is held for one step at a time. A write to the case meanwhile refreshes
+    the findings itself; a row it changed may get this run's older findings until the next refresh
+    (findings are derived data, re-evaluated by every later write to the case)."""
+    changed, summary = _case_changes(case)
+    for start in range(0, len(changed), step):
+        with transaction.atomic():
+            _write_findings(changed[start : start + step])
+    with transaction.atomic():
+        _store_summary(case, summary)
+    return summary
+
+
+def _store_summary(case: Case, summary: dict[str, int]) -> None:
+    if case.violation_summary != summary:
+        case.violation_summary = summary
+        Case.objects.filter(pk=case.pk).update(violation_summary=summary)
+
+
+def _case_changes(case: Case) -> tuple[list[tuple[int, list, str]], dict[str, int]]:
+    """(incident id, findings, rule string) of every incident whose stored findings differ, and the
+    case's summary (rule id -> count)."""
     try:
         pack = get_pack(case.rule_pack)
     except RulePackError:
@@ -66,14 +97,7 @@ def case_violations_refresh(*, case: Case) -> dict[str, int]:
         if found != stored.get(record.id, []):
             changed.append((record.id, found, _rule_string(found)))
     changed += [(pk, [], "") for pk in own if stored.get(pk)]
-    del records, stored
-    if changed:
-        _write_findings(changed)
-    summary_dict = dict(sorted(summary.items()))
-    if case.violation_summary != summary_dict:
-        case.violation_summary = summary_dict
-        Case.objects.filter(pk=case.pk).update(violation_summary=summary_dict)
-    return summary_dict
+    return changed, dict(sorted(summary.items()))
 
 
 def _case_rows(case_id: int):

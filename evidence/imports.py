@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import operator
+from contextlib import nullcontext
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
@@ -17,11 +19,20 @@ from accounts.services import profile_for
 from ledger.chain import audit_append
 
 from .archives import ArchiveRefused
-from .findings import case_violations_refresh
+from .findings import case_violations_refresh, case_violations_refresh_in_steps
 from .hashing import sha256_of
 from .merging import Matcher, incidents_join_imported
 from .metadata import normalise_number
-from .models import Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Provenance, Source
+from .models import (
+    Case,
+    EvidenceFile,
+    ImportStatus,
+    Incident,
+    IncidentKind,
+    PhoneImport,
+    Provenance,
+    Source,
+)
 from .phone_logs import (
     DEFAULT_KINDS,
     IMPORT_KINDS,
@@ -36,6 +47,13 @@ from .services import EvidenceRejected, content_address, evidence_store, sanitis
 from .storage import open_blob, save_blob
 
 BATCH = 1000
+
+
+def batch_size() -> int:
+    """Entries per transaction of a background import (IMPORT_BATCH_ROWS)."""
+    return max(int(getattr(settings, "IMPORT_BATCH_ROWS", 2000)), 1)
+
+
 EXPORT_TYPES = {
     "calls_xml": ("application/xml", "xml"),
     "sms_xml": ("application/xml", "xml"),
@@ -254,6 +272,7 @@ def phone_import_run(
     kinds: list[str] | None = None,
     date_order: str | None = None,
     mapping: dict | None = None,
+    in_batches: bool = False,
 ) -> dict:
     """Create an incident for every new entry from the chosen numbers and kinds.
 
@@ -263,6 +282,13 @@ def phone_import_run(
     call in another export): that incident gains the import as a source (evidence.merging); skipped are those outside the chosen numbers and
     kinds, implausible those left out for an unreadable or implausible date (phone_logs.py). An
     export with no valid entry at all is refused (EvidenceRejected, 400) and nothing is written.
+
+    `in_batches` (a background import, phone_import_background): every batch of entries is its own
+    short transaction with its own audit link (`import.create` with that batch's facts), which also
+    records the counts and the entries read so far on the import row. A run that is interrupted and
+    run again carries on after the last committed batch; the findings are refreshed in steps too
+    (evidence.findings). On SQLite the write lock is then held for one batch at a time, never for
+    the whole import, so other users' uploads go on meanwhile.
     """
     case = phone_import.case
     tz = profile_for(case.owner).tz
@@ -278,14 +304,22 @@ def phone_import_run(
     existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
     # implausible: entries left out for their date (phone_logs.Entries), never imported.
     counts = {"created": 0, "duplicates": 0, "linked": 0, "skipped": 0, "implausible": 0}
+    # Entries read (and settled) so far: a resumed background import skips these.
+    done_before = 0
+    if in_batches:
+        saved = phone_import.result or {}
+        done_before = int(saved.get("read") or 0)
+        counts.update({name: int(saved.get(name) or 0) for name in counts if name != "implausible"})
     matcher = Matcher(case)
     to_join: list[tuple] = []
     keys_digest = hashlib.sha256()
     facts: dict[str, str] = {}
     now = timezone.now()
+    read = 0
+    batches = {"written": 0, "read_at_last": done_before}
     try:
         with (
-            transaction.atomic(),
+            nullcontext() if in_batches else transaction.atomic(),
             open_blob(phone_import.storage_name, phone_import.storage_version) as handle,
         ):
             _fmt, entries = iter_entries(
@@ -320,8 +354,45 @@ def phone_import_run(
 
             def process():
                 """Decide for a batch of new entries: join an incident already logged (the same
-                real call or message) or create one."""
+                real call or message) or create one. In batches: in a transaction of its own."""
+                if not in_batches:
+                    decide()
+                    return
+                with transaction.atomic():
+                    decide()
+                    batch_commit()
+
+            def batch_commit():
+                """The batch's joins and audit link, and how far the import got, with its rows."""
+                nonlocal keys_digest
+                incidents_join_imported(
+                    case=case, export_id=export.pk if export is not None else None, joins=joins_of(to_join)
+                )
+                to_join.clear()
+                if facts:
+                    batches["written"] += 1
+                    audit_append(
+                        owner=case.owner,
+                        action="import.create",
+                        subject=phone_import,
+                        payload={
+                            "export_sha256": phone_import.sha256,
+                            "name": phone_import.original_name,
+                            "batch": batches["written"],
+                            "created": len(facts),
+                            "keys_digest": keys_digest.hexdigest(),
+                            "facts": dict(facts),
+                        },
+                    )
+                    facts.clear()
+                    keys_digest = hashlib.sha256()
+                batches["read_at_last"] = done_before + read
+                _import_progress(phone_import, {**counts, "read": done_before + read}, handle, export)
+
+            def decide():
                 nonlocal export
+                if not pending:
+                    return
                 if export is None:
                     export = _export_evidence(phone_import, case)
                 joined = matcher.find_imported([(e.incident_kind, e.at, e.number) for e, _k in pending])
@@ -380,50 +451,61 @@ def phone_import_run(
                 if batch or with_images:
                     flush()
 
-            for entry in entries:
+            size = batch_size() if in_batches else BATCH
+            for position, entry in enumerate(entries):
+                if position < done_before:
+                    continue  # settled by an earlier run of this import
+                read += 1
                 if entry.import_kind not in wanted_kinds or (
                     wanted_numbers is not None and not _number_matches(entry.number, wanted_numbers)
                 ):
                     counts["skipped"] += 1
-                    continue
-                key = entry.key
-                if key in existing:
+                elif (key := entry.key) in existing:
                     counts["duplicates"] += 1
-                    continue
-                existing.add(key)
-                pending.append((entry, key))
-                pending_images += bool(entry.images)
-                if len(pending) >= BATCH or pending_images >= 50:
+                else:
+                    existing.add(key)
+                    pending.append((entry, key))
+                    pending_images += bool(entry.images)
+                if len(pending) >= size or pending_images >= 50:
                     process()
                     pending_images = 0
-            if pending:
+                elif in_batches and done_before + read - batches["read_at_last"] >= size:
+                    process()  # only entries already here or not chosen: record how far it got
+            if pending or in_batches:
                 process()
-            incidents_join_imported(
-                case=case,
-                export_id=export.pk if export is not None else None,
-                joins=[
-                    (
-                        target,
-                        {"kind": entry.source_kind or "import", "ref": ref},
-                        {
-                            "duration_seconds": entry.duration,
-                            "answered": entry.answered,
-                            "counterpart_number": entry.number,
-                            "counterpart_name": entry.contact_name[:100],
-                        },
-                        # The phone's own log has the call's exact start.
-                        entry.at if entry.incident_kind == IncidentKind.CALL else None,
-                        key,
-                    )
-                    for target, entry, key, ref in to_join
-                ],
-            )
+            if not in_batches:
+                incidents_join_imported(
+                    case=case, export_id=export.pk if export is not None else None, joins=joins_of(to_join)
+                )
             counts["implausible"] = entries.implausible
             if not (counts["created"] or counts["duplicates"] or counts["linked"] or counts["skipped"]):
                 # Nothing valid remains: refuse (and roll back) rather than report an empty success.
                 if entries.implausible:
                     raise nothing_plausible(entries.implausible)
                 raise PhoneLogError(_("The file holds no calls or messages."))
+            if in_batches:
+                if counts["created"] or counts["linked"]:
+                    # Derived data, computed outside any transaction and written in steps.
+                    case_violations_refresh_in_steps(case=case)
+                moment = timezone.now()
+                done = {
+                    "result": counts,
+                    "imported_at": moment,
+                    "status": ImportStatus.DONE,
+                    "progress": 100,
+                    "finished_at": moment,
+                    "heartbeat_at": moment,
+                }
+                if export is not None:
+                    done["evidence"] = export
+                with transaction.atomic():
+                    if not PhoneImport.objects.filter(pk=phone_import.pk, status=ImportStatus.RUNNING).update(
+                        **done
+                    ):
+                        raise ImportStopped(phone_import.pk)
+                for name, value in done.items():
+                    setattr(phone_import, name, value)
+                return counts
             if counts["created"] or counts["linked"]:
                 # One link for the whole import: it names the export and digests every created entry.
                 audit_append(
@@ -448,6 +530,47 @@ def phone_import_run(
     except PhoneLogError as exc:
         raise EvidenceRejected(code="invalid_import", status=400, message=str(exc)) from None
     return counts
+
+
+def joins_of(to_join: list[tuple]) -> list[tuple]:
+    """Entries that join incidents already logged, as incidents_join_imported takes them."""
+    return [
+        (
+            target,
+            {"kind": entry.source_kind or "import", "ref": ref},
+            {
+                "duration_seconds": entry.duration,
+                "answered": entry.answered,
+                "counterpart_number": entry.number,
+                "counterpart_name": entry.contact_name[:100],
+            },
+            # The phone's own log has the call's exact start.
+            entry.at if entry.incident_kind == IncidentKind.CALL else None,
+            key,
+        )
+        for target, entry, key, ref in to_join
+    ]
+
+
+class ImportStopped(Exception):
+    """The import row no longer says "running" for this run (the sweep gave it up, or it was
+    deleted): the run stops at once, after its last committed batch."""
+
+
+def _import_progress(phone_import: PhoneImport, result: dict, handle, export: EvidenceFile | None) -> None:
+    """Inside a batch's transaction: the counts so far, the share of the file read, a heartbeat."""
+    try:
+        percent = min(int(handle.tell() * 100 / max(phone_import.size, 1)), 99)
+    except (AttributeError, OSError, ValueError):
+        percent = 0
+    updated = PhoneImport.objects.filter(pk=phone_import.pk, status=ImportStatus.RUNNING).update(
+        result=result,
+        progress=percent,
+        heartbeat_at=timezone.now(),
+        evidence=export.pk if export is not None else phone_import.evidence_id,
+    )
+    if not updated:
+        raise ImportStopped(phone_import.pk)
 
 
 # Every column of an imported incident: what it states (the same fields the audit chain records),

@@ -34,9 +34,12 @@ except Exception:  # pragma: no cover - depends on the wheel being present
 
 # --- file names --------------------------------------------------------------------------------
 #
-# Recording and screenshot names, most specific first (README "Recording names and exports we
-# read" names the source of each). Times in names are the phone's local time (no offset), except
-# BCR's, which carries its own offset, and epoch milliseconds, which are UTC. Each pattern gives
+# Recording, screenshot and camera names, most specific first (README "Recording names and exports
+# we read" names the source of each). Times in names are the phone's local time (no offset), read
+# in the owner's time zone, except BCR's, which carries its own offset, and epoch milliseconds,
+# which are UTC. A screenshot's or photo's name states when it was taken: suggested_time() uses it
+# as the capture time, before EXIF, and OCR proposals date "昨天 22:05" against it. A name that no
+# pattern reads (or whose date is impossible) gives no time: nothing is guessed. Each pattern gives
 # the time in the group "ts", read with the strptime format next to it, or "bcr" / "epoch" /
 # "lg" for the ones that need more than strptime.
 
@@ -61,7 +64,13 @@ _NAME_PATTERNS: list[tuple[str, re.Pattern, str]] = [
         re.compile(r"^CallRecord_(?P<ts>\d{8}-\d{6})_(?P<num>[^_]*?)(?:_(?P<name>.*?))?" + _EXT),
         "%Y%m%d-%H%M%S",
     ),
-    ("samsung", re.compile(r"^Call recording (?P<who>.+?)_(?P<ts>\d{6}_\d{6})" + _EXT), "%y%m%d_%H%M%S"),
+    # Samsung (One UI): "Call recording {name or number}_yyMMdd_HHmmss". A number the file system
+    # cannot hold ("*6900", "#6900") is written with "_" in its place: "Call recording _6900_…".
+    (
+        "samsung",
+        re.compile(r"^Call recording _?(?P<who>.+?)_(?P<ts>\d{6}_\d{6})" + _EXT),
+        "%y%m%d_%H%M%S",
+    ),
     # LineageOS dialer: {number}_yyMMdd_HHmmssSSS
     ("lineageos", re.compile(r"^(?P<num>\+?\d+)_(?P<ts>\d{6}_\d{6})\d{0,3}" + _EXT), "%y%m%d_%H%M%S"),
     # True Phone: "{number} @ yyyy-MM-dd_HHmmss_{direction}" without a contact, else
@@ -90,22 +99,75 @@ _NAME_PATTERNS: list[tuple[str, re.Pattern, str]] = [
         re.compile(r"^(?:(?P<name>.+?)@)?(?P<num>\+?[\d ]+)_(?P<ts>\d{14})" + _EXT),
         "%Y%m%d%H%M%S",
     ),
+    # HarmonyOS 4 (one design note): "通话录音 {number} yyyyMMddHHmmss"
+    (
+        "harmonyos",
+        re.compile(r"^通话录音 (?P<num>\+?\d[\d ]*?) (?P<ts>\d{14})" + _EXT),
+        "%Y%m%d%H%M%S",
+    ),
+    # vivo (Record/Call): "{number or name} yyyy-MM-dd HH-mm-ss"
+    (
+        "vivo",
+        re.compile(r"^(?P<who>[^_@()]+?) (?P<ts>\d{4}-\d{2}-\d{2} \d{2}-\d{2}-\d{2})" + _EXT),
+        "%Y-%m-%d %H-%M-%S",
+    ),
     # LG: a direction digit, "d", yyyyMMddHHmmss (hour 24 for midnight), "p", the number or "null".
     ("lg", re.compile(r"^(?P<dir>[01])d(?P<ts>\d{14})p(?P<num>\+?\d+|null)" + _EXT), "lg"),
+    # OnePlus / ColorOS voice recorder: Record_yyyy-MM-dd-HH-mm-ss
+    (
+        "oneplus_recorder",
+        re.compile(r"^Record_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:[_ ~-].*)?" + _EXT),
+        "%Y-%m-%d-%H-%M-%S",
+    ),
+    # Screenshots. AOSP SystemUI and Samsung: Screenshot_yyyyMMdd-HHmmss[_{app}][~2] (an edited copy
+    # ends in "~2").
     (
         "screenshot",
-        re.compile(r"^Screenshot_(?P<ts>\d{8}-\d{6})(?:[_-].*)?\.\w+$", re.IGNORECASE),
+        re.compile(r"^Screenshot_(?P<ts>\d{8}-\d{6})(?:[_~-].*)?\.\w+$", re.IGNORECASE),
         "%Y%m%d-%H%M%S",
     ),
+    # MIUI / HyperOS: Screenshot_yyyy-MM-dd-HH-mm-ss-SSS_{package}; ColorOS / OnePlus / realme:
+    # Screenshot_yyyy-MM-dd-HH-mm-ss-SS[_{hash}]. The fraction of the second is not kept.
+    (
+        "screenshot_miui",
+        re.compile(
+            r"^Screenshot_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})(?:-\d{1,3})?"
+            r"(?:_(?P<app>[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+))?(?:[_~-].*)?\.\w+$",
+            re.IGNORECASE,
+        ),
+        "%Y-%m-%d-%H-%M-%S",
+    ),
+    # EMUI / HarmonyOS / MagicOS (Huawei, Honor), newer OnePlus: Screenshot_yyyyMMdd_HHmmss_{package}
+    (
+        "screenshot_huawei",
+        re.compile(
+            r"^Screenshot_(?P<ts>\d{8}_\d{6})(?:_(?P<app>[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)+))?"
+            r"(?:[_~-].*)?\.\w+$",
+            re.IGNORECASE,
+        ),
+        "%Y%m%d_%H%M%S",
+    ),
+    # Camera photos and videos: IMG_yyyyMMdd_HHmmss (AOSP, MIUI, EMUI…), IMGyyyyMMddHHmmss (ColorOS,
+    # OnePlus). Pixel's PXL_ names are in UTC and are not read here.
+    (
+        "camera",
+        re.compile(r"^(?:IMG|VID)_(?P<ts>\d{8}_\d{6})(?:[_~-].*)?\.\w+$", re.IGNORECASE),
+        "%Y%m%d_%H%M%S",
+    ),
+    ("camera", re.compile(r"^(?:IMG|VID)(?P<ts>\d{14})(?:[_~-].*)?\.\w+$", re.IGNORECASE), "%Y%m%d%H%M%S"),
     ("oppo", re.compile(r"^(?P<who>.+?)-(?P<ts>\d{10})" + _EXT), "%y%m%d%H%M"),
     ("hyperos", re.compile(r"^(?P<who>.+?)_(?P<ts>\d{14})" + _EXT), "%Y%m%d%H%M%S"),
 ]
 
 # Names made of a number, a direction and the start in epoch milliseconds, in any order,
-# separated by "_" or "-" (e.g. "+8613800138000_in_1710484222000.m4a").
+# separated by "_" or "-" (e.g. "+8613800138000_in_1710484222000.m4a"). Some recorders write the
+# direction as a digit, 0 incoming and 1 outgoing, always as {number}_{digit}_{epoch ms}, with
+# "null" for a hidden caller ("36305566778_0_1418396598000.mp4", "null_0_1416989560000.mp4"):
+# a lone digit is read as a direction only in that order.
 _EPOCH_TOKEN = re.compile(r"^\d{13}$")
 _DIRECTION_TOKEN = re.compile(r"^(?:in|out|incoming|outgoing|missed)$", re.IGNORECASE)
 _NUMBER_TOKEN = re.compile(r"^\+?\d{2,20}$")
+_DIRECTION_DIGIT = re.compile(r"^[01]$")
 
 _NUMBERISH = re.compile(r"^\+?\d[\d\s\-]{1,}$")
 
@@ -182,6 +244,11 @@ def _epoch_name(stem: str) -> dict | None:
     tokens = re.split(r"[_-]", stem)
     if len(tokens) != 3:
         return None
+    number, direction, stamp = tokens
+    if _DIRECTION_DIGIT.match(direction) and _EPOCH_TOKEN.match(stamp):
+        if number == "null" or (_NUMBER_TOKEN.match(number) and not _EPOCH_TOKEN.match(number)):
+            return {"ts": stamp, "num": number}
+        return None
     stamps = [t for t in tokens if _EPOCH_TOKEN.match(t)]
     directions = [t for t in tokens if _DIRECTION_TOKEN.match(t)]
     numbers = [t for t in tokens if _NUMBER_TOKEN.match(t) and not _EPOCH_TOKEN.match(t)]
@@ -236,6 +303,8 @@ def parse_file_name(name: str, tz: zoneinfo.ZoneInfo) -> dict:
         if groups.get("who"):
             for key, value in _who(groups["who"]).items():
                 result.setdefault(key, value)
+        if groups.get("app"):
+            result["app"] = groups["app"]  # the app a screenshot shows (MIUI, EMUI): com.android.mms
         return result
     return {}
 

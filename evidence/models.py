@@ -336,6 +336,13 @@ class EvidenceFile(models.Model):
         }
 
 
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be imported")
+    RUNNING = "running", _("Being imported")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Failed")
+
+
 class PhoneImport(models.Model):
     """A phone export uploaded for import: kept (hashed) from the moment it arrives, previewed, then
     imported for the numbers and kinds the person picks."""
@@ -357,6 +364,21 @@ class PhoneImport(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     imported_at = models.DateTimeField(null=True, blank=True)
+    # A large import runs in the background (evidence/imports.py): its state, how far it got (a
+    # percentage, and in `result` the counts and the entries read so far, so a resumed run carries
+    # on where the last committed batch ended), why it failed, and what it was asked (`options`).
+    # "" for an import run at once in its request (every import before background imports existed).
+    status = models.CharField(
+        max_length=10, choices=ImportStatus.choices, blank=True, default="", db_default=""
+    )
+    progress = models.PositiveSmallIntegerField(default=0, db_default=0)
+    error = models.TextField(blank=True, default="", db_default="")
+    options = models.JSONField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Touched by every committed batch; a running import whose heartbeat stops was interrupted.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -416,6 +438,10 @@ class RecognizedText(models.Model):
     logged = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When it was last queued to be read, and how often the sweep queued it again after a worker
+    # stopped while reading it (evidence/recognition.py).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         verbose_name = _("recognized text")

@@ -462,19 +462,43 @@ def read_call_log(lines: list[dict], width: int, height: int, reference) -> dict
     return {"kind": "calls", "sender": None, "items": items}
 
 
+def screenshot_reference(evidence: EvidenceFile, tz) -> tuple[datetime | None, str]:
+    """When the screenshot was taken, in the owner's zone, and where that was read: "name" (the
+    time in its file name, e.g. MIUI's Screenshot_2026-12-07-11-05-09-312_com.android.mms.png or
+    EMUI's Screenshot_20261207_091244_com.huawei.contacts.png), else "exif", else (None, "").
+
+    Read from the metadata stored when the file was received (evidence.metadata.extract), so a
+    file kept before a name pattern was added is read as it was then. The upload time is never
+    used: a screenshot uploaded days later would date "昨天" wrong."""
+    metadata = evidence.metadata or {}
+    for source, key in (("name", "from_name"), ("exif", "exif_time")):
+        moment = suggested_time({key: metadata.get(key)})
+        if moment is not None:
+            return moment.astimezone(tz), source
+    return None, ""
+
+
 def screenshot_time(evidence: EvidenceFile, tz) -> datetime | None:
     """When the screenshot was taken, in the owner's zone: its name first, then EXIF."""
-    moment = suggested_time(evidence.metadata or {})
-    return moment.astimezone(tz) if moment else None
+    return screenshot_reference(evidence, tz)[0]
 
 
 def propose(*, evidence: EvidenceFile, tz, pack_id: str = "cn") -> dict:
     """The proposals read from one image: {"kind": "sms" | "calls" | "other", "sender", "items",
-    "reference"}; each item has a stable "key" and a "logged" incident id once logged."""
+    "reference", "reference_source"}; "reference" is the screenshot's own time that relative dates
+    ("昨天 22:05") are read against, "reference_source" where it came from ("name", "exif" or "").
+    Each item has a stable "key" and a "logged" incident id once logged."""
     row = RecognizedText.objects.filter(evidence=evidence, status=TextStatus.DONE).first()
     if row is None:
-        return {"kind": "other", "sender": None, "items": [], "reference": None, "status": "none"}
-    reference = screenshot_time(evidence, tz)
+        return {
+            "kind": "other",
+            "sender": None,
+            "items": [],
+            "reference": None,
+            "reference_source": "",
+            "status": "none",
+        }
+    reference, reference_source = screenshot_reference(evidence, tz)
     width, height = _size(row.lines, evidence.metadata or {})
     kind = screen_kind(row.lines, width, height)
     pack = available_packs().get(pack_id)
@@ -489,7 +513,7 @@ def propose(*, evidence: EvidenceFile, tz, pack_id: str = "cn") -> dict:
         item["index"] = index
         item["key"] = proposal_key(evidence, item)
         item["logged"] = row.logged.get(item["key"])
-    return {**found, "reference": reference, "status": row.status}
+    return {**found, "reference": reference, "reference_source": reference_source, "status": row.status}
 
 
 def proposal_key(evidence: EvidenceFile, item: dict) -> str:

@@ -69,6 +69,8 @@ def text_pending(*, evidence: EvidenceFile) -> RecognizedText | None:
             "lines": [],
             "error": "",
             "finished_at": None,
+            "queued_at": timezone.now(),
+            "attempts": 0,
         },
     )
     return row

@@ -345,10 +345,11 @@ def storage_used(*, owner) -> int:
     return EvidenceFile.all_objects.filter(owner=owner).aggregate(total=Sum("size"))["total"] or 0
 
 
-def check_quota(*, owner, adding: int) -> None:
-    """Refuse (413) a file that would take the owner past EVIDENCE_QUOTA_BYTES."""
+def check_quota(*, owner, adding: int, staged: int = 0) -> None:
+    """Refuse (413) a file that would take the owner past EVIDENCE_QUOTA_BYTES (`staged`: bytes held
+    for the owner outside the evidence, such as files shared into the app and not yet filed)."""
     quota = settings.EVIDENCE_QUOTA_BYTES
-    used = storage_used(owner=owner)
+    used = storage_used(owner=owner) + staged
     if quota and used + adding > quota:
         raise EvidenceRejected(
             code="quota_exceeded",

@@ -11,9 +11,6 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.utils.translation import gettext_lazy as _
-from pyhanko.pdf_utils.decode_limits import DecodeLimits, DocumentDecodeBudget, StreamDecodeLimits
-from pyhanko.pdf_utils.generic import DictionaryObject
-from pyhanko.pdf_utils.reader import PdfFileReader
 
 
 @dataclass(frozen=True)
@@ -90,11 +87,10 @@ def sniff(head: bytes) -> Sniffed | None:
 
 MiB = 1 << 20
 # Reading a PDF's structure inflates at most its cross-reference streams and the catalog: a few MB
-# for the largest real document. These bounds keep a crafted one from costing more.
-PDF_CHECK_LIMITS = DecodeLimits(
-    per_stream=StreamDecodeLimits(max_output_size=16 * MiB),
-    document_budget=DocumentDecodeBudget(base_allowance=32 * MiB, max_ratio=1),
-)
+# for the largest real document. These bounds (pyHanko's DecodeLimits) keep a crafted one from
+# costing more.
+PDF_CHECK_STREAM_BYTES = 16 * MiB
+PDF_CHECK_DOCUMENT_BYTES = 32 * MiB
 
 
 def pdf_parses(handle: IO[bytes]) -> bool:
@@ -106,9 +102,23 @@ def pdf_parses(handle: IO[bytes]) -> bool:
     resolves the document catalog, which must list its pages. That reads the file's tail and a few
     objects, never every page, so it costs milliseconds whatever the size. A renamed text or HTML
     file, a truncated download or `%PDF-` followed by anything else fails here."""
+    # pyHanko (and the cryptography stack under it) loads with the first PDF uploaded, not with
+    # every web and worker process.
+    from pyhanko.pdf_utils.decode_limits import (  # noqa: PLC0415
+        DecodeLimits,
+        DocumentDecodeBudget,
+        StreamDecodeLimits,
+    )
+    from pyhanko.pdf_utils.generic import DictionaryObject  # noqa: PLC0415
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415
+
+    limits = DecodeLimits(
+        per_stream=StreamDecodeLimits(max_output_size=PDF_CHECK_STREAM_BYTES),
+        document_budget=DocumentDecodeBudget(base_allowance=PDF_CHECK_DOCUMENT_BYTES, max_ratio=1),
+    )
     handle.seek(0)
     try:
-        reader = PdfFileReader(handle, strict=False, decode_limits=PDF_CHECK_LIMITS)
+        reader = PdfFileReader(handle, strict=False, decode_limits=limits)
         root = reader.root
         return isinstance(root, DictionaryObject) and "/Pages" in root
     except Exception:  # any parse error, a decode limit, a missing trailer or catalog: not a PDF

@@ -3,46 +3,72 @@
 On a laptop `EvidenceFileSystemStorage` holds them: every file is written to a temporary name in its
 own folder, flushed to disk (fsync), renamed into place and the folder flushed too, so a crash at any
 moment leaves either the whole file under its name or no file there (plus a temporary file that
-`manage.py cleanup_uploads` removes). On S3-compatible object storage
-(`EvidenceS3Storage`), every upload is a single PUT carrying `x-amz-checksum-sha256` (the store checks
-the bytes against the digest the upload handler computed), objects are private, never overwritten,
-and under Object Lock retention when configured. The version id of each upload is recorded, and
-evidence is always read at that version: whatever is written to the same key later, the original
-cannot be replaced, and during retention it cannot be deleted either.
+`manage.py cleanup_uploads` removes). On S3-compatible object storage `EvidenceS3Storage`
+(evidence/storage_s3.py) holds them: checksummed single PUTs, Object Lock, reads at the version
+recorded on arrival.
+
+Nothing here imports boto3 or botocore: a process on local files never loads them (they take tens of
+megabytes). Their errors are recognised through `client_errors()` and `storage_outage()`, which
+look botocore up only once something (the S3 backend) has loaded it.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
+import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
-from botocore.exceptions import ClientError
-from django.conf import settings
 from django.core.files import File
-from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.core.files.utils import validate_file_name
-from storages.backends.s3 import S3Storage
-from storages.utils import clean_name
 
 from .hashing import sha256_of
+
+
+def __getattr__(name: str):
+    # "evidence.storage.EvidenceS3Storage", the class path of earlier settings, still names the S3
+    # backend; it is imported on that first use, never with this module.
+    if name == "EvidenceS3Storage":
+        from .storage_s3 import EvidenceS3Storage  # noqa: PLC0415  (boto3 only when S3 is configured)
+
+        return EvidenceS3Storage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _botocore_exceptions():
+    """botocore.exceptions once the S3 backend (or anything else) has loaded it, else None: an
+    exception of botocore's cannot exist before botocore is imported, so there is nothing to match."""
+    return sys.modules.get("botocore.exceptions")
+
+
+def client_errors() -> tuple[type[Exception], ...]:
+    """botocore's ClientError (an answer of the object store refusing or failing a request), for
+    `except` and `isinstance`; empty while botocore is not loaded (local files never raise it)."""
+    exceptions = _botocore_exceptions()
+    return (exceptions.ClientError,) if exceptions is not None else ()
+
+
+def storage_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the object store cannot be reached or failed on its side (a timeout, a
+    refused connection, a 5xx), as opposed to a refusal of this request."""
+    exceptions = _botocore_exceptions()
+    if exceptions is None:
+        return False
+    # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError...
+    unreachable = (exceptions.ConnectionError, exceptions.HTTPClientError, exceptions.NoCredentialsError)
+    if isinstance(exc, unreachable):
+        return True
+    if isinstance(exc, exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return status >= 500
+    return False
+
 
 # A file being written is named ".incoming-<random>.tmp" in its final folder until it is complete.
 TEMPORARY_PREFIX = ".incoming-"
 TEMPORARY_SUFFIX = ".tmp"
-
-
-def _digest_of(content) -> str:
-    """SHA-256 of a file about to be stored (content-addressed names already state it)."""
-    known = getattr(content, "sha256", None)
-    if known:
-        return known
-    return sha256_of(content)[0]
 
 
 def _fsync_folder(path: str) -> None:
@@ -136,6 +162,46 @@ def write_atomically(storage: FileSystemStorage, name: str, content, *, replace:
     return os.path.relpath(full_path, storage.location).replace("\\", "/")
 
 
+# A record written once (ledger.records) is readable by the server's user only, and by no one
+# writable: the folder stays writable, so deleting it needs a deliberate act, never an overwrite.
+RECORD_MODE = 0o400
+
+
+def write_once(storage: FileSystemStorage, name: str, data: bytes) -> bool:
+    """Write `data` under exactly `name` unless the name is taken: True when written, False when a
+    file was already there (it is left as it is). Atomic like `write_atomically`, and the file is
+    created read-only: a name in a write-once folder is never overwritten."""
+    validate_file_name(name, allow_relative_path=True)
+    full_path = storage.path(name)
+    directory = os.path.dirname(full_path)
+    created = _make_folders(storage, directory)
+    if os.path.exists(full_path):
+        return False
+    fd, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, RECORD_MODE)
+        try:
+            os.link(temporary, full_path)  # fails when the name is taken: never an overwrite
+        except FileExistsError:
+            return False
+        except OSError:
+            # A file system without hard links: check, then rename (a narrow race, no torn file).
+            if os.path.exists(full_path):
+                return False
+            os.rename(temporary, full_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    _fsync_folder(directory)
+    for folder in created:
+        _fsync_folder(os.path.dirname(folder))
+    return True
+
+
 def remove_stale_temporaries(storage: FileSystemStorage, *, older_than_seconds: float) -> list[str]:
     """Remove temporary files a killed write left in the storage folder (only ours, only old ones)."""
     removed = []
@@ -166,111 +232,12 @@ class EvidenceFileSystemStorage(FileSystemStorage):
         validate_file_name(name, allow_relative_path=True)
         return write_atomically(self, name, content, replace=True), ""
 
+    def save_once(self, name: str, data: bytes) -> bool:
+        """Write a record under exactly `name` unless the name is taken (see `write_once`)."""
+        return write_once(self, name, data)
+
     def remove_stale_temporaries(self, *, older_than_seconds: float) -> list[str]:
         return remove_stale_temporaries(self, older_than_seconds=older_than_seconds)
-
-
-class EvidenceS3Storage(S3Storage):
-    """django-storages' S3 backend with a per-upload checksum, Object Lock and versioned reads."""
-
-    def __init__(self, **settings_overrides):
-        settings_overrides.setdefault("file_overwrite", False)
-        settings_overrides.setdefault("default_acl", "private")
-        settings_overrides.setdefault("querystring_auth", True)
-        super().__init__(**settings_overrides)
-
-    def _object_lock_params(self) -> dict:
-        days = getattr(settings, "EVIDENCE_S3_RETENTION_DAYS", 0)
-        if not days:
-            return {}
-        return {
-            "ObjectLockMode": getattr(settings, "EVIDENCE_S3_RETENTION_MODE", "COMPLIANCE"),
-            "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=days),
-        }
-
-    def _save(self, name, content):
-        return self._put(name, content)[0]
-
-    def save_versioned(self, name: str, content) -> tuple[str, str]:
-        """Write `content` under exactly `name` (a content address) as one checksummed PUT; returns
-        (name, version id). On a versioned bucket an object already there stays as an older version."""
-        validate_file_name(name, allow_relative_path=True)
-        if not hasattr(content, "chunks"):
-            content = File(content, name)
-        return self._put(name, content)
-
-    def _put(self, name, content) -> tuple[str, str]:
-        cleaned = clean_name(name)
-        key = self._normalize_name(cleaned)
-        digest = _digest_of(content)
-        params = self._get_write_parameters(key, content)
-        params.update(self._object_lock_params())
-        content.seek(0)
-        # One PUT (evidence is at most EVIDENCE_MAX_UPLOAD_BYTES, far below S3's 5 GB single-PUT
-        # limit), so the whole-object checksum below is what the store verifies.
-        response = self.connection.meta.client.put_object(
-            Bucket=self.bucket_name,
-            Key=key,
-            Body=content,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=base64.b64encode(bytes.fromhex(digest)).decode(),
-            **params,
-        )
-        return cleaned, response.get("VersionId") or ""
-
-    def open_version(self, name: str, version: str, mode: str = "rb"):
-        """The object as it was at `version` (the one recorded when the evidence arrived)."""
-
-        key = self._normalize_name(clean_name(name))
-        response = self.connection.meta.client.get_object(Bucket=self.bucket_name, Key=key, VersionId=version)
-        if response.get("ContentLength", 0) <= 32 * 1024 * 1024:
-            return ContentFile(response["Body"].read(), name=name)
-        # Large: spooled to a temporary file on disk, so readers may seek and memory stays flat.
-        spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-        for chunk in response["Body"].iter_chunks(1 << 20):
-            spool.write(chunk)
-        spool.seek(0)
-        return File(spool, name=name)
-
-    def presigned_url(self, name: str, version: str, filename: str) -> str:
-        """A short-lived URL for the recorded version, downloading under the original file name."""
-
-        params = {
-            "Bucket": self.bucket_name,
-            "Key": self._normalize_name(clean_name(name)),
-            "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(filename)}",
-        }
-        if version:
-            params["VersionId"] = version
-        return self.connection.meta.client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=self.querystring_expire
-        )
-
-    def checksum_of(self, name: str, version: str = "") -> str:
-        """The SHA-256 the store recorded for the object (hex), as checked when it was written."""
-        key = self._normalize_name(clean_name(name))
-        extra = {"VersionId": version} if version else {}
-        head = self.connection.meta.client.head_object(
-            Bucket=self.bucket_name, Key=key, ChecksumMode="ENABLED", **extra
-        )
-        value = head.get("ChecksumSHA256") or ""
-        return base64.b64decode(value).hex() if value else ""
-
-    def current_version(self, name: str) -> str | None:
-        """The version a plain read of the key gets now (its newest version): None when that is a
-        delete marker or the key holds nothing, "" on a bucket without versioning. Evidence is read
-        at its recorded version whatever this says; a difference means something wrote to or
-        deleted the key after the evidence arrived, which an operator should know."""
-        key = self._normalize_name(clean_name(name))
-        try:
-            head = self.connection.meta.client.head_object(Bucket=self.bucket_name, Key=key)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if status == 404 or code in ("404", "NoSuchKey"):  # a delete marker answers 404 too
-                return None
-            raise
-        return head.get("VersionId") or ""
 
 
 def save_blob(name: str, content) -> tuple[str, str]:
@@ -293,14 +260,14 @@ def blob_holds(name: str, version: str, sha256: str) -> bool:
     if checksum_of is not None and version:
         try:
             recorded = checksum_of(name, version)
-        except ClientError:
+        except client_errors():
             return False
         if recorded:
             return recorded == sha256
     try:
         with open_blob(name, version) as handle:
             return sha256_of(handle)[0] == sha256
-    except (OSError, ClientError):
+    except (OSError, *client_errors()):
         return False
 
 

@@ -17,6 +17,7 @@ urlpatterns = [
     path("cases/<int:pk>/log/<str:kind>/", views.incident_create, name="incident_create"),
     path("cases/<int:pk>/import/", views.import_upload, name="import_upload"),
     path("imports/<int:pk>/", views.import_preview, name="import_preview"),
+    path("imports/<int:pk>/status", views.import_status, name="import_status"),
     path("cases/<int:pk>/recordings/", views.recordings_upload, name="recordings_upload"),
     path("cases/<int:pk>/record-visit/", views.visit_record, name="visit_record"),
     path("evidence/<int:pk>/move/", views.evidence_move, name="evidence_move"),

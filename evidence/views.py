@@ -13,7 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import BigIntegerField, Count, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -32,6 +32,7 @@ from ledger.models import AuditEvent
 
 from . import carrier, file_times, merging, proposals, selectors, services, sharing
 from .api import evidence_file_response
+from .api_errors import storage_unavailable_message
 from .forms import (
     CarrierMappingForm,
     CaseForm,
@@ -41,12 +42,14 @@ from .forms import (
     ProposalForm,
     TimelineFilterForm,
 )
+from .import_jobs import import_is_large, import_note, import_state, phone_import_background
 from .imports import phone_import_prepare, phone_import_run
 from .models import DEFAULT_LENDERS, Case, EvidenceFile, Incident, IncidentKind, PhoneImport, Source
 from .phone_logs import implausible_note
 from .recognition import recognized_row
 from .selectors import violations_presenter
 from .sniffing import ACCEPTED_DESCRIPTION
+from .storage import storage_outage
 from .thumbnails import thumbnail_for
 from .uploads import upload_too_large
 
@@ -389,6 +392,10 @@ def incident_delete(request, pk: int):
 # --- evidence ----------------------------------------------------------------------------------
 
 
+class StorageUnavailable(Exception):
+    pass
+
+
 def store_uploads(request, store) -> tuple[list[dict], int]:
     """Run `store` on every file of the multipart field `files`; one result per file, and the
     status to answer with (201, or the single file's error status, or 207 for a mix)."""
@@ -404,8 +411,11 @@ def store_uploads(request, store) -> tuple[list[dict], int]:
     if not uploads:
         return [{"ok": False, "code": "no_file", "message": _("Choose at least one file.")}], 400
     results, status = [], 201
+    store_down = False
     for upload in uploads:
         try:
+            if store_down:  # the store just failed to answer: the other files would wait as long
+                raise StorageUnavailable
             evidence = store(upload)
         except services.EvidenceRejected as exc:
             failure = {"code": exc.code, "message": exc.message}
@@ -413,6 +423,13 @@ def store_uploads(request, store) -> tuple[list[dict], int]:
         except ValidationError as exc:
             failure = {"code": "invalid", "message": " ".join(exc.messages)}
             error_status = 400
+        except Exception as exc:
+            # An object store that does not answer (after its bounded timeouts): nothing was kept.
+            if not (isinstance(exc, StorageUnavailable) or storage_outage(exc)):
+                raise
+            store_down = True
+            failure = {"code": "storage_unavailable", "message": storage_unavailable_message()}
+            error_status = 503
         else:
             results.append(
                 {
@@ -538,6 +555,15 @@ def import_preview(request, pk: int):
     )
     summary = phone_import.summary
     form = ImportChoiceForm(request.POST or None, summary=summary)
+    if request.method == "POST" and form.is_valid() and import_is_large(phone_import=phone_import):
+        # Too large to import while the page waits: it runs in the background, this page follows it.
+        phone_import_background(
+            phone_import=phone_import,
+            numbers=form.cleaned_data["numbers"],
+            kinds=form.cleaned_data["kinds"],
+            date_order=form.cleaned_data.get("date_order"),
+        )
+        return redirect("import_preview", pk=phone_import.pk)
     if request.method == "POST" and form.is_valid():
         try:
             counts = phone_import_run(
@@ -576,8 +602,17 @@ def import_preview(request, pk: int):
             "last": last,
             "rows": rows,
             "implausible": implausible_note(summary["implausible"]) if summary.get("implausible") else "",
+            "note": import_note(phone_import),
         },
     )
+
+
+@login_required
+def import_status(request, pk: int):
+    """The progress of a background import, polled by its page (static/js/app.js)."""
+    phone_import = get_object_or_404(PhoneImport.objects.filter(owner=request.user), pk=pk)
+    state = import_state(phone_import)
+    return JsonResponse({**state, "note": import_note(phone_import)})
 
 
 # --- recordings, filed automatically ------------------------------------------------------------
@@ -727,6 +762,11 @@ def visit_record(request, pk: int):
 # --- shared into the app (Web Share Target) ----------------------------------------------------------
 
 
+# Where a share may come from: the phone's share sheet (a navigation the browser starts itself,
+# "none") or this site's own pages; never another site, whatever cookies it manages to send along.
+SHARE_FETCH_SITES = ("", "none", "same-origin")
+
+
 @csrf_exempt
 @login_required
 def share_receive(request):
@@ -734,27 +774,40 @@ def share_receive(request):
     cannot carry a CSRF token, so it only stages the files; filing needs the case chosen on the next
     page, a normal form (evidence/sharing.py says why)."""
     if request.method == "POST":
+        if request.headers.get("Sec-Fetch-Site", "").lower() not in SHARE_FETCH_SITES:
+            return HttpResponseForbidden(_("Files can only be shared into the app from this device."))
         if upload_too_large(request):
             messages.error(request, _("The file is larger than the upload limit."))
         else:
-            sharing.share_stage(session=request.session, uploads=request.FILES.getlist("files"))
+            _staged, refused = sharing.share_stage(
+                session=request.session, owner=request.user, uploads=request.FILES.getlist("files")
+            )
+            for reason in refused:
+                messages.error(request, reason)
     return redirect("share")
 
 
 @login_required
 def share(request):
     """Which case the shared files belong to; then they are filed as the upload pages file them."""
-    staged = sharing.share_staged(session=request.session)
+    staged = sharing.share_staged(session=request.session, owner=request.user)
     cases = list(Case.objects.for_owner(request.user).order_by("-created_at"))
     if request.method == "POST" and request.POST.get("discard"):
-        sharing.share_discard(session=request.session)
+        sharing.share_discard(session=request.session, owner=request.user)
         messages.info(request, _("The shared files were not kept."))
         return redirect("case_list")
     if request.method == "POST" and staged:
         raw = request.POST.get("case") or ""
         if raw.isascii() and raw.isdigit() and len(raw) <= 18:
             case = selectors.case_for(request.user, int(raw))
-            results = sharing.share_file(session=request.session, case=case)
+            results = sharing.share_file(
+                session=request.session, owner=request.user, case=case, batch=request.POST.get("batch", "")
+            )
+            if results is None:
+                messages.error(
+                    request, _("Other files were shared meanwhile: check them, then choose again.")
+                )
+                return redirect("share")
             imports = [r.import_id for r in results if r.import_id]
             for result in results:
                 if not result.ok:
@@ -786,7 +839,13 @@ def share(request):
     return render(
         request,
         "evidence/share.html",
-        {"staged": staged, "cases": cases, "chosen": chosen, "limit": settings.EVIDENCE_MAX_UPLOAD_BYTES},
+        {
+            "staged": staged,
+            "batch": sharing.share_batch(session=request.session),
+            "cases": cases,
+            "chosen": chosen,
+            "limit": settings.EVIDENCE_MAX_UPLOAD_BYTES,
+        },
     )
 
 

@@ -8,3 +8,9 @@ class PrivacyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "privacy"
     verbose_name = _("Export and deletion")
+
+    def ready(self):
+        # Its background jobs, for the worker's sweep and /healthz (core.jobs).
+        from .jobs import register_jobs  # noqa: PLC0415  (models are loaded only now)
+
+        register_jobs()

@@ -44,7 +44,7 @@ def export_build(*, export_id: int) -> Export:
 
     name = ""
     try:
-        with temporary_zip() as spool:
+        with temporary_zip(export.pk) as spool:
             summary = write_export(owner=export.owner, target=spool, progress=progress)
             spool.flush()
             digest, size = sha256_of(spool)

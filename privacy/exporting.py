@@ -475,11 +475,44 @@ SECTIONS: list[Section] = [
 ]
 
 
-def temporary_zip():
+def temporary_folder() -> str:
+    return setting("EXPORT_TEMP_DIR") or tempfile.gettempdir()
+
+
+def temporary_zip(export_id: int | None = None):
+    """The local spool file of an export being built (deleted when closed). Its name starts with
+    the export's id, so the sweep can remove what a killed build left (partial_zips_remove)."""
     folder = setting("EXPORT_TEMP_DIR") or None
     if folder:
         os.makedirs(folder, exist_ok=True)
-    return tempfile.NamedTemporaryFile(prefix="export-", suffix=".zip", dir=folder)
+    prefix = f"export-{export_id}-" if export_id is not None else "export-"
+    return tempfile.NamedTemporaryFile(prefix=prefix, suffix=".zip", dir=folder)
+
+
+def partial_zips(export_id: int) -> list[str]:
+    """Spool files of this export on this machine (a build killed part way leaves one)."""
+    folder = temporary_folder()
+    prefix = f"export-{export_id}-"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [os.path.join(folder, name) for name in names if name.startswith(prefix) and name.endswith(".zip")]
+
+
+def partial_zip_ids() -> set[int]:
+    """The exports that have spool files on this machine."""
+    try:
+        names = os.listdir(temporary_folder())
+    except OSError:
+        return set()
+    found = set()
+    for name in names:
+        head, _sep, rest = name.partition("-")
+        number = rest.split("-", 1)[0]
+        if head == "export" and name.endswith(".zip") and number.isdigit():
+            found.add(int(number))
+    return found
 
 
 def write_export(*, owner, target, progress: Callable[[int, str], None]) -> dict:

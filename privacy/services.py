@@ -26,8 +26,10 @@ from accounts.models import ApiToken
 from complaints.models import Dossier, DossierStatus
 from evidence.models import Case, EvidenceFile, PhoneImport
 from evidence.services import EvidenceRejected
+from evidence.sharing import share_forget_owner
 from ledger.chain import audit_append
 from ledger.models import AuditHead
+from ledger.records import chain_closed_write
 
 from .models import Export, ExportStatus, Tombstone, TombstoneKind
 from .storage import purge_schedule, thumbnail_names, versioned
@@ -318,5 +320,9 @@ def account_delete(*, user, password: str | None, requested_by: str = "owner") -
         user.delete()
         # Every blob the rows named, and whatever else lies in the account's folders.
         purge_schedule(names=names, owner_folders_of=user_id, tombstone=tombstone)
+        # The heads recorded in the store (ledger.records) now describe a chain deleted on purpose.
+        chain_closed_write(owner_id=user_id, seq=head[0], digest=head[1])
         transaction.on_commit(lambda: purge_deleted.enqueue(tombstone.pk))
+        # Files shared into the app and not yet filed (evidence.sharing) go with the account.
+        transaction.on_commit(lambda: share_forget_owner(owner_id=user_id))
     return tombstone

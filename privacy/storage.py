@@ -17,18 +17,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
-from botocore.exceptions import ClientError
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils import timezone
-from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
 from complaints.models import Dossier
 from evidence.models import EvidenceFile, PhoneImport
+from evidence.storage import client_errors
 from evidence.thumbnails import thumbnail_name
 
 from .models import BlobPurge, Export
@@ -45,6 +45,15 @@ RETRY_AFTER = timedelta(minutes=15)
 def versioned() -> bool:
     """Does the store keep versions (so a delete alone destroys nothing)?"""
     return hasattr(default_storage, "open_version")
+
+
+def _s3_storage_class():
+    """django-storages' S3Storage when the default storage is one, else None. Asked without importing
+    the backend: a process on local files never loads boto3, and an S3 storage in use has loaded it."""
+    backend = sys.modules.get("storages.backends.s3")
+    if backend is not None and isinstance(default_storage, backend.S3Storage):
+        return backend.S3Storage
+    return None
 
 
 def _s3():
@@ -146,7 +155,7 @@ def _destroy(item: BlobPurge) -> datetime | None:
     client, bucket = _s3()
     try:
         client.delete_object(Bucket=bucket, Key=_key(item.name), VersionId=item.version)
-    except ClientError as exc:
+    except client_errors() as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("NoSuchVersion", "NoSuchKey", "404"):
             return None
@@ -235,15 +244,16 @@ def export_save(name: str, fileobj) -> str:
     storage it is not evidence: no Object Lock of ours (it is deleted with the account, or after
     EXPORT_KEEP_DAYS) and a multipart upload (one PUT stops at 5 GB; an account may hold more)."""
     content = File(fileobj, name=os.path.basename(name))
-    if isinstance(default_storage, S3Storage) and versioned():
-        return S3Storage._save(default_storage, name, content)
+    s3_storage = _s3_storage_class()
+    if s3_storage is not None and versioned():
+        return s3_storage._save(default_storage, name, content)
     return default_storage.save(name, content)
 
 
 def export_open(name: str):
     """An export zip for reading in blocks. On object storage the response body itself: a storage
     file would first copy the whole zip into memory (django-storages spools without a limit)."""
-    if isinstance(default_storage, S3Storage):
+    if _s3_storage_class() is not None:
         client, bucket = _s3()
         return client.get_object(Bucket=bucket, Key=_key(name))["Body"]
     return default_storage.open(name, "rb")

@@ -162,9 +162,11 @@ $PY manage.py verify_bundle "$WORK/bundle.zip"
 
 step "check: the restored installation takes new evidence (sequences and the audit chain go on)"
 $PY manage.py shell -v 0 <<PYEOF
+import io
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from reportlab.pdfgen import canvas
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from evidence.models import EvidenceFile, Incident
@@ -175,8 +177,12 @@ before = Path("$WORK/counts-before").read_text()
 now = f"{EvidenceFile.objects.count()} evidence files, {AuditEvent.objects.count()} audit events"
 assert now == before, f"restored {now}, backed up {before}"
 incident = Incident.objects.filter(case__owner__username="demo").first()
-data = b"%PDF-1.4\n% restore drill\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-evidence_store(incident=incident, upload=SimpleUploadedFile("after-restore.pdf", data))
+# A real PDF (a `%PDF-` header alone is refused as not a PDF).
+buffer = io.BytesIO()
+page = canvas.Canvas(buffer)
+page.drawString(72, 720, "restore drill")
+page.save()
+evidence_store(incident=incident, upload=SimpleUploadedFile("after-restore.pdf", buffer.getvalue()))
 print(f"   restored {now}; one more file stored after the restore")
 PYEOF
 $PY manage.py verify_evidence --strict | tail -n 1

@@ -9,3 +9,9 @@ class StampsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "stamps"
     verbose_name = _("Trusted timestamps")
+
+    def ready(self):
+        # Its background work, for the worker's sweep and /healthz (core.jobs).
+        from .jobs import register_jobs  # noqa: PLC0415  (models are loaded only now)
+
+        register_jobs()

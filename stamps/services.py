@@ -21,7 +21,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from ledger.models import AuditHead
+from ledger.models import AuditEvent, AuditHead
+from ledger.records import head_record_write
 
 from .merkle import tree
 from .models import Batch, BatchState, ChainMark, Leaf, LeafKind, Sealer
@@ -159,7 +160,34 @@ def batch_stamp(*, batch: Batch, now: datetime | None = None, force: bool = Fals
         next_try_at=None,
     )
     logger.info("stamps: batch %s stamped by %s at %s", batch.pk, stamp.url, stamp.time.isoformat())
+    _record_stamped_heads(batch.pk, stamped_at=stamp.time, tsa=stamp.url)
     return True
+
+
+def _record_stamped_heads(batch_id: int, *, stamped_at: datetime, tsa: str) -> None:
+    """Each chain head this batch stamped is also recorded in the evidence store (ledger.records),
+    where a restore or a rewound chain cannot take it back. The token is kept whatever happens
+    here: a store that fails is logged, and the head is recorded again with the next stamp."""
+    for ref, digest in Leaf.objects.filter(batch_id=batch_id, kind=LeafKind.CHAIN).values_list(
+        "ref", "sha256"
+    ):
+        seq = AuditEvent.objects.filter(owner_id=int(ref), hash=digest).values_list("seq", flat=True).first()
+        if seq is None:
+            logger.warning(
+                "stamps: batch %s stamped head %s of owner %s, which is not in the chain",
+                batch_id,
+                digest,
+                ref,
+            )
+            continue
+        try:
+            head_record_write(
+                owner_id=int(ref), seq=seq, digest=digest, source="tsa", stamped_at=stamped_at, tsa=tsa
+            )
+        except Exception:
+            logger.exception(
+                "stamps: the head of owner %s (seq %s) could not be recorded in the store", ref, seq
+            )
 
 
 @dataclass

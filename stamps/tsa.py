@@ -24,8 +24,6 @@ import requests
 from asn1crypto import pem, tsp
 from asn1crypto import x509 as asn1_x509
 from django.conf import settings
-from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
-from pyhanko_certvalidator import ValidationContext
 
 CONTENT_TYPE = "application/timestamp-query"
 
@@ -228,6 +226,11 @@ def parse_response(data: bytes, *, digest: bytes) -> tuple[tsp.TimeStampResp, da
 def _validate(signed_data, *, digest: bytes, roots: list[asn1_x509.Certificate]) -> dict | str:
     """pyHanko's verdict on a token's SignedData with these trust roots, or the reason it could not
     be checked."""
+    # pyHanko (and the cryptography stack under it) is loaded by the first token checked, not by
+    # every web and worker process at start-up.
+    from pyhanko.sign.validation.generic_cms import validate_tst_signed_data  # noqa: PLC0415
+    from pyhanko_certvalidator import ValidationContext  # noqa: PLC0415
+
     try:
         with pyhanko_one_line():
             return asyncio.run(

@@ -13,6 +13,8 @@ import wave
 import pytest
 from rest_framework.test import APIClient
 
+from core.queues import QUEUES
+
 S3_MODE = bool(os.environ.get("EVIDENCE_S3_BUCKET"))
 
 
@@ -222,7 +224,9 @@ def dossier_settings(settings, signing_dir):
     settings.DOSSIER_SIGNING_DIR = signing_dir
     settings.DOSSIER_TSA_URL = ""
     # Tests build dossiers synchronously unless they ask for the background backend.
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": QUEUES}
+    }
 
 
 # --- phone exports, built in code -----------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from complaints.backfill import upgrade_backfill
+from core.queues import QUEUES
 from evidence.models import EvidenceFile, TextStatus
 from stamps.models import Leaf
 
@@ -17,7 +18,7 @@ def test_files_and_images_from_before_the_upgrade_are_queued_once(alice, alice_i
     from evidence.services import evidence_store
     from tests.conftest import amr_bytes, png_bytes
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend", "QUEUES": QUEUES}}
     audio = evidence_store(
         incident=alice_incident, upload=SimpleUploadedFile("a.amr", amr_bytes(), content_type="audio/amr")
     )

@@ -13,7 +13,9 @@ from django.core.management import call_command
 from django.urls import resolve
 from django.utils import timezone
 
-DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+from core.queues import QUEUES
+
+DB_BACKEND = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": QUEUES}}
 
 
 @pytest.fixture(autouse=True)

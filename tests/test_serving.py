@@ -3,7 +3,9 @@ the storage."""
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -76,6 +78,46 @@ def test_make_serve_runs_gunicorn_with_static_files_and_healthz(served):
     login = requests.get(f"{base}/accounts/login/", timeout=10)
     assert login.status_code == 200 and "default-src 'self'" in login.headers["Content-Security-Policy"]
     assert "gunicorn" in login.headers.get("Server", "")
+
+
+def test_pages_and_static_files_leave_compressed_and_hashed_files_are_kept_for_long(served):
+    base, tmp_path = served
+    gzip = {"Accept-Encoding": "gzip"}
+    page = requests.get(f"{base}/accounts/login/", headers=gzip, timeout=10)
+    assert page.status_code == 200 and page.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in page.headers["Vary"]
+    # The page names app.js by a hash of its content (collectstatic's manifest), loaded without blocking.
+    linked = re.search(r'<script src="(/static/js/app\.[0-9a-f]{12}\.js)" defer>', page.text)
+    assert linked, page.text
+    script = requests.get(base + linked.group(1), headers=gzip, timeout=10)
+    assert script.status_code == 200 and script.headers["Content-Encoding"] == "gzip"
+    assert "immutable" in script.headers["Cache-Control"]
+    assert int(re.search(r"max-age=(\d+)", script.headers["Cache-Control"]).group(1)) >= 365 * 24 * 3600
+    # requests decodes gzip: what a browser runs is app.js as collected.
+    assert script.content == (tmp_path / "static" / "js" / "app.js").read_bytes()
+    plain_name = requests.get(f"{base}/static/js/app.js", headers=gzip, timeout=10)
+    assert plain_name.status_code == 200 and plain_name.headers["Content-Encoding"] == "gzip"
+    # A client that accepts no compression gets the bytes as they are.
+    identity = requests.get(base + linked.group(1), headers={"Accept-Encoding": "identity"}, timeout=10)
+    assert "Content-Encoding" not in identity.headers and identity.content == script.content
+
+
+def test_only_whole_text_responses_are_gzipped(rf):
+    from django.http import FileResponse, HttpResponse, JsonResponse
+
+    from config.compression import TextGZipMiddleware
+
+    def compressed(response) -> bool:
+        middleware = TextGZipMiddleware(lambda request: response)
+        answer = middleware(rf.get("/", HTTP_ACCEPT_ENCODING="gzip, deflate, br"))
+        return answer.get("Content-Encoding") == "gzip"
+
+    text = "incident " * 100
+    assert compressed(HttpResponse(f"<p>{text}</p>", content_type="text/html; charset=utf-8"))
+    assert compressed(JsonResponse({"incidents": [text]}))
+    # Evidence and dossier downloads stream their stored bytes with their length, never recompressed.
+    assert not compressed(FileResponse(io.BytesIO(text.encode()), content_type="text/plain"))
+    assert not compressed(HttpResponse(text.encode(), content_type="audio/amr"))
 
 
 def test_healthz_reports_a_broken_storage(client, settings, db):

@@ -33,6 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from ..dossier_texts import mask_phone, texts
 from .furniture import (
     MARGIN,
     PAGE_W,
@@ -42,15 +43,8 @@ from .furniture import (
     human_size,
     numbered_canvas,
     printable,
-    texts,
 )
 from .furniture import para as _p
-
-
-def mask_phone(phone: str) -> str:
-    digits = phone.strip()
-    return digits[:3] + "*" * max(len(digits) - 7, 0) + digits[-4:] if len(digits) >= 8 else digits
-
 
 # A table row cannot break across pages, so a long description is shortened in the timeline and
 # printed whole, as ordinary paragraphs that do break, in its own section.

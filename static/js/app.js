@@ -661,7 +661,7 @@
     }
     return where().then(step).catch(retry);
   }
-  // A dossier being built: follow its progress, then show the finished page with its links.
+  // A dossier, export or large import being built: follow its progress, then show the finished page.
   function followDossier(section) {
     var bar = section.querySelector("progress");
     var percent = section.querySelector(".percent");
@@ -673,7 +673,7 @@
           bar.value = data.progress;
           percent.textContent = data.progress;
           note.textContent = data.note;
-          if (data.status === "ready" || data.status === "failed") {
+          if (data.status === "ready" || data.status === "done" || data.status === "failed") {
             window.location.reload();
           } else {
             window.setTimeout(poll, 1000);

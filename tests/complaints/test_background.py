@@ -12,6 +12,7 @@ import pytest
 from django_tasks_db.management.commands.db_worker import Worker
 
 from complaints.models import Dossier
+from core.queues import QUEUES
 from evidence.findings import case_violations_refresh
 from evidence.models import Incident
 from tests.conftest import wait_for
@@ -24,7 +25,7 @@ def test_a_thousand_incident_build_does_not_block_the_request(
 ):
     from evidence.services import case_create
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": QUEUES}}
     owner = django_user_model.objects.create_user("erin", password="erin-password-1")
     case = case_create(owner=owner, title="千条", creditor="huabei")
     start = datetime(2024, 1, 1, 8, tzinfo=SHANGHAI)

@@ -263,6 +263,7 @@ def test_verify_page_and_api_recognise_issued_and_reject_modified_or_unknown(
 
     # A dossier made by another installation (another key) was never issued here.
     IssuedSeal.objects.filter(seal=dossier.seal).delete()  # no record of it here at all
+    default_storage.delete(f"ledger-records/seals/{dossier.seal}.json")  # nor in the evidence store
     dossier.seal, dossier.status = "", "failed"
     Dossier.objects.filter(pk=dossier.pk).update(seal="", status="failed")
     unknown = api.post(

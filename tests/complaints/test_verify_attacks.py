@@ -15,6 +15,7 @@ import zlib
 
 import pytest
 from django.core.cache import caches
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -373,6 +374,7 @@ def test_a_bundle_not_issued_here_is_checked_no_further_than_its_seal(api, bundl
     dossier, data = bundle
     Dossier.objects.filter(pk=dossier.pk).update(seal="", status="failed")
     IssuedSeal.objects.filter(seal=dossier.seal).delete()  # no record of it here at all
+    default_storage.delete(f"ledger-records/seals/{dossier.seal}.json")  # nor in the evidence store
     body = post_api(api, rewrite(data, add=[("evidence/E9-forged.jpg", b"x")])).json()
     assert body["valid"] is False and body["dossier"] is None
     assert any("never issued" in p for p in body["problems"])

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from complaints.models import Dossier
+from core.queues import QUEUES
 from evidence.models import Incident
 from tests.conftest import wait_for
 
@@ -90,7 +91,7 @@ def test_a_build_whose_worker_is_killed_is_not_ready_and_completes_when_retried(
     from evidence.findings import case_violations_refresh
     from evidence.services import case_create
 
-    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": QUEUES}}
     owner = django_user_model.objects.create_user("ivan", password="ivan-password-1")
     case = case_create(owner=owner, title="大案", creditor="huabei")
     start = datetime(2024, 1, 1, 8, tzinfo=ZoneInfo("Asia/Shanghai"))

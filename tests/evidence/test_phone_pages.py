@@ -32,6 +32,12 @@ def csrf_of(client, url="/share/") -> str:
     return str(page.context["csrf_token"])
 
 
+def share_form(client) -> dict:
+    """The share page's form as shown: its CSRF token and the share it files (evidence/sharing.py)."""
+    page = client.get("/share/")
+    return {"csrfmiddlewaretoken": str(page.context["csrf_token"]), "batch": page.context["batch"]}
+
+
 def test_two_shared_files_are_filed_in_the_chosen_case(alice_client, alice, alice_case):
     from evidence.services import case_create
 
@@ -50,7 +56,9 @@ def test_two_shared_files_are_filed_in_the_chosen_case(alice_client, alice, alic
     assert page.status_code == 200
     assert [item["name"] for item in page.context["staged"]] == [f.name for f in shared]
     token = str(page.context["csrf_token"])
-    filed = alice_client.post("/share/", {"case": alice_case.pk, "csrfmiddlewaretoken": token})
+    filed = alice_client.post(
+        "/share/", {"case": alice_case.pk, "csrfmiddlewaretoken": token, "batch": page.context["batch"]}
+    )
     assert filed.status_code == 302 and filed["Location"] == f"/cases/{alice_case.pk}/"
 
     kept = EvidenceFile.objects.filter(owner=alice).order_by("original_name")
@@ -67,8 +75,7 @@ def test_two_shared_files_are_filed_in_the_chosen_case(alice_client, alice, alic
 def test_a_shared_call_log_opens_the_import_preview(alice_client, alice, alice_case):
     export = calls_xml([("17012345678", datetime(2024, 3, 15, 23, 10, tzinfo=SHANGHAI), 1, 61, "")])
     alice_client.post("/share/receive/", {"files": [SimpleUploadedFile("calls.xml", export)]})
-    token = csrf_of(alice_client)
-    answer = alice_client.post("/share/", {"case": alice_case.pk, "csrfmiddlewaretoken": token})
+    answer = alice_client.post("/share/", {"case": alice_case.pk, **share_form(alice_client)})
     phone_import = PhoneImport.objects.get(case=alice_case)
     assert answer["Location"] == f"/imports/{phone_import.pk}/"
     assert Incident.objects.filter(case=alice_case).count() == 0  # nothing imported before the choice
@@ -79,7 +86,7 @@ def test_shared_files_cannot_be_filed_into_another_users_case(alice_client, bob)
 
     bobs = case_create(owner=bob, title="bob", creditor="huabei")
     alice_client.post("/share/receive/", {"files": [SimpleUploadedFile("a.wav", wav_bytes())]})
-    answer = alice_client.post("/share/", {"case": bobs.pk, "csrfmiddlewaretoken": csrf_of(alice_client)})
+    answer = alice_client.post("/share/", {"case": bobs.pk, **share_form(alice_client)})
     assert answer.status_code == 404
     assert not EvidenceFile.objects.exists()
 

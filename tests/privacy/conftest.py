@@ -63,17 +63,23 @@ def filled_account(alice, alice_api):
 
 
 def stored_names(evidence_storage) -> list[str]:
-    """Every file (local) or every current key (object storage) in this test's storage."""
+    """Every file (local) or every current key (object storage) in this test's storage, except the
+    write-once ledger records (ledger.records: issued seals, chain heads, numbers; hashes and ids,
+    nothing personal, kept after a deletion like the Tombstone)."""
     if evidence_storage["kind"] == "filesystem":
         root = evidence_storage["path"]
-        return (
+        names = (
             sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
         )
+        return [name for name in names if not name.startswith("ledger-records/")]
     client = default_storage.connection.meta.client
     listing = client.list_objects_v2(
         Bucket=default_storage.bucket_name, Prefix=evidence_storage["prefix"] + "/"
     )
-    return sorted(entry["Key"] for entry in listing.get("Contents", []))
+    records = evidence_storage["prefix"] + "/ledger-records/"
+    return sorted(
+        entry["Key"] for entry in listing.get("Contents", []) if not entry["Key"].startswith(records)
+    )
 
 
 def download_export(api, export_id: int) -> bytes:

@@ -7,6 +7,8 @@ import socket
 
 import pytest
 
+from core.queues import QUEUES
+
 from .local_tsa import LocalTSA
 
 
@@ -22,7 +24,9 @@ def stamps_settings(settings, stamps_signing_dir):
     settings.TSA_URLS = []
     settings.TSA_CA_FILE = ""
     settings.TSA_TIMEOUT_SECONDS = 5
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend", "QUEUES": QUEUES}
+    }
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Remove what unfinished uploads leave behind: expired resumable uploads and their spool files, spool
-files no upload refers to, temporary upload files of a killed server, and temporary files a killed
-write left in the evidence store. Run it from cron (hourly is plenty) on one instance."""
+files no upload refers to, temporary upload files of a killed server, temporary files a killed
+write left in the evidence store, and files shared into the app that were not filed within an hour. Run it from cron (hourly is plenty) on one instance."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from evidence.models import ResumableUpload
 from evidence.resumable import expiry_hours, spool_folder, spool_path
+from evidence.sharing import share_forget_stale
 from evidence.storage import remove_stale_temporaries
 from evidence.uploads import UPLOAD_TEMP_PREFIX, UPLOAD_TEMP_SUFFIX
 
@@ -52,11 +53,14 @@ class Command(BaseCommand):
         orphans = self.remove_orphan_spools(cutoff)
         temporary = self.remove_upload_temporaries(cutoff)
         store = self.remove_store_temporaries(hours * 3600)
+        # Files shared into the app and never filed: an hour after they arrived, whatever --hours says.
+        shared = share_forget_stale()
         self.stdout.write(
             f"expired uploads removed: {expired}\n"
             f"spool files without an upload removed: {orphans}\n"
             f"temporary upload files removed: {temporary}\n"
-            f"temporary store files removed: {store}"
+            f"temporary store files removed: {store}\n"
+            f"staged shared files removed: {shared}"
         )
 
     def remove_expired(self) -> int:
