@@ -87,11 +87,15 @@ def verify_text(dossier: Dossier, *, timestamps: bool = True) -> str:
     if manifest.get("bundle"):
         # Bundles that carry verify.py (manifest format /4 on) lead with it.
         header += (
+            "This file is not sealed: the PDF (its footer and appendix) prevails. / "
+            "本文件未封印，以PDF（页脚与附录）为准。\n\n"
             "Check everything with one command (Python 3 only, no network) / 一条命令核验全部（只需 Python 3，无需联网）:\n"
-            "  python3 verify.py\n\n"
+            "  sha256sum verify.py         # first: must equal the verify.py SHA-256 printed in the PDF's appendix / "
+            "先核对：应与PDF附录所印 verify.py 的 SHA-256 一致\n"
+            "  python3 verify.py           # every line OK, the last ALL CHECKS PASSED / 每行 OK，最后一行“全部通过”\n\n"
             "Or by hand / 或手工核验:\n"
-            "  sha256sum manifest.json     # must equal the seal above and the one printed on every page / "
-            "应与上面及PDF每页所印封印一致\n"
+            "  sha256sum manifest.json     # must equal the seal printed on every page of the PDF / "
+            "应与PDF每页所印封印一致\n"
             f"  {SEALED_FILES_CHECK}\n"
             "                              # every line must say OK / 每行都应显示 OK\n"
             "SHA256SUMS is not sealed: sha256sum -c SHA256SUMS alone proves nothing. / "

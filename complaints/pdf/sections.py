@@ -812,6 +812,10 @@ class Renderer:
         ]
         if self.signer_fingerprint:
             out += [_p(self.tr("signer"), s.h2), _p(self.signer_fingerprint, s.mono)]
+        checker = ((self.m.get("bundle") or {}).get("files") or {}).get("verify.py")
+        if checker:
+            # A stranger's first step: the verify.py in the bundle must be the one sealed here.
+            out += [_p(self.tr("verify_py_hash"), s.h2), _p(checker, s.mono)]
         out.append(_p(self.tr("timestamp_yes" if self.timestamped else "timestamp_no"), s.small))
         if self.verify_url:
             out += [_p(self.tr("verify_at"), s.h2), _p(self.verify_url, s.mono)]

@@ -97,6 +97,20 @@ def check_manifest_and_pdf():
         report(False, "缺少 dossier.pdf", "dossier.pdf is missing")
         return manifest, seal
     pdf = open("dossier.pdf", "rb").read()
+    ranges = re.findall(rb"/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]", pdf)
+    if not ranges:
+        report(False, "dossier.pdf 没有数字签名", "dossier.pdf carries no signature")
+    else:
+        # The last signature must cover the whole file; the seal and the attached manifest are looked
+        # for only in the bytes it covers (anything appended after signing is not the issuer's).
+        a, b, c, d = (int(x) for x in max(ranges, key=lambda r: int(r[2]) + int(r[3])))
+        whole = c + d == len(pdf)
+        report(
+            whole,
+            "dossier.pdf 签名后未被追加内容（签名覆盖整个文件）",
+            "nothing was appended to dossier.pdf after it was signed (the signature covers the whole file)",
+        )
+        pdf = pdf[a : a + b] + pdf[c : c + d]
     report(
         seal.encode() in pdf,
         "dossier.pdf 中写明的封印与 manifest.json 一致",
@@ -133,8 +147,7 @@ def check_files(manifest):
     present = bundle_files()
     for path, expected in sorted(sealed.items()):
         if path not in present:
-            if path.startswith("evidence/"):
-                report(False, path + "：缺失", path + ": missing (sealed sha256 " + expected + ")")
+            report(False, path + "：缺失", path + ": missing (sealed sha256 " + expected + ")")
             continue
         actual = sha256_file(path)
         report(
@@ -237,14 +250,29 @@ def check_timestamps(manifest, sealed):
         ok = bool(root) and root == proof.get("root") == kept_root and bytes.fromhex(root) in token
         when = proof.get("time", "?")
         sealed_stamp = (stamped.get(target) or {}).get("timestamp") or {}
-        print("      时间戳机构 / time-stamp authority: " + str(sealed_stamp.get("tsa_subject") or proof.get("tsa", "?")))
-        report(
-            ok,
+        if proof["token"] not in sealed or name not in sealed:
+            # Not sealed with the dossier: obtained after it was issued, or added by someone else.
+            note(
+                "%s：时间戳 %s 不在封印清单中（出具后取得，或为他人添加），须用下方 openssl 命令并以该机构公布的根证书核验后方可采信"
+                % (target, proof["token"]),
+                "%s: timestamp %s is not in the sealed manifest (obtained after issue, or added by someone "
+                "else); trust it only after the openssl command below, with the TSA's published root "
+                "certificate" % (target, proof["token"]),
+            )
+            if not ok:
+                report(False, name + "：默克尔证明不成立", name + ": the Merkle proof does not hold")
+        else:
+            print(
+                "      时间戳机构 / time-stamp authority: "
+                + str(sealed_stamp.get("tsa_subject") or proof.get("tsa", "?"))
+            )
+            report(
+                ok,
             "%s：经默克尔证明归于时间戳令牌 %s（%s UTC；证明文件当时已存在，不证明事件发生的时间）"
             % (target, proof["token"], when),
             "%s: leads through its Merkle proof to the root in token %s (%s UTC; proves the file existed then, "
             "not when the event happened)" % (target, proof["token"], when),
-        )
+            )
         base = proof["token"][:-4]
         commands.add(
             'openssl ts -verify -digest "$(cat %s.root)" -in %s -CAfile %s'

@@ -74,7 +74,13 @@ def test_an_untouched_bundle_passes_verify_py_and_the_manual_steps(bundle_folder
     assert "ALL CHECKS PASSED" in output and "FAIL" not in output
     assert dossier.seal in output and "openssl ts -verify" in output
     verify_txt = (folder / "VERIFY.txt").read_text(encoding="utf-8")
-    assert verify_txt.index("python3 verify.py") < verify_txt.index("sha256sum")
+    assert verify_txt.index("sha256sum verify.py") < verify_txt.index("python3 verify.py")
+    assert verify_txt.index("python3 verify.py") < verify_txt.index("Or by hand")
+    # The appendix prints verify.py's sealed SHA-256, which the first step compares with.
+    text = subprocess.run(
+        ["pdftotext", "dossier.pdf", "-"], cwd=folder, capture_output=True, text=True
+    ).stdout
+    assert manifest["bundle"]["files"]["verify.py"] in text.replace("\n", "")
     steps = manual_steps(verify_txt)
     assert steps[0] == "sha256sum manifest.json" and steps[1].startswith("python3 -c")
     seal_line = subprocess.run(steps[0], shell=True, cwd=folder, capture_output=True, text=True)
@@ -103,7 +109,10 @@ def test_a_replaced_screenshot_with_sha256sums_written_again_is_named(bundle_fol
     assert f"MISMATCH {name}" in compared.stdout, compared.stdout
 
 
-@pytest.mark.parametrize("forgery", ["calls.csv", "summary.txt", "token", "manifest", "added", "removed"])
+@pytest.mark.parametrize(
+    "forgery",
+    ["calls.csv", "summary.txt", "token", "manifest", "added", "removed", "removed-csv", "appended-pdf"],
+)
 def test_every_other_forgery_is_named(bundle_folder, forgery):
     _dossier, folder = bundle_folder
     if forgery in ("calls.csv", "summary.txt"):
@@ -124,6 +133,25 @@ def test_every_other_forgery_is_named(bundle_folder, forgery):
     elif forgery == "added":
         (folder / "evidence" / "E9-extra.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
         named = "evidence/E9-extra.jpg"
+    elif forgery == "removed-csv":
+        (folder / "calls.csv").unlink()
+        named = "calls.csv"
+    elif forgery == "appended-pdf":
+        # A forged manifest with a matching attachment and seal appended after the signature.
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest["complainant"]["name"] = "someone else"
+        forged = json.dumps(manifest, ensure_ascii=False).encode()
+        (folder / "manifest.json").write_bytes(forged)
+        seal = hashlib.sha256(forged).hexdigest()
+        extra = (
+            b"\n99 0 obj\n<< /Type /EmbeddedFile /Length %d >>\nstream\n" % len(forged)
+            + forged
+            + b"\nendstream\nendobj\n% seal "
+            + seal.encode()
+            + b"\n"
+        )
+        (folder / "dossier.pdf").write_bytes((folder / "dossier.pdf").read_bytes() + extra)
+        named = "dossier.pdf"
     else:
         target = next(folder.glob("evidence/*.amr"))
         target.unlink()
@@ -132,3 +160,26 @@ def test_every_other_forgery_is_named(bundle_folder, forgery):
     code, output = run_verify_py(folder)
     assert code == 1, output
     assert any(line.startswith("FAIL") and named in line for line in output.splitlines()), output
+
+
+def test_a_timestamp_not_sealed_with_the_dossier_is_never_reported_ok(bundle_folder):
+    """A timestamp folder added to a bundle (a forger's own TSA, say) is noted as unsealed, not OK."""
+    _dossier, folder = bundle_folder
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    sealed = manifest["bundle"]["files"]
+    proof = next(path for path in sealed if path.endswith(".proof.json"))
+    document = json.loads((folder / proof).read_text(encoding="utf-8"))
+    token = folder / document["token"]
+    fake = "timestamps/batch-999.tsr"
+    (folder / fake).write_bytes(token.read_bytes())
+    (folder / "timestamps/batch-999.root").write_text(
+        (folder / (document["token"][:-4] + ".root")).read_text()
+    )
+    document["token"] = fake
+    (folder / proof).write_text(json.dumps(document), encoding="utf-8")
+    code, output = run_verify_py(folder)
+    assert code == 1, output  # the sealed proof file was changed
+    verdicts = [
+        line for line in output.splitlines() if fake in line and line.startswith(("OK", "NOTE", "FAIL"))
+    ]
+    assert verdicts and all(line.startswith("NOTE") for line in verdicts), output
