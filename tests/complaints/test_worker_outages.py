@@ -146,6 +146,9 @@ def test_a_worker_outlives_a_database_outage_and_finishes_queued_work(
     settings.TASKS = DB_BACKEND
     env = worker_env(settings, evidence_storage, tmp_path)
     env["WORKER_BACKOFF_MAX_SECONDS"] = "2"
+    # The worker's connections carry a name of their own: only they are cut below, never those of
+    # this test process's other threads (a live server's), which later tests go on using.
+    env["PGAPPNAME"] = "outage-test-worker"
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -181,15 +184,16 @@ def test_a_worker_outlives_a_database_outage_and_finishes_queued_work(
             admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
             try:
                 cut = admin.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s",
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = %s AND application_name = 'outage-test-worker'",
                     [name],
                 ).fetchone()[0]
-                assert cut >= 1  # the worker's connections (and this test's own: it reconnects)
+                assert cut >= 1  # the worker's connections
                 time.sleep(3)  # down for a while: the worker's reconnects are refused meanwhile
                 assert worker.poll() is None
             finally:
                 admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-        connection.close()  # this test's connection was cut too
+        connection.close()  # a fresh connection for what follows, now that new ones are allowed
 
         dossier = dossier_create(owner=filled_case.owner, case=filled_case, addressee="nfra")
         finished = wait_for(
