@@ -854,6 +854,10 @@ def offline(request):
     waits there and is sent when the network is back. It names nobody and shows no evidence."""
     response = render(request, "evidence/offline.html")
     response["Cache-Control"] = "no-cache"
+    # Fetched by the service worker in the background, possibly with the cookies of a moment ago
+    # (before a login rotated the CSRF secret): it must never set the CSRF cookie, or it would
+    # replace the fresh one and the next form the person sends would be refused (403).
+    request.META["CSRF_COOKIE_NEEDS_UPDATE"] = False
     return response
 
 
