@@ -177,7 +177,7 @@ before = Path("$WORK/counts-before").read_text()
 now = f"{EvidenceFile.objects.count()} evidence files, {AuditEvent.objects.count()} audit events"
 assert now == before, f"restored {now}, backed up {before}"
 incident = Incident.objects.filter(case__owner__username="demo").first()
-# A real PDF (a `%PDF-` header alone is refused as not a PDF).
+# A real PDF (a bare %PDF- header is refused as not a PDF).
 buffer = io.BytesIO()
 page = canvas.Canvas(buffer)
 page.drawString(72, 720, "restore drill")
