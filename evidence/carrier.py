@@ -12,6 +12,7 @@ the source kind "carrier".
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -207,10 +208,10 @@ def size_up_xlsx(fileobj: IO[bytes]) -> None:
         ) from None
     finally:
         fileobj.seek(0)
-    try:
+    # Marked, so reading the rows does not size the same upload up again; a file object that takes
+    # no attributes is simply sized up again.
+    with contextlib.suppress(AttributeError):
         fileobj.xlsx_sized_up = True
-    except AttributeError:
-        pass
 
 
 def _rows(fileobj: IO[bytes], fmt: str) -> Iterator[list]:

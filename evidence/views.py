@@ -393,7 +393,7 @@ def incident_delete(request, pk: int):
 
 
 class StorageUnavailable(Exception):
-    pass
+    """The evidence store stopped answering during a multi-file upload: the files left are not tried."""
 
 
 def store_uploads(request, store) -> tuple[list[dict], int]:

@@ -50,7 +50,7 @@ def partial_zips_remove() -> int:
                 os.remove(path)
                 removed += 1
             except FileNotFoundError:
-                pass
+                continue  # removed by another sweep meanwhile
             except OSError:
                 logger.warning("export %s: partial file %s not removed", export_id, path, exc_info=True)
     return removed
