@@ -32,6 +32,7 @@ from .models import (
     PhoneImport,
     Provenance,
     Source,
+    refs_take,
 )
 from .phone_logs import (
     DEFAULT_KINDS,
@@ -587,6 +588,11 @@ INSERT_FIELDS = (
     "source_ref",
     "import_key",
     "sources",
+    "ref",
+    "entered_by",
+    "place",
+    "location",
+    "conflicts",
 )
 
 
@@ -599,6 +605,18 @@ def _insert(incidents: list[dict]) -> None:
 
     if not incidents:
         return
+    # Each gets the case's next evidence numbers, in the order the entries were read.
+    for case_id in {incident["case_id"] for incident in incidents}:
+        mine = [
+            incident for incident in incidents if incident["case_id"] == case_id and not incident.get("ref")
+        ]
+        for incident, ref in zip(mine, refs_take(case_id, len(mine)), strict=True):
+            incident["ref"] = ref
+    for incident in incidents:
+        incident.setdefault("entered_by_id", None)
+        incident.setdefault("place", "")
+        incident.setdefault("location", None)
+        incident.setdefault("conflicts", [])
     fields = [Incident._meta.get_field(name) for name in INSERT_FIELDS]
     missing = {f.name for f in Incident._meta.concrete_fields} - {f.name for f in fields} - {"id"}
     if missing:  # a new model field must be added here too

@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,6 +67,12 @@ class Case(models.Model):
     # and the person's own follow-up entries (a notice's proof, a reply's screenshot: "own"), which
     # are not collection events. Plain data, so the rule engine never reads the layer above it.
     rule_context = models.JSONField(default=dict, blank=True, editable=False)
+    # When the debt began (third wave): entries before it are left out of imports unless the person
+    # ticks them in, and a dossier's period starts here. Null on cases made before the field existed.
+    period_start = models.DateField(_("debt started on"), null=True, blank=True)
+    # The last evidence number given in this case (E-0001, E-0002, …): numbers are handed out once,
+    # in order of entry, and never reused or changed, so every dossier calls an event the same.
+    last_ref = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -137,6 +143,20 @@ def own_entries_q() -> models.Q:
     return models.Q(source="import") & q
 
 
+REF_FORMAT = "E-{:04d}"
+
+
+def refs_take(case_id: int, count: int) -> list[str]:
+    """The case's next `count` evidence numbers. The counter's row is updated first, so concurrent
+    writers to one case queue behind each other and never hand out a number twice."""
+    if count <= 0:
+        return []
+    with transaction.atomic():
+        Case.objects.filter(pk=case_id).update(last_ref=models.F("last_ref") + count)
+        last = Case.objects.filter(pk=case_id).values_list("last_ref", flat=True).get()
+    return [REF_FORMAT.format(n) for n in range(last - count + 1, last + 1)]
+
+
 class IncidentQuerySet(models.QuerySet):
     def for_owner(self, user):
         return self.filter(case__owner=user)
@@ -184,6 +204,26 @@ class Incident(models.Model):
     # …, "ref": str}]. A later entry for the same real event joins the incident here instead of
     # becoming a second row (evidence.merging).
     sources = models.JSONField(default=list, blank=True, editable=False)
+    # The case's evidence number for this incident ("E-0007"), given once at creation (third wave).
+    ref = models.CharField(
+        _("evidence number"), max_length=12, blank=True, default="", db_default="", editable=False
+    )
+    # A helper who entered the incident on the owner's case (null: the owner, or an import).
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
+    # Where it happened (a visit): typed text, and the phone's position when the person allowed it:
+    # {"lat": float, "lon": float, "accuracy_m": float}.
+    place = models.CharField(_("place"), max_length=300, blank=True, default="", db_default="")
+    location = models.JSONField(_("location"), null=True, blank=True)
+    # Values another source gave for a field the person typed: [{"field", "value", "source"}]. The
+    # typed value stays until the person chooses (an audited amendment). Null on older rows.
+    conflicts = models.JSONField(null=True, blank=True, default=list, editable=False)
 
     objects = IncidentQuerySet.as_manager()
 
@@ -220,11 +260,19 @@ class Incident(models.Model):
                 condition=~models.Q(import_key=""),
                 name="incident_unique_import_key",
             ),
+            models.UniqueConstraint(
+                fields=["case", "ref"], condition=~models.Q(ref=""), name="incident_unique_ref"
+            ),
         ]
 
     def __str__(self) -> str:
         when = f"{self.occurred_at:%Y-%m-%d %H:%M}" if self.occurred_at else "?"
         return f"{self.get_kind_display()} {when}"
+
+    def save(self, *args, **kwargs):
+        if not self.ref and self._state.adding and self.case_id:
+            (self.ref,) = refs_take(self.case_id, 1)
+        super().save(*args, **kwargs)
 
     @property
     def time_status(self) -> str:
@@ -468,3 +516,44 @@ class CarrierMapping(models.Model):
 
     def __str__(self) -> str:
         return ", ".join(f"{k} → {v}" for k, v in self.mapping.items())
+
+
+class ShareRole(models.TextChoices):
+    READ = "read", _("Read")
+    ASSIST = "assist", _("Assist")
+
+
+class CaseShare(models.Model):
+    """A case shared with a helper (a lawyer, a legal-aid worker, a relative): made by the owner as
+    an invitation holding a one-time code (only its SHA-256 is kept), accepted by the helper's
+    account, ended by expiry, revocation or the owner's account going."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="shares")
+    helper = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="case_shares"
+    )
+    role = models.CharField(max_length=10, choices=ShareRole.choices)
+    note = models.CharField(max_length=200, blank=True, default="")
+    code_digest = models.CharField(max_length=64, unique=True)
+    code_prefix = models.CharField(max_length=8, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # The owner agreed to name this helper as 代理人 on letters (with their contact).
+    agent = models.BooleanField(default=False, db_default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["helper", "case"], name="caseshare_helper_case")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}:{self.role}:{self.code_prefix}"
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "active" if self.accepted_at else "pending"
