@@ -21,8 +21,13 @@ $(VENV)/.test: requirements-test.lock $(VENV)/.runtime
 	$(PIP_INSTALL) -r requirements-test.lock
 	touch $@
 
+# axe-core for the accessibility test, exactly as locked (skipped, with a reason, where npm is missing).
+tests/axe/node_modules/.installed: tests/axe/package-lock.json
+	if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/axe --no-audit --no-fund --silent && touch $@; \
+	else echo "npm not found: the accessibility test will be skipped"; fi
+
 install: $(VENV)/.runtime
-install-test: $(VENV)/.test
+install-test: $(VENV)/.test tests/axe/node_modules/.installed
 
 messages-compiled: install
 	$(PY) scripts/compile_messages.py

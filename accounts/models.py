@@ -66,6 +66,23 @@ class Profile(models.Model):
     language = models.CharField(
         _("language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS
     )
+    # Reminders by e-mail when the account has an address; push and the in-app list need no choice.
+    reminders_by_email = models.BooleanField(_("reminders by e-mail"), default=True, db_default=True)
+    # The app's lock (issue 29): a PIN asked after `lock_minutes` in the background. Only its hash is
+    # kept; empty means no lock. It guards this device's open session, never replaces the login.
+    pin_hash = models.CharField(max_length=128, blank=True, default="", db_default="")
+    lock_minutes = models.PositiveSmallIntegerField(_("lock after (minutes)"), default=5, db_default=5)
+    # Discreet mode (issue 29): the installed app, the tab and the header say "Notes" with a plain
+    # notepad icon instead of the app's name. Appearance only; the login and the lock are unchanged.
+    discreet = models.BooleanField(
+        _("discreet mode"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "The app on your home screen, the browser tab and the page header are called “Notes”, with a "
+            "plain notepad icon. Reinstall the app (add it to the home screen again) if its old name stays."
+        ),
+    )
 
     class Meta:
         db_table = "evidence_profile"
@@ -157,3 +174,85 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
+
+
+class RecoveryCode(models.Model):
+    """A way back in without e-mail: one of the codes shown once (at sign-up, or when the person
+    makes a new set), each good for one new password. Only the code's digest is kept, salted with
+    the user's id so one table of digests serves no other account."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="recovery_codes"
+    )
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
+        constraints = [models.UniqueConstraint(fields=["user", "digest"], name="recovery_code_once_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ({'used' if self.used_at else 'unused'})"
+
+    # Crockford's base32: no I, L, O or U, so a code read aloud or copied by hand survives.
+    ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+    @classmethod
+    def normalise(cls, code: str) -> str:
+        """What the person typed, as the code was made: capitals, no spaces or dashes, and the
+        letters people confuse with digits read as those digits."""
+        text = "".join(ch for ch in str(code or "").upper() if ch.isalnum())
+        return text.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+    @classmethod
+    def digest_of(cls, user_id: int, code: str) -> str:
+        return hashlib.sha256(f"{user_id}:{cls.normalise(code)}".encode()).hexdigest()
+
+
+class PushSubscription(models.Model):
+    """A browser or installed app that asked for reminders by Web Push (its endpoint and keys)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=1000)
+    p256dh = models.CharField(max_length=200)
+    auth = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "endpoint"], name="push_endpoint_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.endpoint[:40]}…"
+
+
+class Notification(models.Model):
+    """A message shown in the app (a reminder that a reply is due): the badge on 我的 counts the
+    unread ones. It is the one channel that needs neither e-mail nor push."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    # The case it concerns, by id (accounts sits below evidence and cannot point at a Case).
+    case_id = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("in-app reminder")
+        verbose_name_plural = _("in-app reminders")
+        ordering = ["-created_at", "-pk"]
+        # The badge on every page: a user's unread notifications.
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_unread")]
+
+    def __str__(self) -> str:
+        return self.title

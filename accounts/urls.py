@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
-from . import views
+from . import app_manifest, views
 
 FORM = "form.html"
 MESSAGE = "message.html"
@@ -13,6 +13,16 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("profile/", views.profile_edit, name="profile"),
     path("tokens/", views.token_list, name="token_list"),
+    path("recovery-codes/", views.recovery_codes, name="recovery_codes"),
+    path("recovery-codes/new/", views.recovery_codes_new, name="recovery_codes_new"),
+    path("recover/", views.recover, name="recover"),
+    path("email/", views.email_change, name="email_change"),
+    path("email/confirm/<str:token>/", views.email_confirm, name="email_confirm"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("push/subscribe/", views.push_subscribe, name="push_subscribe"),
+    path("pin/", views.pin_settings, name="pin_settings"),
+    path("pin/check/", views.pin_check, name="pin_check"),
+    path("app.webmanifest", app_manifest.web_manifest, name="web_manifest"),
     path("tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path(
         "password/change/",

@@ -1,7 +1,8 @@
-"""Pages for the account: sign-up, profile, language, API tokens."""
+"""Pages for the account: sign-up, profile, language, API tokens, recovery codes and the e-mail address."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from django.conf import settings
@@ -11,17 +12,30 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from config.throttling import client_address, hit, parse_rate, peek, throttle, wait_message
 
-from . import services
-from .forms import ProfileForm, SignupForm, TokenForm
-from .models import ApiToken, language_codes
+from . import push, services
+from .forms import (
+    EmailChangeForm,
+    PasswordConfirmForm,
+    PinForm,
+    ProfileForm,
+    RecoverForm,
+    SignupForm,
+    TokenForm,
+)
+from .models import ApiToken, Notification, language_codes
+from .throttles import recover_failed, recover_wait
+
+AFTER_CODES_SESSION_KEY = "after_recovery_codes"
+NEW_CODES_SESSION_KEY = "accounts.new_recovery_codes"
 
 
 def too_many(request, seconds: int):
@@ -125,8 +139,19 @@ def signup(request):
             if language in language_codes():
                 services.profile_update(profile=services.profile_for(user), language=language)
             login(request, user)
-            messages.success(request, _("Welcome. Start by creating a case for the debt being collected."))
-            return redirect("case_create")
+            # The first recovery codes, shown once on the next page (then gone from the session).
+            request.session[NEW_CODES_SESSION_KEY] = services.recovery_codes_create(user=user)
+            # A helper who came from an invitation link goes on to accept it after saving the codes.
+            following = request.POST.get("next") or request.GET.get("next") or ""
+            if following and url_has_allowed_host_and_scheme(
+                following, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
+                request.session[AFTER_CODES_SESSION_KEY] = following
+            else:
+                messages.success(
+                    request, _("Welcome. Start by creating a case for the debt being collected.")
+                )
+            return redirect("recovery_codes_new")
     return render(request, "form.html", {"form": form, "title": _("Sign up"), "submit": _("Create account")})
 
 
@@ -137,6 +162,10 @@ def profile_edit(request):
     if request.method == "POST" and form.is_valid():
         services.profile_update(profile=profile, **{k: form.cleaned_data[k] for k in form.changed_data})
         messages.success(request, _("Profile saved."))
+        # A detour from the dossier builder ("Add them") returns to the builder, not to the profile.
+        back = request.GET.get("next") or ""
+        if back and url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+            return redirect(back)
         return redirect("profile")
     return render(
         request,
@@ -192,3 +221,254 @@ def token_revoke(request, pk: int):
     services.token_revoke(token=token)
     messages.success(request, _("Token revoked: programs using it can no longer send evidence."))
     return redirect("token_list")
+
+
+# --- recovery codes and the e-mail address ----------------------------------------------------------
+
+
+@login_required
+def recovery_codes_new(request):
+    """The codes made at sign-up, shown once: they leave the session as this page is rendered."""
+    codes = request.session.pop(NEW_CODES_SESSION_KEY, None)
+    if not codes:
+        return redirect("recovery_codes")
+    following = request.session.pop(AFTER_CODES_SESSION_KEY, "")
+    return render(
+        request,
+        "accounts/recovery_codes.html",
+        {"codes": codes, "next": "case_create", "next_path": following, "first": True},
+    )
+
+
+@login_required
+def recovery_codes(request):
+    """How many codes are left; a new set for the password (the earlier ones stop working)."""
+    form = PasswordConfirmForm(request.POST or None, user=request.user)
+    if request.method == "POST":
+        if (wait := recover_wait(request, request.user.get_username())) is not None:
+            return too_many(request, wait)
+        if form.is_valid():
+            codes = services.recovery_codes_create(user=request.user)
+            return render(request, "accounts/recovery_codes.html", {"codes": codes, "next": "profile"})
+        recover_failed(request, request.user.get_username())
+    return render(
+        request,
+        "accounts/recovery_codes.html",
+        {"form": form, "left": services.recovery_codes_left(user=request.user)},
+    )
+
+
+def recover(request):
+    """A new password with a recovery code, without e-mail and without being logged in."""
+    form = RecoverForm(request.POST or None)
+    if request.method == "POST":
+        username = (request.POST.get("username") or "").strip()
+        if (wait := recover_wait(request, username)) is not None:
+            return too_many(request, wait)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                user = services.account_recover(
+                    username=data["username"], code=data["code"], new_password=data["new_password1"]
+                )
+            except ValidationError as exc:
+                if "code" in exc.message_dict:
+                    recover_failed(request, username)
+                for field, errors in exc.message_dict.items():
+                    form.add_error({"new_password": "new_password1"}.get(field, field), errors)
+            else:
+                left = services.recovery_codes_left(user=user)
+                return render(
+                    request,
+                    "message.html",
+                    {
+                        "title": _("New password set"),
+                        "message": _(
+                            "Your new password is set and the code you used no longer works "
+                            "(%(left)d codes left). Log in with the new password."
+                        )
+                        % {"left": left},
+                        "next_url": "login",
+                        "next_label": _("Log in"),
+                    },
+                )
+    return render(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "title": _("Set a new password with a recovery code"),
+            "submit": _("Set new password"),
+            "intro": _("No e-mail needed: each recovery code you saved at sign-up works once."),
+        },
+    )
+
+
+@login_required
+def email_change(request):
+    form = EmailChangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if (wait := throttle(request, "email-change", settings.PASSWORD_RESET_RATE)) is not None:
+            return too_many(request, wait)
+        try:
+            services.email_change_request(
+                user=request.user,
+                email=form.cleaned_data["email"],
+                confirm_url=lambda token: request.build_absolute_uri(reverse("email_confirm", args=[token])),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                _("A link is on its way to %(email)s. The address is used once you open it.")
+                % {"email": form.cleaned_data["email"]},
+            )
+            return redirect("profile")
+    current = request.user.email
+    return render(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "title": _("E-mail address"),
+            "submit": _("Send confirmation link"),
+            "intro": _("Now: %(email)s.") % {"email": current} if current else _("No e-mail address yet."),
+        },
+    )
+
+
+def email_confirm(request, token: str):
+    try:
+        user = services.email_confirm(token=token)
+    except ValidationError:
+        return render(
+            request,
+            "message.html",
+            {"title": _("E-mail address"), "message": _("This link is no longer valid. Ask for a new one.")},
+            status=400,
+        )
+    return render(
+        request,
+        "message.html",
+        {
+            "title": _("E-mail address confirmed"),
+            "message": _("%(email)s is now the address of your account.") % {"email": user.email},
+        },
+    )
+
+
+# --- reminders: the in-app list and this browser's push subscription ----------------------------------
+
+
+@login_required
+def notifications(request):
+    if request.method == "POST":
+        push.notifications_mark_read(user=request.user)
+        return redirect("notifications")
+    items = list(Notification.objects.filter(user=request.user)[:100])
+    return render(
+        request,
+        "accounts/notifications.html",
+        {"notifications": items, "unread": any(n.read_at is None for n in items)},
+    )
+
+
+@login_required
+@require_POST
+def push_subscribe(request):
+    """The page's own subscription call (session and CSRF; the API takes bearer tokens):
+    {"endpoint", "keys": {"p256dh", "auth"}} → 201 {"id"}."""
+    try:
+        data = json.loads(request.body or b"{}")
+        endpoint, keys = data["endpoint"], data["keys"]
+        p256dh, auth = keys["p256dh"], keys["auth"]
+        if not all(isinstance(v, str) and v for v in (endpoint, p256dh, auth)):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {"error": {"code": "invalid", "message": _("Send the browser's push subscription as JSON.")}},
+            status=400,
+        )
+    try:
+        subscription = push.subscription_save(user=request.user, endpoint=endpoint, p256dh=p256dh, auth=auth)
+    except ValidationError as exc:
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "invalid",
+                    "message": _("Some fields are not valid."),
+                    "fields": exc.message_dict,
+                }
+            },
+            status=400,
+        )
+    return JsonResponse({"id": subscription.pk}, status=201)
+
+
+# --- the app's lock and the quick exit ---------------------------------------------------------------
+
+PIN_FAILURES = 5  # wrong PINs before the lock refuses every try for PIN_WINDOW seconds
+PIN_WINDOW = 15 * 60
+
+
+@login_required
+def pin_settings(request):
+    profile = services.profile_for(request.user)
+    form = PinForm(request.POST or None, initial={"lock_minutes": profile.lock_minutes})
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["pin"]:
+                services.pin_set(
+                    user=request.user,
+                    password=data["password"],
+                    pin=data["pin"],
+                    lock_minutes=data["lock_minutes"],
+                )
+                messages.success(
+                    request, _("The lock is on: the PIN is asked after the time you chose away.")
+                )
+            else:
+                services.pin_clear(user=request.user, password=data["password"])
+                messages.success(request, _("The lock is off."))
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            return redirect("profile")
+    return render(
+        request,
+        "form.html",
+        {
+            "form": form,
+            "title": _("Lock with a PIN"),
+            "submit": _("Save"),
+            "intro": _(
+                "After the time you choose with this app in the background, it asks for the PIN before "
+                "showing anything. Your password still protects the account itself."
+            )
+            + (" " + _("The lock is on.") if profile.pin_hash else ""),
+        },
+    )
+
+
+@login_required
+@require_POST
+def pin_check(request):
+    """{"pin"} → 200 when it matches; 400 when not; after PIN_FAILURES wrong ones, 429 for a while
+    whatever is sent (so five guesses are all anyone standing by gets)."""
+    key = str(request.user.pk)
+    if (wait := peek("pin-failed", key, limit=PIN_FAILURES, window=PIN_WINDOW)) is not None:
+        response = JsonResponse({"error": {"code": "throttled", "message": wait_message(wait)}}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
+    try:
+        pin = json.loads(request.body or b"{}").get("pin", "")
+    except (ValueError, AttributeError):
+        pin = ""
+    if services.pin_matches(user=request.user, pin=pin if isinstance(pin, str) else ""):
+        return JsonResponse({"ok": True})
+    hit("pin-failed", key, limit=PIN_FAILURES, window=PIN_WINDOW)
+    return JsonResponse({"error": {"code": "wrong_pin", "message": _("Wrong PIN.")}}, status=400)

@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from accounts.push import notification_create, push_send
 from accounts.services import profile_for
 from core.mail import header_safe
 from evidence.models import Case, IncidentKind, Provenance
@@ -382,9 +383,11 @@ def reminders_send(*, at: datetime | None = None) -> ReminderRun:
     at = at or now()
     run = ReminderRun()
     for complaint, kind, state in due_reminders(at):
+        # Every reminder reaches the in-app list and every push subscription; a mail goes too when
+        # the account has an address and the person kept reminders by e-mail on.
         recipient = (complaint.owner.email or "").strip()
-        if not recipient:
-            continue  # the banner on the case page still shows it; a mail goes once an address is set
+        if recipient and not profile_for(complaint.owner).reminders_by_email:
+            recipient = ""
         if Reminder.objects.filter(complaint=complaint, kind=kind, due=state.due).exists():
             run.skipped += 1
             continue
@@ -410,18 +413,27 @@ def reminders_send(*, at: datetime | None = None) -> ReminderRun:
 
 
 def _reminder_send_one(complaint: Complaint, kind: str, state: Standing, recipient: str) -> None:
-    """Record, send and audit one reminder in one transaction: a failure leaves no row behind."""
+    """Record, list, mail and audit one reminder in one transaction: a failure leaves no row behind.
+    The push messages leave once it has committed (best effort, never twice: a mail that fails
+    rolls everything back before any push went out)."""
     subject, body = _reminder_mail(complaint, kind, state)
+    path = reverse("case_detail", args=[complaint.case_id])
     with transaction.atomic():
         reminder = Reminder.objects.create(
             complaint=complaint, kind=kind, due=state.due, recipient=recipient, sent_at=timezone.now()
         )
-        send_mail(subject, body, None, [recipient])
-        audit_append(
-            owner=complaint.owner,
-            action="complaint.reminder",
-            subject=reminder,
-            payload={"complaint": complaint.pk, "kind": kind, "due": state.due, "to": recipient},
+        notification_create(
+            user=complaint.owner, title=subject, body=body, url=path, case_id=complaint.case_id
+        )
+        if recipient:
+            send_mail(subject, body, None, [recipient])
+        payload = {"complaint": complaint.pk, "kind": kind, "due": state.due, "to": recipient}
+        if not recipient:
+            payload["channels"] = ["app", "push"]
+        audit_append(owner=complaint.owner, action="complaint.reminder", subject=reminder, payload=payload)
+        owner, tag = complaint.owner, f"reminder-{complaint.pk}-{kind}"
+        transaction.on_commit(
+            lambda: push_send(user=owner, title=subject, body=body, url=path, tag=tag), robust=True
         )
 
 

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from core.dates import validate_supported_date
+from evidence.forms import OneTimeTokenMixin
 
 from .deadlines import deadline_for
 from .models import Addressee, AllowedChannel, Channel, Outcome
@@ -40,7 +41,10 @@ class NoticeForm(forms.Form):
     language = forms.ChoiceField(label=_("Language of the notice"), choices=settings.LANGUAGES)
 
 
-class NoticeSentForm(forms.Form):
+class NoticeSentForm(OneTimeTokenMixin, forms.Form):
+    """With a one-time token: the same form sent twice (a double tap, the offline outbox sending it
+    when the network is back) is answered as already saved."""
+
     sent_at = local_datetime(_("When you sent it"))
     channel = forms.ChoiceField(
         label=_("How you sent it"), choices=Channel.choices, initial=Channel.ONLINE_CHAT
@@ -51,8 +55,12 @@ class NoticeSentForm(forms.Form):
         help_text=_("Kept as evidence of the notice, with its SHA-256."),
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_once_token()
 
-class ComplaintForm(forms.Form):
+
+class ComplaintForm(OneTimeTokenMixin, forms.Form):
     addressee = forms.ChoiceField(
         label=_("Complained to"), choices=Addressee.choices, initial=Addressee.ALIPAY
     )
@@ -76,9 +84,10 @@ class ComplaintForm(forms.Form):
         self.fields["dossier"].choices = [("", "—")] + [
             (d.pk, f"{d.number} · {d.get_addressee_display()}") for d in dossiers
         ]
+        self.add_once_token()
 
 
-class ReplyForm(forms.Form):
+class ReplyForm(OneTimeTokenMixin, forms.Form):
     received_at = local_datetime(_("When the reply came"))
     outcome = forms.ChoiceField(label=_("Outcome"), choices=Outcome.choices)
     text = forms.CharField(
@@ -87,6 +96,10 @@ class ReplyForm(forms.Form):
     evidence = forms.FileField(
         label=_("Screenshot of the reply or recording of the call back"), required=False
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_once_token()
 
 
 class DeadlineForm(forms.Form):

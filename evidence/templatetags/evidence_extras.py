@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import template
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ..merging import source_shown
 from ..models import Case, Contacted, Flag, Incident, IncidentKind
 
 register = template.Library()
@@ -93,13 +95,27 @@ def _field_label(name: str) -> str:
 
 
 def _local_time(text: str) -> str:
+    """An ISO time ("2026-12-07T14:47:30+00:00") as a person reads it, in the local time zone. A time
+    without an offset (read from a file name) is already the owner's local time and stays as read."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return text
-    if timezone.is_naive(moment):
-        return text
-    return date_format(timezone.localtime(moment), "Y-m-d H:i:s")
+    return human_datetime(moment if timezone.is_naive(moment) else timezone.localtime(moment))
+
+
+def human_datetime(moment: datetime) -> str:
+    """2026年12月7日 22:47:30 in Chinese, Dec. 7, 2026 22:47:30 in English: never the ISO form."""
+    # Translators: a Django date format for a date and time shown to people; Chinese: Y年n月j日 H:i:s
+    return date_format(moment, _("N j, Y H:i:s"))
+
+
+@register.filter
+def human_time(value) -> str:
+    """A time kept as ISO text (EXIF, a file name) or a datetime, as people write it."""
+    if isinstance(value, datetime):
+        return human_datetime(timezone.localtime(value) if timezone.is_aware(value) else value)
+    return _local_time(value) if isinstance(value, str) and value else ""
 
 
 def _value(field: str, value) -> str:
@@ -148,6 +164,67 @@ def readable_time(text) -> str:
 
 
 @register.filter
+def source_words(source) -> str:
+    """A source kept in an audit payload ({"kind", "ref"}) in words: 手机通话记录（来电）第1条."""
+    if not isinstance(source, dict):
+        return ""
+    shown = source_shown(source)
+    return shown["label"] if shown["file"] else shown["ref"] or shown["label"]
+
+
+@register.filter
 def needs_110(incident) -> bool:
     """Threats, violence or someone entering the home: the page says to call 110."""
     return bool({"threat", "violence", "entered_home"} & set(getattr(incident, "flags", None) or []))
+
+
+@register.filter
+def duration(seconds) -> str:
+    """150 → "2分30秒" (2 min 30 s): a length a person reads at a glance, not a count of seconds."""
+    try:
+        seconds = max(0, int(seconds))
+    except (TypeError, ValueError):
+        return ""
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return _("%(h)d h %(m)d min %(s)d s") % {"h": hours, "m": minutes, "s": seconds}
+    if minutes and not seconds:
+        return _("%(m)d min") % {"m": minutes}
+    if minutes:
+        return _("%(m)d min %(s)d s") % {"m": minutes, "s": seconds}
+    return _("%(s)d s") % {"s": seconds}
+
+
+CHINA_ZONES = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC")
+
+
+@register.filter
+def zone_name(zone) -> str:
+    """A time zone as a person says it: 北京时间 for China, else its UTC offset (never a raw name
+    such as "Africa/Abidjan")."""
+    name = str(zone)
+    if name in CHINA_ZONES:
+        return _("Beijing time")
+    try:
+        raw = datetime.now(ZoneInfo(name)).strftime("%z")
+    except (ValueError, KeyError, ZoneInfoNotFoundError):
+        return name
+    return f"UTC{raw[:3]}:{raw[3:]}" if raw not in ("+0000", "") else "UTC"
+
+
+@register.filter
+def file_type(content_type) -> str:
+    """ "audio/wav" → 录音（WAV）: the kind of file in words, its format as people know it."""
+    major, _slash, minor = str(content_type or "").partition("/")
+    fmt = minor.split(";")[0].removeprefix("x-").removeprefix("vnd.").upper()
+    kind = {"audio": _("Recording"), "image": _("Image"), "video": _("Video"), "text": _("Text")}.get(major)
+    if kind is None:
+        return fmt or _("File")
+    return _("%(kind)s (%(format)s)") % {"kind": kind, "format": fmt} if fmt else kind
+
+
+@register.filter
+def in_parens(text) -> str:
+    """Parentheses of the page's language: full-width （…） in Chinese, (…) in English."""
+    return _("(%(text)s)") % {"text": text} if text else ""

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stamps.selectors import evidence_stamp
+from stamps.tsa import configured
 
 register = template.Library()
 
@@ -26,3 +27,10 @@ def evidence_timestamp(evidence) -> dict:
         "tsa": urlsplit(stamp.tsa).netloc or stamp.tsa,
         "url": stamp.tsa,
     }
+
+
+@register.simple_tag
+def timestamps_configured() -> bool:
+    """Whether this server sends fingerprints to a time-stamp authority (the operator's TSA_URLS):
+    when it does not, a page says so once, with how it is turned on, instead of on every file."""
+    return configured()

@@ -207,6 +207,9 @@
         data.append("file", blob, item.name);
         data.append("started_at", new Date(item.startedAt).toISOString());
         data.append("elapsed_seconds", String(item.elapsed || 0));
+        // The recording's own id: the visit's details form on the recorder's page carries it too,
+        // so the recording and the details are one visit whichever reaches the server first.
+        data.append("recording_id", item.id);
         // How long ago recording began, by this phone's clock: a recording sent hours later still
         // states when it was made.
         data.append("age_seconds", String((Date.now() - item.startedAt) / 1000));
@@ -291,10 +294,11 @@
     });
   }
 
-  // In the time zone the pages show (the person's profile), not the phone's.
+  // In the time zone the pages show (the person's profile), not the phone's, written as people
+  // write it: 2026年12月7日 22:47:30 in Chinese (never 2026-12-07T22:47:30+08:00).
   function localTime(ms) {
-    var options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-                    second: "2-digit", hour12: false };
+    var options = { year: "numeric", month: "long", day: "numeric", hour: "2-digit", minute: "2-digit",
+                    second: "2-digit", hourCycle: "h23" };
     try {
       return new Date(ms).toLocaleString(document.documentElement.lang, Object.assign(options, { timeZone: say("timeZone") || undefined }));
     } catch (e) {
@@ -673,6 +677,8 @@
           bar.value = data.progress;
           percent.textContent = data.progress;
           note.textContent = data.note;
+          var stuck = section.querySelector("form.stuck");
+          if (stuck) stuck.hidden = !data.stalled;
           if (data.status === "ready" || data.status === "done" || data.status === "failed") {
             window.location.reload();
           } else {
@@ -684,6 +690,29 @@
     window.setTimeout(poll, 800);
   }
 
+  // The offline page's heading follows the real state: "No network" only while the server cannot be
+  // reached. The browser's online event is a hint; an answer from the server (or an item of the
+  // outbox saved) is the proof, so the page never says "No network" beside "Safely saved ✓".
+  function followNetwork(box) {
+    var title = box.querySelector("h1"), text = box.querySelector("p");
+    var offline = { title: title.textContent, text: text.textContent, page: document.title };
+    function show(online) {
+      title.textContent = online ? box.dataset.onlineTitle : offline.title;
+      text.textContent = online ? box.dataset.onlineText : offline.text;
+      document.title = online ? document.title.replace(offline.title, box.dataset.onlineTitle) : offline.page;
+      box.classList.toggle("online", online);
+    }
+    function probe() {
+      if (!navigator.onLine) { show(false); return; }
+      fetch(box.dataset.probeUrl, { cache: "no-store", credentials: "same-origin" })
+        .then(function () { show(true); }, function () { show(false); });
+    }
+    window.addEventListener("online", probe);
+    window.addEventListener("offline", function () { show(false); });
+    watchers.push(function (item) { if (item.state === "saved") show(true); });
+    probe();
+  }
+
   // Recording a home visit in the page: MediaRecorder (webm/opus in Chrome, mp4/aac in Safari) and
   // an on-screen timer. Every second of audio goes into IndexedDB as it is recorded; "stop" hands
   // the recording to the outbox, which sends it with its own Idempotency-Key until the server
@@ -693,6 +722,32 @@
     var timer = section.querySelector(".timer");
     var status = section.querySelector(".status");
     var recorder = null, startedAt = null, tick = null, current = null;
+    var level = section.querySelector("meter.level"), listening = null;
+
+    // The level meter: an analyser on the same microphone stream, read on every timer tick. Nothing
+    // of it is recorded; without Web Audio the meter simply stays hidden.
+    function listen(stream) {
+      var Context = window.AudioContext || window.webkitAudioContext;
+      if (!level || !Context) return null;
+      try {
+        var context = new Context();
+        var analyser = context.createAnalyser();
+        analyser.fftSize = 1024;
+        context.createMediaStreamSource(stream).connect(analyser);
+        var samples = new Float32Array(analyser.fftSize);
+        level.hidden = false;
+        return {
+          read: function () {
+            analyser.getFloatTimeDomainData(samples);
+            var sum = 0;
+            for (var i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
+            // RMS, scaled so ordinary speech fills most of the bar.
+            level.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+          },
+          stop: function () { level.value = 0; level.hidden = true; context.close(); }
+        };
+      } catch (e) { return null; }
+    }
 
     function pick() {
       var types = ["audio/webm;codecs=opus", "audio/webm", "audio/mp4", "audio/aac"];
@@ -702,6 +757,7 @@
       return "";
     }
     function show() {
+      if (listening) listening.read();
       var seconds = Math.floor((Date.now() - startedAt) / 1000);
       var m = Math.floor(seconds / 60), s = seconds % 60;
       timer.textContent = (m < 10 ? "0" : "") + m + ":" + (s < 10 ? "0" : "") + s;
@@ -744,6 +800,8 @@
         var stamp = new Date(startedAt).toISOString().replace(/[-:]/g, "").replace(/\..*$/, "");
         var id = uuid();
         current = { id: id, first: true };
+        var visitField = document.getElementById("visit-recording-id");
+        if (visitField) visitField.value = id;
         var writes = Store.put({
           id: id, kind: "visit", state: "recording", url: section.dataset.uploadUrl, type: mime,
           name: "visit-" + stamp + "." + extension, startedAt: startedAt, beat: startedAt, elapsed: 0, createdAt: startedAt
@@ -759,6 +817,7 @@
         });
         recorder.addEventListener("stop", function () {
           window.clearInterval(tick);
+          if (listening) { listening.stop(); listening = null; }
           stream.getTracks().forEach(function (t) { t.stop(); });
           var elapsed = (Date.now() - startedAt) / 1000;
           idle(section.dataset.textSaving);
@@ -767,6 +826,7 @@
             .then(function () { return sendItem(id); });
         });
         recorder.start(1000);
+        listening = listen(stream);
         tick = window.setInterval(show, 250);
         status.textContent = "";
         button.textContent = section.dataset.textStop;
@@ -799,6 +859,8 @@
     if (recorderSection) setUpRecorder(recorderSection);
     var building = document.getElementById("dossier-progress");
     if (building && window.fetch) followDossier(building);
+    var network = document.getElementById("network-state");
+    if (network && window.fetch) followNetwork(network);
 
     var form = document.getElementById("upload-form");
     if (form && window.FormData && window.XMLHttpRequest) setUpUpload(form);
@@ -811,7 +873,18 @@
     document.querySelectorAll("button.copy").forEach(function (b) {
       b.addEventListener("click", function () {
         var target = document.querySelector(b.dataset.copy);
-        if (target && navigator.clipboard) navigator.clipboard.writeText(target.textContent.trim());
+        if (!target || !navigator.clipboard) return;
+        // Says "Copied" on the button itself (announced by screen readers) once the clipboard has it.
+        var label = b.dataset.label || b.textContent;
+        b.dataset.label = label;
+        b.setAttribute("aria-live", "polite");
+        navigator.clipboard.writeText(target.value !== undefined ? target.value.trim() : target.textContent.trim())
+          .then(function () {
+            b.textContent = b.dataset.copied || label;
+            window.clearTimeout(b.copiedTimer);
+            b.copiedTimer = window.setTimeout(function () { b.textContent = label; }, 3000);
+          })
+          .catch(function () { target.select && target.select(); });
       });
     });
   });

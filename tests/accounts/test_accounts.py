@@ -20,7 +20,7 @@ def test_sign_up_logs_in_and_creates_a_profile_with_defaults(client, db):
             "password2": "a-long-pass-phrase-9",
         },
     )
-    assert response.status_code == 302 and response["Location"] == "/cases/new/"
+    assert response.status_code == 302 and response["Location"] == "/accounts/recovery-codes/new/"
     profile = Profile.objects.get(user__username="carol")
     assert profile.time_zone == "Asia/Shanghai" and profile.language == "zh-hans"
     assert client.get("/cases/").status_code == 200
