@@ -74,6 +74,7 @@ def phone_import_background(
     kinds: list[str] | None = None,
     date_order: str | None = None,
     mapping: dict | None = None,
+    include_before_period: bool = False,
 ) -> PhoneImport:
     """Queue a prepared import to run in the background; it answers "pending" until a worker
     takes it. Asking again while it waits or runs changes nothing."""
@@ -82,6 +83,8 @@ def phone_import_background(
         return row
     row.status, row.progress, row.error = ImportStatus.PENDING, 0, ""
     row.options = {"numbers": numbers, "kinds": kinds, "date_order": date_order, "mapping": mapping}
+    if include_before_period:
+        row.options["include_before_period"] = True
     row.attempts, row.result, row.heartbeat_at = 0, {}, timezone.now()
     row.started_at = row.finished_at = None
     row.save(
@@ -134,6 +137,7 @@ def import_job_run(*, import_id: int) -> PhoneImport:
             date_order=options.get("date_order"),
             mapping=options.get("mapping"),
             in_batches=True,
+            include_before_period=bool(options.get("include_before_period")),
         )
     except ImportStopped:
         logger.warning("import %s: stopped (no longer running)", import_id)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import bisect
 import functools
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from ledger.chain import audit_append
 
@@ -58,6 +60,47 @@ def source_label(kind: str) -> str:
             "carrier": _("Carrier's call record"),
         }.get(kind, kind)
     )
+
+
+# How an imported entry's source is written ("calls-recent.xml #1 (incoming)", "shot.png #3"): kept
+# as written in `source_ref` and `sources`; pages say it in words.
+_ENTRY_REF = re.compile(r"^(?P<file>.*) #(?P<position>\d+)(?: \((?P<direction>[a-z_]+)\))?$")
+
+
+def _direction_label(direction: str) -> str:
+    return str(
+        {
+            "incoming": pgettext("call or message direction", "incoming call"),
+            "outgoing": pgettext("call or message direction", "outgoing call"),
+            "missed": pgettext("call or message direction", "missed call"),
+            "voicemail": pgettext("call or message direction", "voicemail"),
+            "rejected": pgettext("call or message direction", "rejected call"),
+            "blocked": pgettext("call or message direction", "blocked call"),
+            "answered_elsewhere": pgettext("call or message direction", "answered on another device"),
+            "received": pgettext("call or message direction", "message received"),
+            "sent": pgettext("call or message direction", "message sent"),
+            "draft": pgettext("call or message direction", "draft"),
+            "outbox": pgettext("call or message direction", "message sent"),
+            "queued": pgettext("call or message direction", "message sent"),
+            "failed": pgettext("call or message direction", "message not sent"),
+        }.get(direction, "")
+    )
+
+
+def source_shown(source: dict) -> dict:
+    """A source as a page shows it: "手机通话记录（来电）第1条" (Phone call log (incoming call) no. 1)
+    for an entry of an imported file, with the file's name apart (`file`) for a title or a muted line;
+    the kind's label and its reference as written otherwise."""
+    label = source_label(source.get("kind", ""))
+    ref = str(source.get("ref") or "")
+    match = _ENTRY_REF.match(ref)
+    if not match or source.get("kind") not in ("import", "carrier", "ocr"):
+        return {**source, "label": label, "file": "", "ref": ref}
+    direction = _direction_label(match["direction"] or "")
+    if direction:
+        label = _("%(source)s (%(direction)s)") % {"source": label, "direction": direction}
+    text = _("%(source)s, entry %(position)s") % {"source": label, "position": match["position"]}
+    return {**source, "label": text, "file": match["file"], "ref": ""}
 
 
 def origin_of(incident: Incident) -> dict:
@@ -198,14 +241,69 @@ def same_call(*, case: Case, kind: str, at: datetime, duration: int | None, numb
     return None
 
 
+def typed_by_person(incident: Incident) -> bool:
+    """Whether the incident's stated facts are the person's own: typed in a form or sent by their
+    automation (its first source is "manual"), or amended by them since. A merge never changes
+    those; a value another source gives is kept beside them as a conflict (third wave)."""
+    if incident.amended_at is not None:
+        return True
+    return incident.source != Source.IMPORT and source_list(incident)[0].get("kind") == "manual"
+
+
+# Stated fields a later source may contradict (the time, how long, whether it was answered).
+CONFLICT_FIELDS = ("occurred_at", "duration_seconds", "answered")
+
+
+def conflict_value(field: str, value):
+    """A value as a conflict records it (JSON): times in UTC ISO 8601."""
+    if field == "occurred_at" and value is not None:
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def _times_disagree(typed: datetime, other: datetime) -> bool:
+    """A time typed to the minute (no seconds) agrees with any second of that minute."""
+    if typed.second == 0 and typed.microsecond == 0:
+        return not (typed <= other < typed + timedelta(minutes=1))
+    return abs(typed - other) >= timedelta(seconds=1)
+
+
+def _disagree(incident: Incident, field: str, value, source: dict) -> list[dict]:
+    """Record another source's value for a typed field; returns the conflicts it added."""
+    entry = {
+        "field": field,
+        "value": conflict_value(field, value),
+        "source": source["kind"],
+        "ref": source["ref"],
+    }
+    conflicts = list(incident.conflicts or [])
+    if any(c.get("field") == field and c.get("value") == entry["value"] for c in conflicts):
+        return []
+    incident.conflicts = [*conflicts, entry]
+    return [entry]
+
+
 def _apply(incident: Incident, source: dict, facts: dict | None, exact_time, import_key: str) -> dict:
-    """Join one entry's source and facts to the incident (not saved); the audit record of it."""
+    """Join one entry's source and facts to the incident (not saved); the audit record of it.
+
+    What the person typed is never changed: a different value from the joining source is kept as a
+    conflict (`Incident.conflicts`) for the person to choose (services.incident_update)."""
     before = incident.snapshot()
+    typed = typed_by_person(incident)
+    added: list[dict] = []
     for name, value in (facts or {}).items():
-        if name in FILLABLE and value not in (None, "") and getattr(incident, name) in (None, ""):
+        if name not in FILLABLE or value in (None, ""):
+            continue
+        current = getattr(incident, name)
+        if current in (None, ""):
             setattr(incident, name, value)
+        elif typed and name in CONFLICT_FIELDS and current != value:
+            added += _disagree(incident, name, value, source)
     if exact_time is not None:
-        incident.occurred_at = exact_time
+        if not typed or incident.occurred_at is None:
+            incident.occurred_at = exact_time
+        elif _times_disagree(incident.occurred_at, exact_time):
+            added += _disagree(incident, "occurred_at", exact_time, source)
     sources = source_list(incident)
     if source not in sources:
         sources.append(source)
@@ -216,13 +314,16 @@ def _apply(incident: Incident, source: dict, facts: dict | None, exact_time, imp
     # Not an amendment by the person: the join is its own audit record (incident.merge), and pages
     # and dossiers show the sources instead of "amended".
     changed = sorted(k for k in after if after.get(k) != before.get(k))
-    return {
+    record = {
         "incident": incident.pk,
         "source": source,
         "before": {k: before.get(k) for k in changed},
         "after": {k: after.get(k) for k in changed},
         "snapshot": after,
     }
+    if added:  # only when a source disagreed, so earlier merge records keep their shape
+        record["conflicts"] = added
+    return record
 
 
 def _clean_source(source: dict) -> dict:
@@ -232,7 +333,7 @@ def _clean_source(source: dict) -> dict:
 
 
 JOIN_FIELDS = ["sources", "duration_seconds", "answered", "counterpart_number", "counterpart_name"]
-JOIN_FIELDS += ["occurred_at", "import_key", "amended_at", "source_evidence"]
+JOIN_FIELDS += ["occurred_at", "import_key", "amended_at", "source_evidence", "conflicts"]
 
 
 def _update_joined(incidents: list[Incident]) -> None:

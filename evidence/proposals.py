@@ -1,14 +1,17 @@
-"""What a screenshot shows, proposed as incidents: the messages of an SMS thread, the rows of a call
-log. The person ticks what to log on a preview page (templates/evidence/ocr_preview.html); nothing
-is logged without that.
+"""What a screenshot shows, proposed as incidents: the messages of an SMS thread or a chat, the rows
+of a call log. The person ticks what to log on a preview page (templates/evidence/ocr_preview.html);
+nothing is logged without that.
 
-The layout is read from the OCR lines and their boxes (evidence/recognition.py):
+The kind of screen is told from its layout (screen_kind), never from one word. The layout is read
+from the OCR lines and their boxes (evidence/recognition.py):
 - an SMS thread: the sender in the header, centred time labels ("昨天 21:14", "星期二 10:32",
   "Yesterday 9:14 PM"), bubbles (received on the left, sent on the right) made of lines that follow
-  each other closely;
-- a call log: one time or date on the right per row; beside it the number or name, a count badge
-  "(3)", a second line (place, carrier, or a direction word "未接" / "呼出" as EMUI/ColorOS write),
-  and the ink of the main line (red: a missed call, as MIUI/HyperOS and iOS draw it).
+  each other closely; a tall (scrolling) screenshot is read the same way, measured in widths;
+- a chat (WeChat, QQ): the same, with the bubbles set in from the edges by the avatars;
+- a call log: one time or date on the right per row; the row's other lines are the number or name
+  (a saved contact's name over its number), a count badge "(3)", a place or carrier, a direction
+  word ("未接" / "呼出" as EMUI/ColorOS write) and a duration ("呼入 3分12秒"), and the ink of the
+  main line (red: a missed call, as MIUI/HyperOS and iOS draw it).
 
 Relative dates are resolved against the screenshot's own time (its file name, else EXIF). Whatever
 cannot be read for sure (no screenshot time for "昨天", only a date, a number with too few digits,
@@ -187,16 +190,60 @@ _DIRECTION_WORDS = {
     "已拨": "outgoing",
     "呼入": "incoming",
     "已接": "incoming",
+    "未接来电": "missed",
     "missed": "missed",
     "declined": "rejected",
+    "rejected": "rejected",
     "outgoing": "outgoing",
     "incoming": "incoming",
 }
 
 
+_DURATION_ZH = re.compile(
+    r"(?:(?P<h>\d{1,2})\s*小时)?\s*(?:(?P<m>\d{1,3})\s*分钟?)?\s*(?:(?P<s>\d{1,2})\s*秒)?"
+)
+_DURATION_EN = re.compile(
+    r"(?<![\w:])(?:(?P<h>\d{1,2})\s*h(?:rs?|ours?)?\b)?\s*(?:(?P<m>\d{1,3})\s*m(?:ins?|inutes?)?\b)?\s*"
+    r"(?:(?P<s>\d{1,2})\s*s(?:ecs?|econds?)?\b)?",
+    re.IGNORECASE,
+)
+
+
+def read_duration(text: str) -> int | None:
+    """A call's duration as a call log writes it beside the direction ("呼入 3分12秒", "1小时2分",
+    "45秒", "Incoming 3m 12s", "1 min 5 sec"), in seconds; None when the text holds none. A clock
+    ("3:12") is never taken for a duration: call logs write times that way."""
+    text = normalise_text(text)
+    for pattern in (_DURATION_ZH, _DURATION_EN):
+        for match in pattern.finditer(text):
+            if not any(match.group(part) for part in ("h", "m", "s")):
+                continue
+            hours, minutes, seconds = (int(match.group(part) or 0) for part in ("h", "m", "s"))
+            return hours * 3600 + minutes * 60 + seconds
+    return None
+
+
+def read_direction(text: str) -> str:
+    """The direction a call log's word states ("未接", "呼出", "Incoming"), or ""."""
+    lowered = normalise_text(text).strip().lower()
+    for word, meaning in _DIRECTION_WORDS.items():
+        if lowered.startswith(word):
+            return meaning
+    return ""
+
+
+def _is_call_info(text: str) -> bool:
+    """A line that states a call's direction or duration, not who called."""
+    return bool(read_direction(text)) or read_duration(text) is not None
+
+
+# The back arrow before a thread's sender is read as a character when it touches the name.
+_BACK_ARROW = re.compile(r"^[<‹〈←＜«]\s*")
+
+
 def read_who(text: str) -> dict:
     """A sender or call-log entry: {"number", "name", "count", "uncertain"}."""
-    text = normalise_text(text).strip()
+    text = _BACK_ARROW.sub("", normalise_text(text).strip())
     count = 1
     badge = _BADGE.search(text)
     if badge:
@@ -251,9 +298,94 @@ def _join(parts: list[str]) -> str:
     return text
 
 
+# What a messages screen writes in its input bar (MIUI, EMUI, ColorOS, OriginOS, iOS): the bar's
+# placeholder is the only text below the last bubble, and is no message.
+INPUT_PLACEHOLDERS = (
+    "短信",
+    "信息",
+    "发送短信",
+    "输入信息",
+    "短信/彩信",
+    "text message",
+    "message",
+    "imessage",
+    "rcs",
+)
+
+
+# Drawn icons that recognition reads as a letter: the call button's ring ("O"), a back chevron.
+_ICON_GLYPHS = set("OoCc0〇◯○<>くV")
+
+
+def _is_icon(line: dict) -> bool:
+    """A lone glyph in a square box: an icon, never a word."""
+    x0, y0, x1, y1 = line["box"]
+    square = 0.75 < (x1 - x0) / max(y1 - y0, 1) < 1.33
+    return square and normalise_text(line["text"]).strip() in _ICON_GLYPHS
+
+
+def _merge_fragments(lines: list[dict]) -> list[dict]:
+    """Pieces of one line that detection cut apart at a space ("(805)" "448-8418" "(3)"), joined:
+    on the same level, alike in height, less than a character's height apart."""
+    merged: list[dict] = []
+    # Left to right, so each piece meets the pieces before it on its level.
+    for line in sorted(lines, key=lambda line: (line["box"][0], line["box"][1])):
+        h = max(_height(line), 1)
+        for index, other in enumerate(merged):
+            ox0, oy0, ox1, oy1 = other["box"]
+            oh = max(oy1 - oy0, 1)
+            if (
+                abs(_center(other)[1] - _center(line)[1]) < 0.3 * max(h, oh)
+                and 0.6 < h / oh < 1.6
+                and -0.5 * h < line["box"][0] - ox1 < 0.6 * h
+            ):
+                x0, y0, x1, y1 = line["box"]
+                merged[index] = {
+                    **other,
+                    "text": _join([other["text"], line["text"]]),
+                    "box": [min(ox0, x0), min(oy0, y0), max(ox1, x1), max(oy1, y1)],
+                    "score": min(other["score"], line["score"]),
+                }
+                break
+        else:
+            merged.append(line)
+    return sorted(merged, key=lambda line: (line["box"][1], line["box"][0]))
+
+
 def _body_lines(lines: list[dict], width: int, height: int) -> list[dict]:
-    """The lines between the status bar and the bottom bar."""
-    return [line for line in lines if line["box"][1] > 0.045 * height and line["box"][3] < 0.93 * height]
+    """The lines between the status bar and the bottom bar. Measured in widths, not heights: a
+    scrolling screenshot (1080×12000) has the same bars as a 1080×2400 one. The status bar is the
+    first row of text when it sits at the very top (a photo of a screen has a margin above it)."""
+    if not lines:
+        return []
+    lines = _merge_fragments([line for line in lines if not _is_icon(line)])
+    if not lines:
+        return []
+    top = min(line["box"][1] for line in lines)
+    first_row = min(lines, key=lambda line: line["box"][1])
+    status = []
+    if top < 0.2 * width:
+        row_centre = _center(first_row)[1]
+        status = [
+            line
+            for line in lines
+            if abs(_center(line)[1] - row_centre) < 0.04 * width and len(normalise_text(line["text"])) <= 10
+        ]
+    body = [line for line in lines if line not in status]
+    bottom = [
+        line
+        for line in body
+        if line["box"][1] > height - 0.3 * width
+        and normalise_text(line["text"]).strip().lower() in INPUT_PLACEHOLDERS
+    ]
+    return [line for line in body if line not in bottom and line["box"][3] < height - 0.05 * width]
+
+
+def _header_bottom(lines: list[dict], width: int) -> float:
+    """Where a screen's header (the sender beside a back arrow, or the title) ends: an eighth of the
+    width below the first text under the status bar."""
+    top = min((line["box"][1] for line in lines), default=0)
+    return top + 0.12 * width
 
 
 _TRAILING_WHEN = re.compile(
@@ -297,14 +429,59 @@ def _time_column(lines: list[dict], width: int) -> list[dict]:
     ]
 
 
+def _pairs(lines: list[dict], width: int) -> dict:
+    """Rows of a left and a right line on the same level, counted by what the right one holds: a
+    time ("昨天 21:14", a call log's), a call's direction or duration ("呼入 3分12秒"), or anything
+    else (a bill's "罚息 123.45")."""
+    counts = {"time": 0, "info": 0, "other": 0}
+    left = [line for line in lines if line["box"][0] < 0.35 * width and line["box"][2] < 0.6 * width]
+    for right in (line for line in lines if line["box"][0] > 0.5 * width and line["box"][2] > 0.75 * width):
+        cy = _center(right)[1]
+        level = max(_height(right), 1)
+        if not any(abs(_center(other)[1] - cy) < 1.0 * max(level, _height(other)) for other in left):
+            continue
+        text = right["text"]
+        if len(text) <= 24 and parse_when(text, None) is not None:
+            counts["time"] += 1
+        elif _is_call_info(text):
+            counts["info"] += 1
+        else:
+            counts["other"] += 1
+    return counts
+
+
+def _message_lines(lines: list[dict], width: int) -> list[dict]:
+    """The lines of bubbles: below the header, neither a centred time label nor a row's right side."""
+    header = _header_bottom(lines, width)
+    return [line for line in lines if line["box"][1] >= header and not _is_time_label(line, width)]
+
+
+def _is_time_label(line: dict, width: int) -> bool:
+    x0, _y0, x1, _y1 = line["box"]
+    centred = abs(_center(line)[0] - width / 2) < 0.12 * width and x0 > 0.2 * width and x1 < 0.8 * width
+    return centred and len(line["text"]) <= 24 and parse_when(line["text"], None) is not None
+
+
 def screen_kind(lines: list[dict], width: int, height: int) -> str:
-    """The kind of screen: "calls", "sms" or "other"."""
+    """The kind of screen, from its layout rather than any one word: "calls" (rows whose right side
+    is a time, beside a number or a name; two rows are enough), "sms" (bubbles against the screen's
+    edges under centred time labels), "chat" (bubbles set in from the edges by the avatars, as
+    WeChat and QQ draw them) or "other" (a bill's label–value rows, a page of text, nothing)."""
     body = _split_merged(_body_lines(lines, width, height), width)
-    if len(_time_column(body, width)) >= 3:
+    pairs = _pairs(body, width)
+    if pairs["time"] >= 2 and pairs["time"] + pairs["info"] > pairs["other"]:
         return "calls"
-    if any(line["box"][1] > 0.12 * height for line in body):
-        return "sms"
-    return "other"
+    if pairs["other"] >= 2:
+        return "other"
+    messages = [line for line in _message_lines(body, width) if len(normalise_text(line["text"])) >= 2]
+    if not messages:
+        return "other"
+    # A page of text runs from edge to edge; a bubble never does.
+    spanning = [line for line in messages if line["box"][0] < 0.12 * width and line["box"][2] > 0.88 * width]
+    if len(spanning) >= max(2, len(messages) // 2):
+        return "other"
+    inset = [line for line in messages if line["box"][0] >= 0.13 * width and line["box"][2] <= 0.87 * width]
+    return "chat" if len(inset) >= 0.6 * len(messages) else "sms"
 
 
 def keyword_flags(text: str, keywords: dict) -> list[str]:
@@ -319,14 +496,36 @@ def keyword_flags(text: str, keywords: dict) -> list[str]:
     return [flag for flag in Flag.values if flag in found]
 
 
-def read_sms(lines: list[dict], width: int, height: int, reference, keywords: dict) -> dict:
+def read_sms(
+    lines: list[dict], width: int, height: int, reference, keywords: dict, *, kind: str = "sms"
+) -> dict:
+    """The messages of an SMS thread, or of a chat (kind "chat": bubbles beside avatars, the title
+    centred above them). A scrolling screenshot is read the same way, top to bottom."""
     body = _body_lines(lines, width, height)
-    header = [line for line in body if line["box"][1] < 0.12 * height]
-    rest = [line for line in body if line["box"][1] >= 0.12 * height]
+    limit = _header_bottom(body, width)
+    header = [line for line in body if line["box"][1] < limit]
+    rest = [line for line in body if line["box"][1] >= limit]
     sender = {"number": "", "name": "", "count": 1, "uncertain": ""}
     if header:
-        best = max(header, key=lambda line: (sum(c.isdigit() for c in line["text"]), -line["box"][1]))
+        if kind == "chat":
+            best = min(header, key=lambda line: abs(_center(line)[0] - width / 2))
+        else:
+            best = max(header, key=lambda line: (sum(c.isdigit() for c in line["text"]), -line["box"][1]))
         sender = read_who(best["text"])
+    # Where received bubbles start and sent ones end: the screen's edges for SMS, set in by the
+    # avatars for a chat.
+    bubbles = [line for line in rest if not _is_time_label(line, width)]
+    left_edge = min((line["box"][0] for line in bubbles), default=0)
+
+    def side_of(line: dict) -> str:
+        x0, _y0, x1, _y1 = line["box"]
+        if kind == "chat":
+            # The avatars set both sides in alike: sent bubbles end where received ones start, seen
+            # from the right edge. A line belongs to the side whose edge it is nearer.
+            inset_right = width - left_edge
+            return "left" if x0 - left_edge < inset_right - x1 else "right"
+        return "right" if (x1 > 0.85 * width and x0 > 0.12 * width) or x0 > 0.45 * width else "left"
+
     items: list[dict] = []
     label: dict | None = None
     bubble: list[dict] = []
@@ -348,7 +547,7 @@ def read_sms(lines: list[dict], width: int, height: int, reference, keywords: di
             reasons.append(_("parts of the text were hard to read"))
         items.append(
             {
-                "kind": "sms",
+                "kind": kind,
                 "direction": "sent" if side == "right" else "received",
                 "number": sender["number"],
                 "name": sender["name"],
@@ -356,6 +555,7 @@ def read_sms(lines: list[dict], width: int, height: int, reference, keywords: di
                 "at": when["at"] if when else None,
                 "body": text,
                 "count": 1,
+                "duration": None,
                 "flags": keyword_flags(text, keywords),
                 "uncertain": reasons,
             }
@@ -365,14 +565,12 @@ def read_sms(lines: list[dict], width: int, height: int, reference, keywords: di
     heights = sorted(_height(line) for line in rest) or [40]
     typical = heights[len(heights) // 2]
     for line in rest:
-        x0, _y0, x1, _y1 = line["box"]
-        cx, _cy = _center(line)
-        centred = abs(cx - width / 2) < 0.12 * width and x0 > 0.2 * width and x1 < 0.8 * width
-        if centred and len(line["text"]) <= 24 and parse_when(line["text"], None) is not None:
+        x0 = line["box"][0]
+        if _is_time_label(line, width):
             close()
             label = line
             continue
-        line_side = "right" if (x1 > 0.85 * width and x0 > 0.12 * width) or x0 > 0.45 * width else "left"
+        line_side = side_of(line)
         near = bool(bubble) and line["box"][1] - bubble[-1]["box"][3] <= 0.9 * typical
         # A bubble's last line is often short: it starts where the line above it started.
         if near and abs(x0 - bubble[-1]["box"][0]) < 0.03 * width:
@@ -383,67 +581,88 @@ def read_sms(lines: list[dict], width: int, height: int, reference, keywords: di
         side = line_side
         bubble.append(line)
     close()
-    return {"kind": "sms", "sender": sender, "items": items}
+    return {"kind": kind, "sender": sender, "items": items}
+
+
+def _call_row(lines: list[dict], time_line: dict, reference) -> dict | None:
+    """One call-log row: its lines top to bottom (a name over a number, a place, a direction word,
+    a duration), and its time. None when no line says who."""
+    left = [line for line in lines if not _is_call_info(line["text"]) or line is lines[0]]
+    main = left[0] if left else lines[0]
+    numbers = [line for line in left if read_who(line["text"])["number"]]
+    who = read_who(main["text"])
+    if not who["number"] and numbers:
+        # A saved contact: the name on top, the number under it.
+        number = read_who(numbers[0]["text"])
+        who = {**number, "name": who["name"], "count": who["count"]}
+    if not who["number"] and not who["name"]:
+        return None
+    direction = "missed" if is_red(main.get("color", "")) else "unknown"
+    duration = None
+    for line in lines:
+        said = read_direction(line["text"])
+        if said and direction == "unknown":
+            direction = said
+        if duration is None:
+            duration = read_duration(line["text"])
+    if direction == "unknown" and read_direction(main["text"]):
+        direction = read_direction(main["text"])
+    rest = [line["text"] for line in lines if line is not main and not (numbers and line is numbers[0])]
+    when = parse_when(time_line["text"], reference)
+    reasons = []
+    if when["uncertain"]:
+        reasons.append(when["uncertain"])
+    if who["uncertain"]:
+        reasons.append(who["uncertain"])
+    if min(main["score"], time_line["score"]) < 0.8:
+        reasons.append(_("the number or the time was hard to read"))
+    return {
+        "kind": "call",
+        "direction": direction,
+        "number": who["number"],
+        "name": who["name"],
+        "when_text": normalise_text(time_line["text"]),
+        "at": when["at"],
+        "body": " ".join(rest),
+        "count": who["count"],
+        "duration": duration if direction not in ("missed", "rejected") else None,
+        "flags": [],
+        "uncertain": reasons,
+    }
 
 
 def read_call_log(lines: list[dict], width: int, height: int, reference) -> dict:
-    body = [line for line in _body_lines(lines, width, height) if line["box"][1] >= 0.1 * height]
+    """The rows of a call log. Each time on the right anchors a row; every other line belongs to
+    the row whose time is nearest it, so a row keeps its name over its number and the direction and
+    duration written under the time ("呼入 3分12秒")."""
+    body = _body_lines(lines, width, height)
     body = _split_merged(body, width)
     times = sorted(_time_column(body, width), key=lambda line: _center(line)[1])
-    left = [line for line in body if line not in times and line["box"][0] < 0.5 * width]
+    others = [line for line in body if line not in times]
     centres = [_center(line)[1] for line in times]
-    gaps = sorted(b - a for a, b in zip(centres, centres[1:], strict=False)) or [height / 10]
+    gaps = sorted(b - a for a, b in zip(centres, centres[1:], strict=False)) or [0.2 * width]
     pitch = gaps[len(gaps) // 2]
-    rows: list[dict] = [{"time": line, "left": []} for line in times]
+    rows: list[dict] = [{"time": line, "lines": []} for line in times]
     orphans: list[dict] = []
-    for line in left:
+    for line in others:
         cy = _center(line)[1]
         nearest = min(rows, key=lambda row: abs(_center(row["time"])[1] - cy), default=None)
         if nearest is None or abs(_center(nearest["time"])[1] - cy) > 0.6 * pitch:
             orphans.append(line)
         else:
-            nearest["left"].append(line)
+            nearest["lines"].append(line)
     items = []
     for row in rows:
-        row["left"].sort(key=lambda line: line["box"][1])
-        if not row["left"]:
+        # Left lines first, top to bottom; the right side's (under the time) after them.
+        row["lines"].sort(key=lambda line: (line["box"][0] >= 0.5 * width, line["box"][1]))
+        if not row["lines"] or row["lines"][0]["box"][0] >= 0.5 * width:
             continue
-        main, *others = row["left"]
-        who = read_who(main["text"])
-        direction = "missed" if is_red(main.get("color", "")) else "unknown"
-        second = " ".join(line["text"] for line in others)
-        for word, meaning in _DIRECTION_WORDS.items():
-            if (
-                normalise_text(second).lower().startswith(word)
-                or normalise_text(main["text"]).lower() == word
-            ):
-                direction = meaning
-                break
-        when = parse_when(row["time"]["text"], reference)
-        reasons = []
-        if when["uncertain"]:
-            reasons.append(when["uncertain"])
-        if who["uncertain"]:
-            reasons.append(who["uncertain"])
-        if min(main["score"], row["time"]["score"]) < 0.8:
-            reasons.append(_("the number or the time was hard to read"))
-        items.append(
-            {
-                "kind": "call",
-                "direction": direction,
-                "number": who["number"],
-                "name": who["name"],
-                "when_text": normalise_text(row["time"]["text"]),
-                "at": when["at"],
-                "body": second,
-                "count": who["count"],
-                "flags": [],
-                "uncertain": reasons,
-            }
-        )
+        item = _call_row(row["lines"], row["time"], reference)
+        if item is not None:
+            items.append(item)
     for line in orphans:
         who = read_who(line["text"])
-        if who["number"]:
+        if who["number"] and line["box"][1] > _header_bottom(body, width):
             items.append(
                 {
                     "kind": "call",
@@ -454,6 +673,7 @@ def read_call_log(lines: list[dict], width: int, height: int, reference) -> dict
                     "at": None,
                     "body": "",
                     "count": who["count"],
+                    "duration": None,
                     "flags": [],
                     "uncertain": [_("no time could be read for this row")],
                 }
@@ -484,7 +704,7 @@ def screenshot_time(evidence: EvidenceFile, tz) -> datetime | None:
 
 
 def propose(*, evidence: EvidenceFile, tz, pack_id: str = "cn") -> dict:
-    """The proposals read from one image: {"kind": "sms" | "calls" | "other", "sender", "items",
+    """The proposals read from one image: {"kind": "sms" | "calls" | "chat" | "other", "sender", "items",
     "reference", "reference_source"}; "reference" is the screenshot's own time that relative dates
     ("昨天 22:05") are read against, "reference_source" where it came from ("name", "exif" or "").
     Each item has a stable "key" and a "logged" incident id once logged."""
@@ -503,8 +723,8 @@ def propose(*, evidence: EvidenceFile, tz, pack_id: str = "cn") -> dict:
     kind = screen_kind(row.lines, width, height)
     pack = available_packs().get(pack_id)
     keywords = pack.keywords if pack else {}
-    if kind == "sms":
-        found = read_sms(row.lines, width, height, reference, keywords)
+    if kind in ("sms", "chat"):
+        found = read_sms(row.lines, width, height, reference, keywords, kind=kind)
     elif kind == "calls":
         found = read_call_log(row.lines, width, height, reference)
     else:
@@ -537,12 +757,15 @@ def proposals_log(*, evidence: EvidenceFile, case: Case, choices: list[dict]) ->
         if item["key"] in logged:
             counts["already"] += 1
             continue
-        kind = IncidentKind.SMS if item["kind"] == "sms" else IncidentKind.CALL
+        kind = {"sms": IncidentKind.SMS, "chat": IncidentKind.APP_MESSAGE}.get(
+            item["kind"], IncidentKind.CALL
+        )
+        duration = item.get("duration") if kind == IncidentKind.CALL else None
         source = {"kind": "ocr", "ref": f"{evidence.original_name[:150]} #{item['index']}"}
         answered = False if item["direction"] in ("missed", "rejected") else None
         existing = (
             merging.same_call(
-                case=case, kind=kind, at=item["at"], duration=None, number=item["number"], strict=False
+                case=case, kind=kind, at=item["at"], duration=duration, number=item["number"], strict=False
             )
             if item["at"] is not None
             else None
@@ -555,12 +778,13 @@ def proposals_log(*, evidence: EvidenceFile, case: Case, choices: list[dict]) ->
                     "counterpart_number": item["number"],
                     "counterpart_name": item["name"],
                     "answered": answered,
+                    "duration_seconds": duration,
                 },
             )
             logged[item["key"]] = existing.pk
             counts["linked"] += 1
             continue
-        description = item["body"] if kind == IncidentKind.SMS else ""
+        description = item["body"] if kind in (IncidentKind.SMS, IncidentKind.APP_MESSAGE) else ""
         if kind == IncidentKind.CALL and item["count"] > 1:
             description = _(
                 "The call log groups %(count)d calls here; only the latest one's time is shown."
@@ -575,6 +799,7 @@ def proposals_log(*, evidence: EvidenceFile, case: Case, choices: list[dict]) ->
             counterpart_number=item["number"],
             counterpart_name=item["name"],
             answered=answered,
+            duration_seconds=duration,
             description=description,
             flags=[flag for flag in item["flags"] if flag in Flag.values],
             contacted=["self"],

@@ -101,6 +101,8 @@ MAKERS = {
     ],
     evidence.forms.TimelineFilterForm: lambda **kw: [evidence.forms.TimelineFilterForm(**kw)],
     complaints.forms.DossierForm: lambda **kw: [complaints.forms.DossierForm(**kw)],
+    # The day the debt began (issue 27).
+    evidence.forms.CaseForm: lambda **kw: [evidence.forms.CaseForm(**kw)],
 }
 
 

@@ -146,7 +146,7 @@ def test_amendments_read_as_changed_fields_with_local_times(alice_client, alice_
     page = alice_client.get(f"/incidents/{alice_incident.pk}/").content.decode()
     history = page[page.index('class="history"') :]
     assert "发生时间" in history or "occurred at" in history
-    assert "2024-03-15 23:05:00" in history and "2024-03-15 23:35:00" in history
+    assert "2024年3月15日 23:05:00" in history and "2024年3月15日 23:35:00" in history
     assert "15:05:00+00:00" not in history and "['threat'" not in history
     assert "威胁" in history
     # A threat is logged: calling 110 is offered first.
