@@ -1,11 +1,13 @@
-"""Capacity of one gunicorn sync worker (config/gunicorn.py, WEB_CONCURRENCY=1), over real HTTP:
+"""Capacity of one gunicorn worker process (config/gunicorn.py: gthread, WEB_THREADS threads;
+WEB_CONCURRENCY=1), over real HTTP:
 
 1. small uploads per second: 200 screenshots-sized files (100 KB) sent one after another, then from
    4 clients at once;
 2. slow uploads: N clients each sending a 2 MB recording at 200 KB/s (a phone on a weak network)
-   while another client asks for /healthz: how long that quick request waits. A sync worker holds
-   one request at a time, so it waits for the slow uploads ahead of it; a buffering proxy in front
-   (nginx's default) or more workers remove the wait.
+   while another client asks for /healthz: how long that quick request waits;
+3. many slow phones: SLOW_CLIENTS (50) uploads of 2 MB at 200 KB/s at once while another client asks
+   for /healthz again and again: its median, 95th percentile and slowest answer (goal: p95 < 200 ms),
+   and whether every upload was kept (201).
 
 Prints figures only; nothing is asserted.
 """
@@ -25,6 +27,7 @@ from upload import free_port, install, make_wav, start_gunicorn, wait_for_port
 SMALL = 100 * 1024
 SLOW_SIZE = 2 * 1024 * 1024
 SLOW_RATE = 200 * 1024  # bytes per second
+SLOW_CLIENTS = int(os.environ.get("BENCH_SLOW_CLIENTS", "50"))
 
 
 def setup(work: Path) -> tuple[dict, str, int]:
@@ -72,6 +75,54 @@ def post(port: int, token: str, incident: int, name: str, data: bytes, rate: int
 def distinct(base: bytes, n: int) -> bytes:
     """The same WAV with its last bytes changed: a different file each time (no content reuse)."""
     return base[:-8] + n.to_bytes(8, "big")
+
+
+def healthz_seconds(port: int) -> float:
+    asked = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    connection.request("GET", "/healthz")
+    connection.getresponse().read()
+    connection.close()
+    return time.perf_counter() - asked
+
+
+def many_slow_uploads(port: int, token: str, incident: int, slow: bytes) -> dict:
+    """SLOW_CLIENTS slow uploads at once; /healthz asked every 100 ms while they are all under way."""
+    if SLOW_CLIENTS < 1:
+        return {}
+    statuses: list[int] = []
+
+    def phone(k: int) -> None:
+        try:
+            statuses.append(
+                post(port, token, incident, f"many-{k}.wav", distinct(slow, 500_000 + k), SLOW_RATE)
+            )
+        except OSError as exc:
+            statuses.append(repr(exc))
+
+    phones = [threading.Thread(target=phone, args=(k,)) for k in range(SLOW_CLIENTS)]
+    for thread in phones:
+        thread.start()
+    time.sleep(1.0)  # every phone connected and sending
+    waits = []
+    while sum(thread.is_alive() for thread in phones) == SLOW_CLIENTS:
+        waits.append(healthz_seconds(port))
+        time.sleep(0.1)
+    for thread in phones:
+        thread.join()
+    waits.sort()
+    ms = [round(w * 1000, 1) for w in waits]
+    return {
+        f"healthz_beside_{SLOW_CLIENTS}_slow_uploads_asked": len(ms),
+        f"healthz_beside_{SLOW_CLIENTS}_slow_uploads_p50_ms": ms[len(ms) // 2] if ms else None,
+        f"healthz_beside_{SLOW_CLIENTS}_slow_uploads_p95_ms": ms[min(len(ms) - 1, int(len(ms) * 0.95))]
+        if ms
+        else None,
+        f"healthz_beside_{SLOW_CLIENTS}_slow_uploads_max_ms": ms[-1] if ms else None,
+        "healthz_p95_goal_ms": "< 200",
+        f"slow_uploads_kept_of_{SLOW_CLIENTS}": statuses.count(201),
+        "slow_upload_failures": sorted({str(s) for s in statuses if s != 201}),
+    }
 
 
 def main() -> dict:
@@ -140,6 +191,7 @@ def main() -> dict:
                 )
                 for thread in slow_threads:
                     thread.join()
+            figures.update(many_slow_uploads(port, token, incident, slow))
         finally:
             server.terminate()
             server.wait(timeout=30)

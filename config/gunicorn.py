@@ -6,6 +6,12 @@ import os
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+# Threaded workers: a phone sending a recording slowly holds one thread, not the whole process, so
+# quick requests (/healthz, pages) are answered beside 50 slow uploads per process (bench/capacity.py;
+# README › Operating › Capacity). Each busy thread may hold a database connection: PostgreSQL's
+# max_connections must exceed WEB_CONCURRENCY × WEB_THREADS plus the workers'.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("WEB_THREADS", "64"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "600"))
 accesslog = None
 errorlog = "-"

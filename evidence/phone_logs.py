@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import itertools
@@ -20,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import IO
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import ParseError, TreeBuilder
+from xml.parsers import expat
 
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import iterparse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -399,6 +401,9 @@ class Entries:
 _HIDDEN = {"", "unknown", "private", "private number", "restricted", "anonymous", "withheld", "unavailable"}
 
 
+# An export repeats a few hundred numbers across 100,000 entries: each distinct spelling is
+# normalised once (a bounded cache, so a file of all-different numbers costs no more than before).
+@functools.lru_cache(maxsize=8192)
 def counterpart(raw: str | None) -> str:
     """The other party as stored: a phone number normalised (digits, leading +), a sender that is
     no phone number (e-mail address, short code written with letters, alphanumeric sender, an
@@ -448,21 +453,25 @@ def _xml_events(fileobj: IO[bytes]):
     try:
         yield from iterparse(stream, events=("start", "end"), forbid_dtd=True)
     except DefusedXmlException:
-        raise PhoneLogError(
-            _(
-                "The file declares a DTD or entities, which phone backups never do; it was "
-                "refused for safety. Nothing was imported."
-            )
-        ) from None
+        raise _refused() from None
     except ParseError as exc:
-        line, column = getattr(exc, "position", (0, 0))
-        raise PhoneLogError(
-            _(
-                "The file is incomplete or not valid XML (line %(line)d, column %(column)d). "
-                "Nothing was imported."
-            )
-            % {"line": line, "column": column}
-        ) from None
+        raise _not_valid(*getattr(exc, "position", (0, 0))) from None
+
+
+def _refused() -> PhoneLogError:
+    return PhoneLogError(
+        _(
+            "The file declares a DTD or entities, which phone backups never do; it was "
+            "refused for safety. Nothing was imported."
+        )
+    )
+
+
+def _not_valid(line: int, column: int) -> PhoneLogError:
+    return PhoneLogError(
+        _("The file is incomplete or not valid XML (line %(line)d, column %(column)d). Nothing was imported.")
+        % {"line": line, "column": column}
+    )
 
 
 def _root_kind(tag: str) -> str:
@@ -495,7 +504,152 @@ def smsrecord_dates(fileobj: IO[bytes]) -> Iterator[str]:
             root.clear()
 
 
+def _call_entry(element, kind: str, position: int, latest: datetime) -> Entry | None:
+    """An SMS Backup & Restore <call> or OPPO/ColorOS <CALL_RECORDS>: the same Android fields."""
+    code = ascii_int(_attr(element, "type").strip()) or 0
+    at = _epoch(_attr(element, "date"), latest)
+    if not at:
+        return None
+    return Entry(
+        kind="call",
+        direction=CALL_TYPES.get(code, "other"),
+        type_code=code,
+        number=_call_number(element),
+        at=at,
+        duration=_duration(_attr(element, "duration")),
+        contact_name=_name(element, "contact_name" if kind == "calls_xml" else "name"),
+        position=position,
+    )
+
+
+def _sms_entry(element, position: int, latest: datetime) -> Entry | None:
+    code = ascii_int(_attr(element, "type").strip()) or 0
+    at = _epoch(_attr(element, "date"), latest)  # milliseconds, or seconds in some files
+    if not at:
+        return None
+    return Entry(
+        kind="sms",
+        direction=SMS_TYPES.get(code, "other"),
+        type_code=code,
+        number=counterpart(_attr(element, "address")),
+        at=at,
+        contact_name=_name(element),
+        body=_attr(element, "body"),
+        position=position,
+    )
+
+
+def _is_call(kind: str, tag: str) -> bool:
+    return kind == "calls_xml" and tag == "call" or kind == "oppo_calls_xml" and tag.lower() == "call_records"
+
+
+class _TreeNeeded(Exception):
+    """An <SMSRecord> backup keeps its fields in child elements: read with the element tree."""
+
+
+def _refuse_dtd(name, sysid, pubid, _internal_subset):
+    raise DTDForbidden(name, sysid, pubid)
+
+
+def _refuse_entity(name, _is_parameter, value, base, sysid, pubid, notation):
+    raise EntitiesForbidden(name, value, base, sysid, pubid, notation)
+
+
+def _refuse_unparsed_entity(name, base, sysid, pubid, notation):
+    raise EntitiesForbidden(name, None, base, sysid, pubid, notation)
+
+
+def _refuse_external(context, base, sysid, pubid):
+    raise ExternalReferenceForbidden(context, base, sysid, pubid)
+
+
 def _xml_items(fileobj: IO[bytes], tz, order: str | None) -> Iterator[Entry | None]:
+    """The entries of an XML export, read straight from expat's callbacks.
+
+    A <call> or <sms> is a single element whose attributes are the whole entry: building an element
+    tree for each (what iterparse does) cost more than reading the entry, so the attributes are
+    taken as expat hands them over; only an <mms> (parts and addresses in child elements) is built
+    as a small tree. The parser keeps defusedxml's guarantees: a DTD, an entity declaration or an
+    external reference stops it (DTDForbidden...), so no entity is ever expanded. An <SMSRecord>
+    backup is read by the element-tree parser (`_tree_items`)."""
+    latest = _latest()
+    fileobj.seek(0)
+    stream = io.BufferedReader(SurrogateRepairingReader(fileobj))
+    # "}" as namespace separator, as ElementTree's parser: a namespaced tag reads "{uri}tag" alike.
+    parser = expat.ParserCreate(None, "}")
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _refuse_dtd
+    parser.EntityDeclHandler = _refuse_entity
+    parser.UnparsedEntityDeclHandler = _refuse_unparsed_entity
+    parser.ExternalEntityRefHandler = _refuse_external
+    ended: list[tuple[str, object]] = []  # (tag, attributes or element) in the order they closed
+    open_attributes: list[dict] = []
+    state = {"kind": None, "tree": None, "depth": 0}
+
+    def start(tag, attributes):
+        if "}" in tag:
+            tag = "{" + tag
+        if state["tree"] is not None:  # inside an <mms>
+            state["tree"].start(tag, attributes)
+            state["depth"] += 1
+            return
+        if state["kind"] is None:
+            state["kind"] = _root_kind(tag)
+            if state["kind"] == "smsrecord_xml":
+                raise _TreeNeeded
+        elif state["kind"] == "sms_xml" and tag == "mms":
+            state["tree"] = TreeBuilder()
+            state["tree"].start(tag, attributes)
+            state["depth"] = 1
+            return
+        open_attributes.append(attributes)
+
+    def end(tag):
+        if "}" in tag:
+            tag = "{" + tag
+        tree = state["tree"]
+        if tree is not None:
+            tree.end(tag)
+            state["depth"] -= 1
+            if not state["depth"]:
+                ended.append((tag, tree.close()))
+                state["tree"] = None
+            return
+        ended.append((tag, open_attributes.pop()))
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    position = 0
+    try:
+        while True:
+            data = stream.read(1 << 16)
+            parser.Parse(data, not data)
+            kind = state["kind"]
+            for tag, element in ended:
+                if _is_call(kind, tag):
+                    position += 1
+                    yield _call_entry(element, kind, position, latest)
+                elif kind == "sms_xml" and tag == "sms":
+                    position += 1
+                    yield _sms_entry(element, position, latest)
+                elif kind == "sms_xml" and tag == "mms":
+                    position += 1
+                    yield _mms_entry(element, position, latest)
+            ended.clear()
+            if not data:
+                break
+    except _TreeNeeded:
+        yield from _tree_items(fileobj, tz, order)
+    except DefusedXmlException:
+        raise _refused() from None
+    except expat.ExpatError as exc:
+        raise _not_valid(exc.lineno, exc.offset) from None
+    if state["kind"] is None:
+        raise PhoneLogError(_("The file is empty."))
+
+
+def _tree_items(fileobj: IO[bytes], tz, order: str | None) -> Iterator[Entry | None]:
+    """The entries of an export read through an element tree (iterparse, pruned as it goes)."""
     latest = _latest()
     root = kind = None
     position = 0
@@ -505,49 +659,13 @@ def _xml_items(fileobj: IO[bytes], tz, order: str | None) -> Iterator[Entry | No
                 root, kind = element, _root_kind(element.tag)
             continue
         tag = element.tag
-        if (
-            kind == "calls_xml"
-            and tag == "call"
-            or kind == "oppo_calls_xml"
-            and tag.lower() == "call_records"
-        ):
-            # SMS Backup & Restore <call>, OPPO/ColorOS <CALL_RECORDS>: the same Android fields.
+        if _is_call(kind, tag):
             position += 1
-            code = ascii_int(_attr(element, "type").strip()) or 0
-            at = _epoch(_attr(element, "date"), latest)
-            yield (
-                Entry(
-                    kind="call",
-                    direction=CALL_TYPES.get(code, "other"),
-                    type_code=code,
-                    number=_call_number(element),
-                    at=at,
-                    duration=_duration(_attr(element, "duration")),
-                    contact_name=_name(element, "contact_name" if kind == "calls_xml" else "name"),
-                    position=position,
-                )
-                if at
-                else None
-            )
+            yield _call_entry(element, kind, position, latest)
             root.clear()
         elif kind == "sms_xml" and tag == "sms":
             position += 1
-            code = ascii_int(_attr(element, "type").strip()) or 0
-            at = _epoch(_attr(element, "date"), latest)  # milliseconds, or seconds in some files
-            yield (
-                Entry(
-                    kind="sms",
-                    direction=SMS_TYPES.get(code, "other"),
-                    type_code=code,
-                    number=counterpart(_attr(element, "address")),
-                    at=at,
-                    contact_name=_name(element),
-                    body=_attr(element, "body"),
-                    position=position,
-                )
-                if at
-                else None
-            )
+            yield _sms_entry(element, position, latest)
             root.clear()
         elif kind == "sms_xml" and tag == "mms":
             position += 1

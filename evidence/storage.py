@@ -22,6 +22,7 @@ import time
 
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.uploadedfile import TemporaryUploadedFile
 from django.core.files.utils import validate_file_name
 
 from .hashing import sha256_of
@@ -112,21 +113,62 @@ def _write_chunks(out, content) -> None:
         out.write(chunk.encode("utf-8") if isinstance(chunk, str) else chunk)
 
 
+def _spool_path(content) -> str | None:
+    """The spool file of an upload that may be moved into the store instead of copied: Django's
+    temporary upload file (evidence.uploads spools every upload to one), not moved already."""
+    if not isinstance(content, TemporaryUploadedFile) or getattr(content, "spool_moved", False):
+        return None
+    try:
+        path = content.temporary_file_path()
+    except (AttributeError, ValueError):
+        return None
+    return path if path and os.path.isfile(path) else None
+
+
+def _move_spool(content, temporary: str) -> bool:
+    """Move an upload's spool file onto `temporary` (a name in the blob's own folder) when both are
+    on one file system: the bytes the upload handler hashed are flushed, synced once and renamed, so
+    a large recording is written to disk once instead of twice. False (nothing moved, the caller
+    copies) for any other content, another file system, or a rename the system refuses.
+
+    The upload stays readable through its open file after the move (thumbnails, metadata); closing
+    it no longer finds the spool name, which Django's TemporaryUploadedFile.close() allows for."""
+    spool = _spool_path(content)
+    if spool is None:
+        return False
+    try:
+        if os.stat(spool).st_dev != os.stat(os.path.dirname(temporary)).st_dev:
+            return False
+        content.file.flush()
+        os.fsync(content.fileno())
+        os.replace(spool, temporary)
+    except OSError:
+        return False
+    content.spool_moved = True
+    return True
+
+
 def write_atomically(storage: FileSystemStorage, name: str, content, *, replace: bool) -> str:
     """Write `content` under `name` in a FileSystemStorage so that the name holds either nothing or
     the whole file: written to a temporary name in the same folder, fsynced, then renamed into place
     and the folder fsynced. With `replace` an existing file is replaced in one step (os.replace);
     without, an existing name is kept and the file gets an available name instead (the hard link
-    fails when the name is taken, so two writers never overwrite each other). Returns the name."""
+    fails when the name is taken, so two writers never overwrite each other). Returns the name.
+
+    An upload spooled to disk on the same file system is not copied: its spool file becomes the
+    temporary file (`_move_spool`), one write and one fsync for the whole upload."""
     full_path = storage.path(name)
     directory = os.path.dirname(full_path)
     created = _make_folders(storage, directory)
     fd, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, suffix=TEMPORARY_SUFFIX, dir=directory)
     try:
-        with os.fdopen(fd, "wb") as out:
-            _write_chunks(out, content)
-            out.flush()
-            os.fsync(out.fileno())
+        if _move_spool(content, temporary):  # the spool replaced the empty temporary file
+            os.close(fd)
+        else:
+            with os.fdopen(fd, "wb") as out:
+                _write_chunks(out, content)
+                out.flush()
+                os.fsync(out.fileno())
         if storage.file_permissions_mode is not None:  # otherwise mkstemp's private 0o600 stays
             os.chmod(temporary, storage.file_permissions_mode)
         while True:
