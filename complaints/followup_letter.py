@@ -27,8 +27,10 @@ def follows_entries(*, dossier, tz, language: str) -> list[dict]:
     """The complaints the dossier follows, oldest first, as sealed facts."""
     ordered_on = (dossier.followup_at or dossier.created_at).astimezone(tz).date()
     entries = []
-    complaints = Complaint.objects.filter(case=dossier.case, pk__in=dossier.follows or []).prefetch_related(
-        "replies"
+    complaints = (
+        Complaint.objects.filter(case=dossier.case, pk__in=dossier.follows or [])
+        .select_related("dossier")
+        .prefetch_related("replies")
     )
     for complaint in complaints.order_by("sent_at", "pk"):
         rules = deadline_for(complaint.addressee)
@@ -65,6 +67,8 @@ def follows_entries(*, dossier, tz, language: str) -> list[dict]:
                 "overdue_days": overdue,
                 "as_of": ordered_on.isoformat(),
             }
+            # The dossier sent with that complaint, by its number: the recipient can ask for it.
+            | ({"dossier": complaint.dossier.number} if complaint.dossier_id else {})
         )
     return entries
 

@@ -96,6 +96,22 @@ class DossierForm(forms.Form):
     request_text = forms.CharField(
         label=_("Other requests"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    # Where the person lives: the police report states it, and a letter asking for a written reply
+    # gives it as the address for that reply.
+    contact_address = forms.CharField(
+        label=_("Your address (for a written reply; the police report states it)"),
+        required=False,
+        max_length=300,
+    )
+    police_station = forms.CharField(
+        label=_("Police station to report to (e.g. 渝北区公安分局龙溪派出所)"), required=False, max_length=200
+    )
+    harm = forms.CharField(
+        label=_("How this has harmed you and your family (in your own words)"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     # Everything in the period is included; ticking an incident leaves it out. (Sending the
     # excluded few rather than the included many keeps a 1,000-incident case under form limits.)
     exclude = forms.MultipleChoiceField(

@@ -58,7 +58,8 @@ def default_requests(kind: str) -> list[str]:
     return [
         code
         for code, item in _data()["requests"].items()
-        if kind in item.get("for", []) and item.get("default")
+        if kind in item.get("for", [])
+        and (item.get("default") is True or kind in (item.get("default") or []))
     ]
 
 

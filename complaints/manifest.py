@@ -31,6 +31,7 @@ from evidence.models import (
 from evidence.recognition import recognized_row
 from evidence.rules import RECORD_FIELDS, RulePackError, evaluate, get_pack, records_from_rows
 from evidence.selectors import present
+from evidence.shares import case_agent
 from evidence.storage import open_evidence
 from ledger.models import canonical_json
 from stamps.selectors import batch_subjects, evidence_stamps
@@ -40,6 +41,8 @@ from .bundle_files import bundle_section
 from .followup_letter import after_notice_contacts, follows_entries, notice_entry
 from .letters import addressee as addressee_details
 from .letters import full_id_allowed, request_text
+from .regulators import local_office
+from .statement import information_provided, statement_facts
 from .summary import call_direction, summaries
 
 # /2: the statistics the dossier prints are part of the sealed manifest.
@@ -127,6 +130,30 @@ def numbers_seen(incidents) -> list[str]:
             if key not in by_key or len(number) < len(by_key[key]):
                 by_key[key] = number
     return sorted(by_key.values())
+
+
+def night_basis(whole: dict[str, dict], pack, areas: set[str] | None = None) -> dict | None:
+    """The sources the quiet-hours findings cite (each in force on its incident's date), and whether
+    any of them binds; only those of the recipient's areas (the police: none, the fact stays)."""
+    if pack is None:
+        return None
+    cited = [
+        source
+        for rule in pack.rules
+        if rule.type == "quiet_hours" and rule.id in whole
+        for source in whole[rule.id]["sources"]
+        if areas is None or pack.sources[source["id"]].area in areas
+    ]
+    if not cited:
+        return None
+    unique = list({c["id"]: c for c in cited}.values())
+    return {
+        "binding": any(pack.sources[c["id"]].binding for c in unique),
+        "sources": [c["text"] for c in unique],
+        # The quiet-hours rules: a letter counts, per source, the night calls on whose dates it was
+        # in force (a 2026 guideline is not cited for the 2025 calls; issue 26 review).
+        "rules": [rule.id for rule in pack.rules if rule.type == "quiet_hours" and rule.id in whole],
+    }
 
 
 def _connected(incident) -> bool:
@@ -322,6 +349,20 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
         pack = None
     lender = pack.lender_type(case.creditor) if pack else None
     recipient = addressee_details(dossier.addressee, language, dossier.addressee_name)
+    # 12378 and 12363 complaints are handled where the lender is registered (regulators.toml): the
+    # letter goes to that office, not to the headquarters.
+    office = local_office(dossier.addressee, case.lender_name, case.creditor, language)
+    if office:
+        recipient = addressee_details("custom", language, office["name"]) | {
+            key: recipient[key] for key in ("form", "code", "kind", "grounds", "id_number", "channel")
+        }
+        recipient["office"] = office
+    station = getattr(dossier, "police_station", "")
+    if recipient["form"] == "report" and station:
+        # The police station the person reports to, when they named it.
+        recipient = addressee_details("custom", language, station) | {
+            key: recipient[key] for key in ("form", "code", "kind", "grounds", "id_number", "channel")
+        }
     areas = None if recipient["grounds"] == "all" else set(recipient["grounds"])
     # The dossier's own pack is evaluated over the whole case (windows look at neighbours that may
     # be left out of the dossier), then read for the included incidents.
@@ -338,10 +379,20 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             context=case.rule_context,
         )
     violations: dict[str, dict] = {}
+    # The whole record's findings, before the recipient's filter: every sentence about the record
+    # (the contacts after a notice, the basis for the night count) is written from these, so a
+    # letter that cites fewer grounds never states fewer facts.
+    whole: dict[str, dict] = {}
     incident_entries = []
     for number, incident in enumerate(incidents, start=1):
         on = incident.occurred_at.astimezone(profile.tz).date() if incident.occurred_at else None
         shown = present(findings.get(incident.pk, []), pack, language, on=on, lender=lender) if pack else []
+        for view in shown:
+            entry = whole.setdefault(view["rule"], {"incidents": [], "sources": []})
+            entry["incidents"].append({"incident": incident.pk, "explanation": view["explanation"]})
+            for cited in view["binding_sources"] + view["standard_sources"]:
+                if cited not in entry["sources"]:
+                    entry["sources"].append(cited)
         if areas is not None:  # e.g. the police: only public-security and criminal grounds
             shown = [_within(view, pack, areas) for view in shown]
             shown = [view for view in shown if view["binding_sources"] or view["standard_sources"]]
@@ -363,13 +414,21 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                     if cited not in group[key]:
                         group[key].append(cited)
             group["incidents"].append(
-                {"incident": incident.pk, "explanation": view["explanation"]}
+                # The sources in force on this incident's own date (a 2025 event never cites a
+                # source issued in 2026): the letter prints them per incident, not per rule.
+                {
+                    "incident": incident.pk,
+                    "explanation": view["explanation"],
+                    "cites": [c["id"] for c in view["binding_sources"] + view["standard_sources"]],
+                }
                 # Cited with the date of the written notice it came after.
                 | ({"after_notice": view["notice_date"]} if view.get("after_notice") else {})
             )
         incident_entries.append(
             {
-                "ref": f"#{number}",
+                # The incident's evidence number (E-0007), kept for the life of the case, so two
+                # dossiers call one event by one number; rows without one keep the running number.
+                "ref": incident.ref or f"#{number}",
                 "id": incident.pk,
                 "kind": incident.kind,
                 "occurred_at": _utc(incident.occurred_at),
@@ -396,7 +455,23 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
                 "source_ref": incident.source_ref,
                 "violations": [v["rule"] for v in shown],
             }
+            # Entered by a helper of a shared case (not the owner): said so in the row's source.
+            | (
+                {"entered_by": "helper"}
+                if incident.entered_by_id and incident.entered_by_id != case.owner_id
+                else {}
+            )
+            # Where a visit happened (third wave): only when stated, so earlier manifests keep
+            # their shape. The location is the phone's {"lat", "lon", "accuracy_m"}.
+            | ({"place": incident.place} if incident.place else {})
+            | ({"location": incident.location} if incident.location else {})
         )
+    quiet_rules = {rule.id for rule in pack.rules if rule.type == "quiet_hours"} if pack else set()
+    night_ids = {
+        entry["id"]
+        for entry in incident_entries
+        if any(f["rule"] in quiet_rules for f in findings.get(entry["id"], []))
+    }
     separator = "；" if language == "zh-hans" else "; "
     for group in violations.values():
         cited = group["binding_sources"] + group["standard_sources"]
@@ -433,7 +508,13 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             if (getattr(dossier, "full_id_number", False) and full_id_allowed(dossier.addressee))
             else mask_id_number(profile.id_number),
             "phone": profile.phone,
-        },
+        }
+        # Where the person lives and takes written replies: only when given, so manifests sealed
+        # before it was asked keep their shape.
+        | ({"address": dossier.contact_address} if getattr(dossier, "contact_address", "") else {}),
+        # The helper the owner named as 代理人 on a shared case: only when named, so manifests sealed
+        # before sharing existed keep their shape.
+        **({"agent": {"name": agent[0], "phone": agent[1]}} if (agent := case_agent(case)) else {}),
         "addressee": recipient,
         "letter": {
             "kind": recipient["kind"],
@@ -444,8 +525,33 @@ def build_manifest(dossier, *, progress=None) -> tuple[bytes, dict]:
             # and the contacts after that notice which broke it (complaints/followup_letter.py).
             "follows": follows_entries(dossier=dossier, tz=profile.tz, language=language),
             "notice": notice_entry(dossier=dossier, tz=profile.tz, language=language),
-            "after_notice": after_notice_contacts(violations, incident_entries, pack),
-        },
+            "after_notice": after_notice_contacts(whole, incident_entries, pack),
+            # What the night-time count rests on, from the whole record: binding law or only
+            # standards and self-regulation (then the letter never says "forbidden").
+            "night_basis": night_basis(whole, pack, areas),
+        }
+        # A police report opens with a first-person statement: its most serious events, places,
+        # the names collectors gave, the harm (complaints/statement.py).
+        | (
+            {
+                "statement": statement_facts(
+                    incident_entries,
+                    night=night_ids,
+                    station=station,
+                    harm=getattr(dossier, "harm", ""),
+                    after={a["incident"] for a in after_notice_contacts(whole, incident_entries, pack)},
+                )
+            }
+            if recipient["form"] == "report"
+            else {}
+        )
+        # 12363 is competent for personal financial information: the events in which the debt
+        # went to others are what its letter reports.
+        | (
+            {"information_provided": information_provided(incident_entries)}
+            if dossier.addressee == "pboc"
+            else {}
+        ),
         "respondent": {
             "lender_name": case.lender_name,
             "lender_type": lender,

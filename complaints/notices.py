@@ -226,6 +226,16 @@ def notice_mark_sent(*, notice: StopNotice, sent_at: datetime, channel: str, pro
         errors["channel"] = [_("Choose one of: %(choices)s.") % {"choices": ", ".join(Channel.values)}]
     if notice.sent_at is not None:
         errors["sent_at"] = [_("This notice is already marked as sent.")]
+    elif (
+        "sent_at" not in errors
+        and notice.created_at
+        and sent_at < notice.created_at.replace(second=0, microsecond=0)
+    ):
+        # A notice cannot have been sent before it was written (its number carries that date).
+        errors["sent_at"] = [
+            _("A notice cannot be sent before it was created (%(created)s).")
+            % {"created": timezone.localtime(notice.created_at).strftime("%Y-%m-%d %H:%M")}
+        ]
     if errors:
         raise ValidationError(errors)
     number = notice_number(notice)

@@ -32,6 +32,22 @@ def _local_day(manifest: dict, iso: str | None) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).date().isoformat()
 
 
+def _rules_sentence(manifest: dict, t: dict) -> str:
+    language = manifest["dossier"]["language"]
+    """The findings by force ("涉嫌违反法律法规：…" apart from "不符合标准或自律规范：…"), never one list."""
+    if not manifest.get("rules_evaluated", True) or not manifest["violations"]:
+        return ""
+    parts = []
+    for binding, key in ((True, "summary_rules_binding"), (False, "summary_rules_standards")):
+        titles = [v["title"] for v in manifest["violations"] if bool(v.get("binding")) is binding]
+        if titles:
+            # Titles hold "、" themselves: "；" between them, so the count can be read off the list.
+            parts.append(
+                t[key].format(rules="；".join(titles) if language == "zh-hans" else "; ".join(titles))
+            )
+    return "".join(parts)
+
+
 def summaries(manifest: dict) -> dict[str, str]:
     """{"long": ≤500 characters, "short": ≤200} in the dossier's language, naming the counts."""
     language = manifest["dossier"]["language"]
@@ -56,12 +72,47 @@ def summaries(manifest: dict) -> dict[str, str]:
         "backed": stats.get("backed", 0),
         "files": len(manifest["evidence"]),
         "number": manifest["dossier"]["number"],
-        "rules": t["sep"].join(v["title"] for v in manifest["violations"]) or t["summary_no_rules"],
+        # Contacts with the person and with others counted apart (a call to the mother is not a
+        # call to me); findings backed by law apart from those backed only by standards.
+        "to_me": stats["total"] - stats["third"],
+        "night_from": (stats.get("quiet_hours") or {}).get("from", "22:00"),
+        "night_until": (stats.get("quiet_hours") or {}).get("until", "08:00"),
+        "rules": _rules_sentence(manifest, t),
         "count_rules": len(manifest["violations"]),
+        "count_binding": sum(1 for v in manifest["violations"] if v.get("binding")),
+        "count_standards": sum(1 for v in manifest["violations"] if not v.get("binding")),
         "requests": t["sep"].join(r["text"] for r in manifest["requests"][:3]),
         "verify": manifest["dossier"].get("verify_url", ""),
     }
+    report = (manifest.get("letter") or {}).get("kind") == "police"
+    values["what"] = t["summary_what_report" if report else "summary_what"]
+    counts = ""
+    if values["count_binding"]:
+        counts += t["summary_count_binding"].format(n=values["count_binding"])
+    if values["count_standards"]:
+        counts += t["summary_count_standards"].format(n=values["count_standards"])
+    values["counts"] = counts
     long_text = t["summary_long"].format(**values)
+    # A regulator reads first that the lender was asked and did not answer in time.
+    for entry in (manifest.get("letter") or {}).get("follows") or []:
+        key = "summary_follows" if entry.get("overdue_days") is not None else "summary_follows_waiting"
+        lender = respondent["lender_name"] or ""
+        to = (
+            t["follows_to_via"].format(lender=lender, channel=entry["to"])
+            if entry.get("addressee") == "alipay" and lender
+            else entry["to"]
+        )
+        long_text += t[key].format(
+            date=entry["date"],
+            channel=t.get(f"letter_channel_{entry.get('channel', '')}", entry.get("channel_label", "")),
+            to=to,
+            ticket=t["earlier_ticket"].format(ticket=entry["ticket"]) if entry.get("ticket") else "",
+            dossier=t["summary_follows_dossier"].format(number=entry["dossier"])
+            if entry.get("dossier")
+            else "",
+            today=entry.get("as_of", ""),
+            days=entry.get("overdue_days"),
+        )
     if values["requests"]:
         long_text += t["summary_requests"].format(**values)
     long_text += t["summary_check"].format(**values)

@@ -254,6 +254,12 @@ def _validate_predicate(raw: dict, where: str) -> dict:
         predicate["reasons"] = {
             code: _bilingual(reasons[code], f"{where}.reasons.{code}") for code in reasons
         }
+        # The reasons this rule judges (default: all): contact with third parties after consent was
+        # withdrawn rests on other sources than a call outside the hours the notice asks for.
+        only = raw.get("only", list(NOTICE_REASONS))
+        if not isinstance(only, list) or not only or set(only) - set(NOTICE_REASONS):
+            raise RulePackError(f"{where}.only: some of {', '.join(NOTICE_REASONS)}")
+        predicate["only"] = list(only)
     elif kind == "visit_conditions":
         predicate["night_from"] = _parse_clock(raw.get("night_from", "22:00"), f"{where}.night_from")
         predicate["night_until"] = _parse_clock(raw.get("night_until", "08:00"), f"{where}.night_until")
@@ -530,7 +536,12 @@ def flags(records, local, predicate):
     any_kind, any_flag = set(predicate["any_kind"]), set(predicate["any_flag"])
     any_contacted = set(predicate["any_contacted"])
     contacted_kinds = set(predicate.get("contacted_kinds") or IncidentKind.values)
+    # `kinds`, when given, limits the rule to those kinds of incident (a forged document is shown
+    # or sent: a letter, a message, a visit; a caller who only claims one has shown nothing).
+    kinds = _kinds(predicate)
     for record in records:
+        if kinds and record.kind not in kinds:
+            continue
         kind_matches = record.kind in any_kind
         # Most incidents carry no flags and only "self": skip them without building lists.
         if (
@@ -630,6 +641,7 @@ def after_notice(records, local, predicate, context=None):
         reached = [c for c in record.contacted if c in third] if record.kind in contacted_kinds else []
         if record.kind == "third_party" or reached:
             reasons.append("third_party")
+        reasons = [r for r in reasons if r in predicate.get("only", NOTICE_REASONS)]
         if reasons:
             yield (
                 record.id,
@@ -653,6 +665,25 @@ PREDICATES = {
 }
 # Predicates that read the case's rule context (evaluate's `context`) besides the records.
 CONTEXT_PREDICATES = {"after_notice"}
+
+
+def lookback_days(pack: Pack) -> int | None:
+    """How many local days before an incident its findings can depend on, for every rule of the
+    pack: every predicate looks only backwards in time (a count up to and including the incident,
+    the last conversation before it) or at the incident alone. A refresh after adding incidents
+    re-evaluates only the days they can change (evidence.findings). None for a predicate whose
+    reach is not known here: then the whole case is re-evaluated."""
+    days = 1
+    for rule in pack.rules:
+        if rule.type in ("quiet_hours", "flags", "visit_conditions", "after_notice"):
+            continue
+        if rule.type == "count_in_window":
+            days = max(days, int(rule.predicate.get("days", 1)))
+        elif rule.type == "count_after_event":
+            days = max(days, int(rule.predicate["days"]))
+        else:
+            return None
+    return days
 
 
 def evaluate(

@@ -27,13 +27,14 @@ from reportlab.platypus import (
     KeepTogether,
     LongTable,
     PageBreak,
+    Paragraph,
     SimpleDocTemplate,
     Spacer,
-    Table,
     TableStyle,
 )
 
 from ..dossier_texts import mask_phone, texts
+from .cells import cell_table
 from .furniture import (
     MARGIN,
     PAGE_W,
@@ -50,6 +51,18 @@ from .furniture import para as _p
 # printed whole, as ordinary paragraphs that do break, in its own section.
 CELL_TEXT_LIMIT = 500
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/heic")
+
+
+# The height of the page's frame (A4 less the document's margins and the frame's own padding).
+FRAME_H = A4[1] - 40 * mm - 14
+
+
+def _height(flowables: list, width: float) -> float:
+    """How tall these flowables are, one under another, at this width."""
+    total = 0.0
+    for flowable in flowables:
+        total += flowable.wrap(width, FRAME_H)[1] + flowable.getSpaceBefore() + flowable.getSpaceAfter()
+    return total
 
 
 class Renderer:
@@ -182,9 +195,15 @@ class Renderer:
             _p(self.tr("title_report" if self.report else "title_complaint"), s.title),
             _p(self.tr("to", name=m["addressee"]["name"]), s.body),
         ]
+        office = m["addressee"].get("office")
+        if office:
+            # Addressed to the office for the lender's registered place, and why there.
+            out.append(_p(self.tr("office_place", lender=office["lender"], place=office["place"]), s.small))
         if m["addressee"]["channel"]:
             out.append(_p(self.tr("channel", channel=m["addressee"]["channel"]), s.small))
         out += [Spacer(1, 4 * mm), _p(m["addressee"]["salutation"], s.body), Spacer(1, 2 * mm)]
+        # A police report opens with the person's own account (报案陈述), then the details.
+        out += self.report_statement(stats)
 
         person = m["complainant"]
         out.append(_p(self.tr("complainant_report" if self.report else "complainant"), s.h2))
@@ -193,14 +212,25 @@ class Renderer:
             [_p(self.tr("id_number"), s.cell), _p(person["id_number"] or "—", s.cell)],
             [_p(self.tr("phone"), s.cell), _p(person["phone"] or "—", s.cell)],
         ]
+        if person.get("address"):
+            rows.append([_p(self.tr("address"), s.cell), _p(person["address"], s.cell)])
         out.append(self.kv_table(rows))
+        agent = m.get("agent")
+        if agent:
+            # A helper the complainant named as their agent, with their contact.
+            out.append(_p(self.tr("agent"), s.h2))
+            out.append(
+                self.kv_table(
+                    [
+                        [_p(self.tr("agent_name"), s.cell), _p(agent["name"], s.cell)],
+                        [_p(self.tr("phone"), s.cell), _p(agent["phone"] or "—", s.cell)],
+                    ]
+                )
+            )
 
         respondent = m["respondent"]
         out.append(_p(self.tr("respondent_report" if self.report else "respondent"), s.h2))
-        agencies = sorted(
-            set(respondent["agencies_seen"])
-            | {c for c in respondent["collectors"] if not any(ch.isdigit() for ch in c)}
-        )
+        agencies = self.agencies()
         numbers = respondent["numbers_seen"]
         shown_numbers = self.t["sep"].join(numbers[:20])
         if len(numbers) > 20:
@@ -213,8 +243,11 @@ class Renderer:
             rows.append(
                 [_p(self.tr("login_phone"), s.cell), _p(mask_phone(m["complainant"]["phone"]), s.cell)]
             )
-        if respondent["account_hint"]:
-            rows.append([_p(self.tr("account"), s.cell), _p("…" + respondent["account_hint"], s.cell)])
+        hint = (respondent["account_hint"] or "").strip()
+        if hint:
+            # "账户尾号 1234" only for a few trailing digits; a loan or account reference as given.
+            short = hint.isdigit() and len(hint) <= 6
+            rows.append([_p(self.tr("account" if short else "account_ref"), s.cell), _p(hint, s.cell)])
         rows.append(
             [_p(self.tr("agencies"), s.cell), _p(self.clip(self.t["sep"].join(agencies)) or "—", s.cell)]
         )
@@ -227,6 +260,20 @@ class Renderer:
         )
         for number, text in enumerate(requests, start=1):
             out.append(_p(f"{number}. {text}", s.body))
+        if person.get("address") and not self.report:
+            # Where the written reply asked for goes.
+            out.append(
+                _p(
+                    self.tr(
+                        "reply_address",
+                        address=person["address"],
+                        name=person["name"],
+                        phone=person["phone"] or "—",
+                    ),
+                    s.body,
+                )
+            )
+        out += self.competence()
 
         earlier = (m.get("letter") or {}).get("earlier_complaint")
         if earlier and earlier.get("date"):
@@ -248,9 +295,19 @@ class Renderer:
             )
             window = stats["quiet_hours"]
             if window and stats["night_calls"]:
+                # Worded by the force of what the night count rests on (the whole record's sources):
+                # "涉嫌违反" only for binding law, "不符合…的要求" for standards, never "forbidden".
+                basis = (m.get("letter") or {}).get("night_basis")
+                key = "facts_night"
+                if basis:
+                    key = "facts_night_binding" if basis["binding"] else "facts_night_standards"
                 facts.append(
                     self.tr(
-                        "facts_night", night=stats["night_calls"], start=window["from"], end=window["until"]
+                        key,
+                        night=stats["night_calls"],
+                        start=window["from"],
+                        end=window["until"],
+                        sources=self.night_sources(basis, stats["night_calls"]) if basis else "",
                     )
                 )
         for key in ("sms", "third", "visits", "threats"):
@@ -270,14 +327,24 @@ class Renderer:
                     continue
                 out.append(_p(self.tr(intro), s.body))
                 for group in groups:
-                    citation = self.t["sep_citation"].join(c["text"] for c in group[key])
-                    line = self.tr(
-                        "facts_rule_line",
-                        title=group["title"],
-                        count=len(group["incidents"]),
-                        citation=citation,
-                    )
-                    out.append(_p(self.t["bullet"] + " " + line, s.small))
+                    sets = self.cited_sets(group, key)
+                    for refs, citation in sets:
+                        line = (
+                            self.tr(
+                                "facts_rule_line",
+                                title=group["title"],
+                                count=len(group["incidents"]),
+                                citation=citation,
+                            )
+                            if len(sets) == 1 and len(refs) == len(group["incidents"])
+                            else self.tr(
+                                "facts_rule_line_refs",
+                                title=group["title"],
+                                refs=self.t["sep"].join(refs),
+                                citation=citation,
+                            )
+                        )
+                        out.append(_p(self.t["bullet"] + " " + line, s.small))
         backed, total = stats.get("backed"), stats["total"]
         if backed is not None:
             out.append(_p(self.tr("facts_backed", backed=backed, total=total, rest=total - backed), s.body))
@@ -318,6 +385,221 @@ class Renderer:
         tail = max(len(out) - 4, 0)
         return out[:tail] + [KeepTogether(out[tail:] + closing), PageBreak()]
 
+    def agencies(self) -> list[str]:
+        """The collection agencies, each once: one named on the case and seen on an incident (or
+        named once with and once without spaces or a suffix) is listed once, by its longer name."""
+        respondent = self.m["respondent"]
+        names = [
+            " ".join(n.split())
+            for n in list(respondent["agencies_seen"])
+            + [c for c in respondent["collectors"] if not any(ch.isdigit() for ch in c)]
+        ]
+        kept: list[str] = []
+        for name in sorted(set(names), key=len, reverse=True):
+            squashed = name.replace(" ", "")
+            if not any(squashed in other.replace(" ", "") for other in kept):
+                kept.append(name)
+        return sorted(kept)
+
+    def channel_words(self, code: str, sealed_label: str) -> str:
+        """How a letter names a channel ("电话"), never the app's own label for it."""
+        return self.t.get(f"letter_channel_{code}", sealed_label or "—")
+
+    def report_statement(self, stats) -> list:
+        """The police report's first-person statement: who, what, when, where, the most serious
+        events with their quotes and evidence numbers, the harm, the suspects, and the request."""
+        facts = (self.m.get("letter") or {}).get("statement")
+        if not self.report or facts is None:
+            return []
+        s, m, t = self.s, self.m, self.t
+        zh = self.language == "zh-hans"
+        person, respondent = m["complainant"], m["respondent"]
+        sep = t["sep"]
+        numbers = respondent["numbers_seen"]
+        shown_numbers = sep.join(numbers[:5]) or t["ev_number_unknown"]
+        agencies = sep.join(self.agencies()) or t["st_agencies_unknown"]
+        lender = respondent["lender_name"] or respondent.get("product") or "—"
+        start, end = self.period()
+        window = stats["quiet_hours"]
+        night = (
+            self.tr("st_night", start=window["from"], end=window["until"], n=stats["night_calls"])
+            if window and stats.get("night_calls")
+            else ""
+        )
+        opening = self.tr(
+            "st_who",
+            name=person["name"],
+            id_number=person["id_number"] or "—",
+            phone=person["phone"] or "—",
+            address=self.tr("st_address", address=person["address"]) if person.get("address") else "",
+        )
+        opening += self.tr("st_debt", lender=lender, product=respondent.get("product") or "—")
+        opening += self.tr(
+            "st_overall",
+            start=start,
+            end=end,
+            agencies=agencies,
+            numbers=shown_numbers,
+            total=stats["total"],
+            to_me=stats["total"] - stats["third"],
+            third=stats["third"],
+            night=night,
+            visits=self.tr("st_visits", n=stats["visits"]) if stats["visits"] else "",
+        )
+        out = [_p(self.tr("statement"), s.h2), _p(opening, s.body)]
+        by_id = {i["id"]: i for i in self.incidents}
+        serious = [by_id[pk] for pk in facts["serious"] if pk in by_id]
+        if serious:
+            out.append(_p(self.tr("st_serious", count=len(serious)), s.body))
+            ordinals = t["st_ordinals"]
+            for index, incident in enumerate(serious):
+                out.append(_p(self.event_told(incident, ordinals[index % len(ordinals)]), s.body))
+        # No sentence about which of the person's numbers was called: the record does not say, and
+        # some contacts went to family or the employer (issue 26 review). Places of visits already
+        # told above are not repeated without their date.
+        told_places = {(i.get("place") or "").strip() for i in serious if i["kind"] == "visit"}
+        places = [place for place in facts["places"] if place not in told_places]
+        where = self.tr("st_places", places=sep.join(places)) if places else ""
+        notice = (m.get("letter") or {}).get("notice")
+        after = (m.get("letter") or {}).get("after_notice") or []
+        if notice and after:
+            where += self.tr("st_notice", date=notice["date"], number=notice["number"], count=len(after))
+        pattern = [i["ref"] for i in self.incidents if i["id"] in set(facts.get("pattern") or [])]
+        if pattern:
+            where += self.tr("st_pattern", count=len(pattern), refs=sep.join(pattern))
+        # Only the harm the person wrote: the app never puts words of harm in their mouth.
+        harm = self.tr("st_harm_own", text=facts["harm"].strip()) if (facts.get("harm") or "").strip() else ""
+        suspects = self.tr(
+            "st_suspects",
+            agencies=agencies,
+            lender=lender,
+            numbers=sep.join(numbers[:10]) or t["ev_number_unknown"],
+            names=self.tr("st_names", names=sep.join(facts["names"])) if facts["names"] else "",
+        )
+        request = self.tr("st_request", station=facts["station"] or t["st_station_default"])
+        joiner = "" if zh else " "
+        for text in (where, harm, suspects + joiner + request):
+            if text.strip():
+                out.append(_p(text.strip(), s.body))
+        return out
+
+    def event_told(self, incident: dict, ordinal: str) -> str:
+        """One event in the statement: when, who did what to whom, the person's own account, the
+        collectors' words quoted, and the evidence numbers."""
+        t = self.t
+        number = incident["counterpart_number"] or t["ev_number_unknown"]
+        others = [c for c in incident["contacted"] if c != "self"]
+        kind = incident["kind"]
+        if kind == "visit":
+            people = (
+                self.tr("ev_visit_people", n=incident["visitors"])
+                if incident["visitors"]
+                else t["ev_visit_someone"]
+            )
+            what = self.tr("ev_visit", people=people, place=incident.get("place") or t["ev_visit_place"])
+        elif kind == "call":
+            what = (
+                self.tr("ev_call_others", number=number, who=self.labels("contacted", others))
+                if others
+                else self.tr("ev_call", number=number)
+            )
+        elif kind in ("sms", "app_message"):
+            what = self.tr("ev_sms", number=number)
+        elif kind == "third_party":
+            what = self.tr("ev_third", who=self.labels("contacted", others) or "—")
+        else:
+            what = t["ev_other"]
+        description = " ".join(incident["description"].split())
+        # "给我发短信：短信：“…”" reads as a stutter: the kind is already told.
+        for prefix in t["ev_prefixes"]:
+            if description.startswith(prefix):
+                description = description[len(prefix) :].strip()
+                break
+        description = description.rstrip("。；，,.; ")
+        quotes = self.quote_lines(incident).replace("\n", t["sep"])
+        files = self.tr("ev_files", refs=t["sep"].join(incident["evidence"])) if incident["evidence"] else ""
+        return self.tr(
+            "st_item",
+            n=ordinal,
+            time=self.when(incident["occurred_at"])[:16],
+            what=what,
+            text=self.tr("ev_text", text=self.clip(description, 300)) if description else "",
+            said=self.tr("ev_said", quotes=quotes) if quotes else "",
+            refs=self.tr("ev_refs", ref=incident["ref"], files=files),
+        )
+
+    def competence(self) -> list:
+        """A 12363 letter says why the central bank is competent: the personal financial information
+        that went to others, with the events' numbers (or that none is recorded)."""
+        if self.m["addressee"].get("code") != "pboc":
+            return []
+        ids = (self.m.get("letter") or {}).get("information_provided")
+        if ids is None:
+            return []
+        refs = [i["ref"] for i in self.incidents if i["id"] in set(ids)]
+        text = (
+            self.tr("competence_text", count=len(refs), refs=self.t["sep"].join(refs))
+            if refs
+            else self.tr("competence_none")
+        )
+        return [_p(self.tr("competence"), self.s.h2), _p(text, self.s.body)]
+
+    def after_notice_table(self) -> list:
+        """Every contact after the written notice, one row each (the letter states only the count)."""
+        s = self.s
+        contacts = (self.m.get("letter") or {}).get("after_notice") or []
+        if not contacts:
+            return []
+        rows = [[self.tr(k) for k in ("col_no", "col_time", "col_kind", "col_what")]]
+        for item in contacts:
+            rows.append(
+                [
+                    item["ref"],
+                    self.when(item["occurred_at"])[:16],
+                    self.label("kind", item["kind"]),
+                    item["explanation"],
+                ]
+            )
+        table = cell_table(rows, style=s.cell, total=PAGE_W - 2 * MARGIN, flexible=3)
+        return [_p(self.tr("notice_after_table"), s.h2), table, Spacer(1, 5 * mm)]
+
+    def night_sources(self, basis: dict, night: int) -> str:
+        """The sources the night calls fall short of, each with how many of the calls it applies to
+        when that is fewer than all (a source in force from 2026-01-30 for one call of nine)."""
+        rules = basis.get("rules")
+        if rules is None:  # sealed before the per-date count existed
+            return self.t["sep"].join(basis["sources"])
+        counts: dict[str, int] = {}
+        for group in self.m["violations"]:
+            if group["rule"] not in rules:
+                continue
+            texts = {c["id"]: c["text"] for c in group["binding_sources"] + group["standard_sources"]}
+            for item in group["incidents"]:
+                for cited in item.get("cites") or texts:
+                    if cited in texts:
+                        counts[texts[cited]] = counts.get(texts[cited], 0) + 1
+        parts = []
+        for text in basis["sources"]:
+            n = counts.get(text, night)
+            parts.append(text if n >= night else self.tr("night_source_some", source=text, n=n))
+        return self.t["sep"].join(parts)
+
+    def cited_sets(self, group: dict, key: str) -> list[tuple[list[str], str]]:
+        """A finding's sources of one force, per incident: [(refs, citation)], one entry per set of
+        sources in force on the incidents' dates (a 2025 event cites the 2012 text, a 2026 event
+        the 2025 one). Manifests sealed before "cites" existed give the rule's sources at once."""
+        texts = {c["id"]: c["text"] for c in group.get(key) or []}
+        refs = {i["id"]: i["ref"] for i in self.incidents}
+        sets: dict[tuple, list[str]] = {}
+        for item in group["incidents"]:
+            cites = item.get("cites")
+            chosen = tuple(texts) if cites is None else tuple(c for c in cites if c in texts)
+            if chosen:
+                sets.setdefault(chosen, []).append(refs.get(item["incident"], "?"))
+        return [
+            (shown, self.t["sep_citation"].join(texts[c] for c in chosen)) for chosen, shown in sets.items()
+        ]
+
     def earlier_text(self, earlier: dict) -> str:
         """The complaint this one follows, and why it is escalated: no reply within the deadline, or
         a reply that did not settle it."""
@@ -348,7 +630,7 @@ class Renderer:
                     self.tr(
                         "notice_sent",
                         date=notice["date"],
-                        channel=notice["channel_label"] or "—",
+                        channel=self.channel_words(notice.get("channel", ""), notice["channel_label"]),
                         number=notice["number"],
                         allowed=notice["allowed_text"],
                         start=notice["hours"]["from"],
@@ -359,16 +641,14 @@ class Renderer:
             )
             contacts = letter.get("after_notice") or []
             if contacts:
-                out.append(_p(self.tr("notice_after", count=len(contacts)), s.body))
-                for item in contacts:
-                    line = self.tr(
-                        "notice_after_line",
-                        ref=item["ref"],
-                        time=self.when(item["occurred_at"]),
-                        kind=self.label("kind", item["kind"]),
-                        explanation=item["explanation"],
-                    )
-                    out.append(_p(self.t["bullet"] + " " + line, s.small))
+                # One sentence here; the contacts themselves are listed in a table (after_notice_table).
+                third = sum(
+                    1
+                    for item in contacts
+                    if item["kind"] == "third_party"
+                    or (item["kind"] != "visit" and set(item["contacted"]) - {"self"})
+                )
+                out.append(_p(self.tr("notice_after", count=len(contacts), third=third), s.body))
             else:
                 out.append(_p(self.tr("notice_none_after"), s.body))
         follows = letter.get("follows") or []
@@ -381,19 +661,35 @@ class Renderer:
 
     def follows_text(self, entry: dict) -> str:
         ticket = self.tr("earlier_ticket", ticket=entry["ticket"]) if entry.get("ticket") else ""
+        lender = self.m["respondent"].get("lender_name") or ""
+        # Alipay's customer service (95188) takes complaints for the lender behind 花呗/借呗: the
+        # complaint was lodged with the lender, whom the complaint-handling measures bind.
+        to = (
+            self.tr("follows_to_via", lender=lender, channel=entry["to"])
+            if entry.get("addressee") == "alipay" and lender
+            else entry["to"]
+        )
         parts = [
             self.tr(
                 "follows_sent",
                 date=entry["date"],
-                channel=entry["channel_label"],
-                to=entry["to"],
+                channel=self.channel_words(entry.get("channel", ""), entry["channel_label"]),
+                to=to,
                 ticket=ticket,
             )
         ]
+        if entry.get("dossier"):
+            parts.append(self.tr("follows_dossier", number=entry["dossier"]))
         if entry.get("statutory") and entry.get("deadline_source"):
             source = entry["deadline_source"][self.language]
             parts.append(
-                self.tr("follows_deadline", source=source, due=entry["due"], option=entry["deadline_label"])
+                self.tr(
+                    "follows_deadline",
+                    source=source,
+                    due=entry["due"],
+                    option=entry["deadline_label"],
+                    days=entry.get("deadline_days") or "",
+                )
             )
         else:
             parts.append(self.tr("follows_followup", due=entry["due"], option=entry["deadline_label"]))
@@ -409,18 +705,22 @@ class Renderer:
             parts.append(self.tr("follows_waiting"))
         return ("" if self.language == "zh-hans" else " ").join(parts)
 
-    def kv_table(self, rows) -> Table:
-        table = Table(rows, colWidths=[32 * mm, PAGE_W - 2 * MARGIN - 32 * mm])
-        table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b8c0cc")),
-                    ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5")),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
+    def kv_table(self, rows):
+        """Label and value, the label column as wide as its longest label (no label broken)."""
+        texts = [[c.getPlainText() if isinstance(c, Paragraph) else str(c) for c in row] for row in rows]
+        return cell_table(
+            texts,
+            style=self.s.cell,
+            total=PAGE_W - 2 * MARGIN,
+            flexible=1,
+            caps={0: 60 * mm},
+            header=False,
+            lines=False,
+            commands=[
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#b8c0cc")),
+                ("BACKGROUND", (0, 0), (0, -1), colors.HexColor("#eef1f5")),
+            ],
         )
-        return table
 
     def quote_lines(self, incident: dict) -> str:
         """02:13 「明天去你单位」: each verbatim quote, with where it is in the recording."""
@@ -475,6 +775,7 @@ class Renderer:
                 ]
             )
         out += [self.kv_table(rows), Spacer(1, 5 * mm)]
+        out += self.after_notice_table()
         if self.evidence and not self.stamps_shown():
             out += [_p(self.tr("not_timestamped"), s.body), Spacer(1, 3 * mm)]
         out.append(self.per_day_chart(stats["calls_per_day"]))
@@ -563,30 +864,22 @@ class Renderer:
                 ("standard_sources", "violation_standards"),
             ):
                 if group.get(key):
-                    citation = self.t["sep_citation"].join(c["text"] for c in group[key])
-                    block.append(_p(self.tr(label, citation=citation), s.small))
+                    sets = self.cited_sets(group, key)
+                    for cited_refs, citation in sets:
+                        if len(sets) == 1 and len(cited_refs) == len(group["incidents"]):
+                            block.append(_p(self.tr(label, citation=citation), s.small))
+                        else:
+                            joined = self.t["sep"].join(cited_refs)
+                            text = self.tr(f"{label}_refs", refs=joined, citation=citation)
+                            block.append(_p(text, s.small))
             block.append(_p(self.tr("violation_count", count=len(group["incidents"])), s.small))
             rows = []
             for item in group["incidents"]:
                 incident = refs[item["incident"]]
                 # The words that support the finding, quoted with their place in the recording.
                 supported = "\n".join(x for x in (item["explanation"], self.quote_lines(incident)) if x)
-                rows.append(
-                    [
-                        _p(incident["ref"], s.cell),
-                        _p(self.when(incident["occurred_at"]), s.cell),
-                        _p(self.clip(supported), s.cell),
-                    ]
-                )
-            table = LongTable(rows, colWidths=[14 * mm, 34 * mm, PAGE_W - 2 * MARGIN - 48 * mm])
-            table.setStyle(
-                TableStyle(
-                    [
-                        ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
-                        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ]
-                )
-            )
+                rows.append([incident["ref"], self.when(incident["occurred_at"]), self.clip(supported)])
+            table = cell_table(rows, style=s.cell, total=PAGE_W - 2 * MARGIN, flexible=2, header=False)
             out += [KeepTogether(block), table, Spacer(1, 3 * mm)]
         return out + [PageBreak()]
 
@@ -594,7 +887,7 @@ class Renderer:
 
         s = self.s
         header = [
-            _p(self.tr(k), s.cell)
+            self.tr(k)
             for k in (
                 "col_no",
                 "col_time",
@@ -629,15 +922,29 @@ class Renderer:
                 )
             if incident["visitors"] is not None:
                 details.append(self.tr("visitors", n=incident["visitors"]))
+            # Where a visit happened: the typed address, and the phone's position with its accuracy.
+            if incident.get("place"):
+                details.append(self.tr("place", place=incident["place"]))
+            where = incident.get("location")
+            if where:
+                text = self.tr("location", lat=f"{where['lat']:.6f}", lon=f"{where['lon']:.6f}")
+                if where.get("accuracy_m") is not None:
+                    text += self.tr("location_accuracy", metres=round(where["accuracy_m"]))
+                details.append(text)
             if incident["contacted"]:
                 details.append(self.tr("contacted", who=self.labels("contacted", incident["contacted"])))
             if incident["flags"]:
-                details.append(self.tr("flags", flags=self.labels("flag", incident["flags"])))
+                # A caller can only claim a document: "forged" is said where one was shown or sent.
+                names = [
+                    self.t["flag_claimed_document"]
+                    if flag == "fake_legal_document" and incident["kind"] == "call"
+                    else self.label("flag", flag)
+                    for flag in incident["flags"]
+                ]
+                details.append(self.tr("flags", flags=self.t["sep"].join(names)))
             # Where the record comes from: the phone's own log, a recording or screenshot, or the
             # person's own entry.
-            source = (
-                self.tr(f"source_{incident['source']}") if f"source_{incident['source']}" in self.t else ""
-            )
+            source = self.provenance(incident)
             if incident.get("source_evidence"):
                 source += f" ({incident['source_evidence']})"
             if incident["evidence"]:
@@ -663,35 +970,26 @@ class Renderer:
             rows.append(
                 [
                     incident["ref"],
-                    _p(self.when(incident["occurred_at"]).replace(" ", "\n"), s.cell),
-                    _p(self.label("kind", incident["kind"]), s.cell),
-                    _p(who, s.cell),
-                    _p(what, s.cell),
-                    _p(" ".join(incident["evidence"]), s.cell),
-                    _p(
-                        self.tr("logged_same", delay=self.delay(delay))
-                        if delay is not None
-                        else self.tr("logged_unknown"),
-                        s.cell,
-                    ),
+                    self.when(incident["occurred_at"]).replace(" ", "\n"),
+                    self.label("kind", incident["kind"]),
+                    who,
+                    what,
+                    " ".join(incident["evidence"]),
+                    self.tr("logged_same", delay=self.delay(delay))
+                    if delay is not None
+                    else self.tr("logged_unknown"),
                 ]
             )
             if position % 200 == 0:
                 self.progress(20 + int(45 * position / total), "timeline")
-        widths = [11 * mm, 18 * mm, 14 * mm, 30 * mm, None, 13 * mm, 18 * mm]
-        widths[4] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
-        table = LongTable(rows, colWidths=widths, repeatRows=1)
-        table.setStyle(
-            TableStyle(
-                [
-                    ("FONT", (0, 0), (-1, -1), self.font, 7.4),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
-                    ("LINEBELOW", (0, 0), (-1, -1), 0.25, colors.HexColor("#d5dae1")),
-                    ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
-                    ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
-                ]
-            )
+        # Columns as wide as their content needs (the "what" column takes the rest): no label,
+        # number or name is broken inside (complaints/pdf/cells.py).
+        table = cell_table(
+            rows,
+            style=s.cell,
+            total=PAGE_W - 2 * MARGIN,
+            flexible=4,
+            caps={2: 20 * mm, 3: 36 * mm, 5: 18 * mm, 6: 26 * mm},
         )
         out = [_p(self.tr("timeline"), self.s.h1), table]
         if long_texts:
@@ -703,6 +1001,28 @@ class Renderer:
                     Spacer(1, 3 * mm),
                 ]
         return out + [PageBreak()]
+
+    def provenance(self, incident: dict) -> str:
+        """Where the row comes from, read from the incident's sealed sources: the person's own entry
+        (or a helper's), the phone's log, a recording, a screenshot, the carrier's record; "sent by
+        phone automation" only for a file a phone shortcut filed by itself."""
+        kinds = [src.get("kind") for src in incident.get("sources") or []] or [
+            "import" if incident["source"] == "import" else "manual"
+        ]
+        labels: list[str] = []
+        for kind in kinds:
+            if kind == "manual":
+                key = "prov_helper" if incident.get("entered_by") == "helper" else "prov_manual"
+            elif kind == "import":
+                key = "prov_import_sms" if incident["kind"] in ("sms", "app_message") else "prov_import_call"
+            else:
+                key = f"prov_{kind}"
+            label = self.t.get(key, "")
+            if label and label not in labels:
+                labels.append(label)
+        if incident["source"] == "api" and any(k in ("recording", "screenshot") for k in kinds):
+            labels.append(self.t["prov_api"])
+        return self.tr("provenance", sources=self.t["prov_sep"].join(labels)) if labels else ""
 
     def evidence_index(self) -> list:
         s = self.s
@@ -719,7 +1039,7 @@ class Renderer:
             return out + [_p(self.tr("no_evidence"), s.body), PageBreak()]
         refs = {i["id"]: i["ref"] for i in self.incidents}
         header = [
-            _p(self.tr(k), s.cell)
+            self.tr(k)
             for k in (
                 "col_ref",
                 "col_name",
@@ -736,8 +1056,8 @@ class Renderer:
             rows.append(
                 [
                     entry["ref"],
-                    _p(entry["original_name"], s.cell),
-                    _p(entry["content_type"], s.cell),
+                    entry["original_name"],
+                    entry["content_type"],
                     human_size(entry["size"]),
                     self.delay(duration) if duration else "—",
                     self.when(entry["received_at"]),
@@ -746,22 +1066,23 @@ class Renderer:
             )
             facts = [_p(f"SHA-256 {entry['sha256']}", s.mono), _p(self.stamp_line(entry), s.small)]
             rows.append(["", facts, "", "", "", "", ""])
-        widths = [11 * mm, None, 22 * mm, 16 * mm, 16 * mm, 28 * mm, 13 * mm]
-        widths[1] = PAGE_W - 2 * MARGIN - sum(w for w in widths if w)
-        table = LongTable(rows, colWidths=widths, repeatRows=1)
-        style = [
-            ("FONT", (0, 0), (-1, -1), self.font, 7.4),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ef")),
-            ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
-            ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
-        ]
+        style = []
         for row in range(2, len(rows), 2):
             style += [
                 ("SPAN", (1, row), (-1, row)),
                 ("LINEBELOW", (0, row), (-1, row), 0.25, colors.HexColor("#d5dae1")),
+                # A file's row and its hash never part across pages.
+                ("NOSPLIT", (0, row - 1), (-1, row)),
             ]
-        table.setStyle(TableStyle(style))
+        table = cell_table(
+            rows,
+            style=s.cell,
+            total=PAGE_W - 2 * MARGIN,
+            flexible=1,
+            caps={2: 26 * mm, 5: 30 * mm},
+            lines=False,
+            commands=style,
+        )
         out.append(table)
         out += self.thumbnails()
         return out + [PageBreak()]
@@ -780,11 +1101,11 @@ class Renderer:
                 self.progress(65 + int(15 * index / len(images)), "thumbnails")
         columns = 3
         rows = []
+        # A thumbnail and its caption share one cell, so a page never parts them.
         for start in range(0, len(cells), columns):
             group = cells[start : start + columns]
-            group += [["", ""]] * (columns - len(group))
-            rows.append([c[0] for c in group])
-            rows.append([c[1] for c in group])
+            group += [""] * (columns - len(group))
+            rows.append(group)
         width = (PAGE_W - 2 * MARGIN) / columns
         table = LongTable(rows, colWidths=[width] * columns)
         table.setStyle(
@@ -831,25 +1152,37 @@ class Renderer:
         if not shown:
             return []
         s = self.s
-        out = [PageBreak(), _p(self.tr("screenshots_full"), s.h1)]
-        frame_w, frame_h = PAGE_W - 2 * MARGIN, 220 * mm
+        title = _p(self.tr("screenshots_full"), s.h1)
+        out = [PageBreak(), title]
+        frame_w = PAGE_W - 2 * MARGIN
+        first = True
         for index, entry in enumerate(shown):
             path = self.page_images[entry["ref"]]
             try:
                 width_px, height_px = ImageReader(str(path)).getSize()
             except Exception:  # unreadable rendition: the file is still in the index and the bundle
                 continue
-            # Never wider than 150 dpi allows (72 points per inch), never larger than the frame.
-            scale = min(72 / 150, frame_w / width_px, frame_h / height_px)
-            if index:
+            if not first:
                 out.append(PageBreak())
-            out += [
+            head = [
                 _p(f"{entry['ref']}  {entry['original_name']}", s.h2),
                 _p(f"SHA-256 {entry['sha256']}", s.mono),
                 Spacer(1, 3 * mm),
-                Image(str(path), width=width_px * scale, height=height_px * scale),
             ]
-            out += self.recognized_text(entry)
+            recognized = self.recognized_text(entry)
+            # The heading, the image and the recognised text share one page: the image is scaled
+            # to the room the text leaves (the title too, on the first page). Text too long for
+            # that keeps its caveat with the image and flows on below it.
+            room = FRAME_H - _height(head, frame_w) - (_height([title], frame_w) if first else 0)
+            kept, rest = recognized, []
+            if room - _height(recognized, frame_w) < 100 * mm:
+                kept, rest = recognized[:2], recognized[2:]
+            room -= _height(kept, frame_w) + 2 * mm
+            # Never wider than 150 dpi allows (72 points per inch), never larger than the room.
+            scale = min(72 / 150, frame_w / width_px, max(room, 60 * mm) / height_px)
+            image = Image(str(path), width=width_px * scale, height=height_px * scale)
+            out += [KeepTogether(head + [image] + kept)] + rest
+            first = False
             if index % 5 == 0:
                 self.progress(80 + int(5 * index / len(shown)), "screenshots")
         return out

@@ -157,7 +157,9 @@ def test_the_bundle_carries_calls_csv_and_short_summaries_derived_from_the_manif
     summary = manifest["summary"]
     stats = manifest["statistics"]
     assert len(summary["long"]) <= 500 and len(summary["short"]) <= 200
-    assert f"共联系我{stats['total']}次" in summary["long"] and f"电话{stats['calls']}次" in summary["long"]
+    # Contacts with the person and with others are counted apart (issue 26).
+    to_me = stats["total"] - stats["third"]
+    assert f"联系我本人{to_me}次" in summary["long"] and f"电话{stats['calls']}次" in summary["long"]
     assert dossier.number in summary["short"]
     with bundle_file(dossier) as spool:
         data = spool.read()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from accounts.services import profile_for, profile_update
 from complaints.followup import complaint_escalate, complaint_log, reply_log, standing
@@ -22,6 +23,7 @@ from complaints.signing import check_signature, embedded_manifest
 from evidence.models import Incident
 from evidence.services import incident_create
 from ledger.models import AuditEvent
+from tests.clock import written_on
 from tests.conftest import png_bytes
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -49,7 +51,9 @@ def named(alice):
 
 @pytest.fixture
 def sent_notice(named, alice_case):
-    notice = notice_create(owner=named, case=alice_case, allowed_channel="app_message")
+    # Written the day before it was sent (a notice cannot be sent before it exists).
+    with written_on(datetime(2026, 3, 9, 18, 0, tzinfo=SHANGHAI)):
+        notice = notice_create(owner=named, case=alice_case, allowed_channel="app_message")
     notice_mark_sent(
         notice=notice,
         sent_at=datetime(2026, 3, 10, 10, 0, tzinfo=SHANGHAI),
@@ -176,12 +180,19 @@ def test_the_notice_api(named, alice_case):
         pdf.status_code == 200
         and hashlib.sha256(b"".join(pdf.streaming_content)).hexdigest() == body["pdf_sha256"]
     )
-    sent = api.post(
+    early = api.post(
         f"/api/v1/notices/{body['id']}/sent",
         {"sent_at": "2026-03-10T10:00:00+08:00", "channel": "online_chat"},
         format="json",
     )
-    assert sent.status_code == 200 and sent.json()["sent_at"].startswith("2026-03-10T10:00:00")
+    assert early.status_code == 400 and "sent_at" in early.json()["error"]["fields"]
+    now = timezone.localtime(timezone.now()).replace(microsecond=0)
+    sent = api.post(
+        f"/api/v1/notices/{body['id']}/sent",
+        {"sent_at": now.isoformat(), "channel": "online_chat"},
+        format="json",
+    )
+    assert sent.status_code == 200 and sent.json()["sent_at"].startswith(now.isoformat()[:19])
     bad = api.post("/api/v1/notices/", {"case": alice_case.pk, "allowed_hours": "late"}, format="json")
     assert bad.status_code == 400 and "allowed_hours" in bad.json()["error"]["fields"]
 
@@ -469,7 +480,7 @@ def test_the_api_takes_the_notice_proof_and_the_reply_screenshot_as_files(named,
     sent = api.post(
         f"/api/v1/notices/{notice['id']}/sent",
         {
-            "sent_at": "2026-03-10T10:00:00+08:00",
+            "sent_at": timezone.now().isoformat(),
             "channel": "online_chat",
             "file": SimpleUploadedFile("chat.png", png_bytes()),
         },

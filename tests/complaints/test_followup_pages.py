@@ -28,15 +28,19 @@ def test_the_case_page_offers_the_notice_and_lists_dossiers(signed_in, alice_cas
 
 
 def test_make_a_notice_and_mark_it_sent_with_a_screenshot(signed_in, alice_case):
-    response = signed_in.post(
-        f"/cases/{alice_case.pk}/notices/new/",
-        {
-            "allowed_channel": "app_message",
-            "hours_from": "09:00",
-            "hours_until": "20:00",
-            "language": "zh-hans",
-        },
-    )
+    from tests.clock import written_on
+
+    # Written on 9 March; a notice cannot be sent before it was written (issue 26).
+    with written_on(datetime(2026, 3, 9, 20, 0, tzinfo=SHANGHAI)):
+        response = signed_in.post(
+            f"/cases/{alice_case.pk}/notices/new/",
+            {
+                "allowed_channel": "app_message",
+                "hours_from": "09:00",
+                "hours_until": "20:00",
+                "language": "zh-hans",
+            },
+        )
     notice = StopNotice.objects.get()
     assert response.status_code == 302 and response.url == f"/notices/{notice.pk}/"
     page = signed_in.get(response.url).content.decode()

@@ -387,7 +387,9 @@ def test_china_pack_covers_the_research(alice_case):
     found = [set(rules_of(i)) for i in incidents]
     assert "CN-3P-1" in found[0]
     assert "CN-ABUSE-1" in found[1]
-    assert {"CN-IMP-1", "CN-IMP-2"} <= found[2]
+    # A caller shows no document: posing as an official, not forgery (CN-IMP-2 needs a document
+    # shown or sent, tests/complaints/test_dossier_record.py).
+    assert "CN-IMP-1" in found[2] and "CN-IMP-2" not in found[2]
     assert "CN-DISC-1" in found[3]
     assert {"CN-VISIT-1", "CN-TIME-1", "CN-VIOL-1", "CN-PRIV-1"} <= found[4]
     visit = [v for v in _api_violations(incidents[4], "zh-hans") if v["rule"] == "CN-VISIT-1"][0]

@@ -22,6 +22,7 @@ from ledger.models import AuditEvent, AuditHead
 from privacy.services import case_hold
 from stamps.models import ChainMark, Leaf
 from stamps.services import stamp_due
+from tests.clock import written_on
 from tests.conftest import calls_xml
 from tests.evidence.test_imports import post_import, sample_calls
 from tests.evidence.test_integrity import run_verify
@@ -148,7 +149,8 @@ def followed(alice, alice_case):
     reply = reply_log(
         complaint=complaint, received_at=sent + timedelta(days=2), text="已转催收机构核实", outcome="other"
     )
-    notice = notice_create(owner=alice, case=alice_case)
+    with written_on(sent - timedelta(hours=1)):
+        notice = notice_create(owner=alice, case=alice_case)
     notice_mark_sent(notice=notice, sent_at=sent, channel="online_chat")
     return {"complaint": complaint, "reply": reply, "notice": notice}
 
