@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from accounts.idempotency import idempotent
 from config.throttling import wait_message
 from core.dates import SupportedDateField
-from evidence import selectors
+from evidence import shares
 from evidence.api import OwnerAPIView, _uploaded_file
 from evidence.api_errors import error_response
 
@@ -47,8 +47,15 @@ class DossierSerializer(serializers.ModelSerializer):
             "pages",
             "follows",
             "created_at",
+            "drafted_by",
         ]
         read_only_fields = fields
+
+    drafted_by = serializers.SerializerMethodField()
+
+    def get_drafted_by(self, obj) -> str | None:
+        """The helper who drafted it (shown until and after the owner issues it), else null."""
+        return shares.helper_name(obj.drafted_by) if obj.drafted_by_id else None
 
 
 class DossierRequestSerializer(serializers.Serializer):
@@ -69,6 +76,11 @@ class DossierRequestSerializer(serializers.Serializer):
         child=serializers.CharField(allow_blank=True), required=False, default=dict
     )
     full_id_number = serializers.BooleanField(required=False, default=False)
+    # Where the person lives and takes written replies, the police station a report goes to, and
+    # the harm in their words (issue 26; optional, beyond the fixed contract).
+    contact_address = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    police_station = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    harm = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     # Earlier complaints logged here (ids) that the letter states: dates, channels, tickets, replies.
     follows = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     incidents = serializers.ListField(
@@ -82,9 +94,11 @@ class DossierCreate(OwnerAPIView):
         serializer = DossierRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        case = selectors.case_for(request.user, data["case"])
+        # A helper with the assist role drafts; only the owner issues a dossier in their own name.
+        case, role = shares.case_with_role(request.user, data["case"], shares.ASSIST)
         dossier = services.dossier_create(
-            owner=request.user,
+            owner=case.owner,
+            drafted_by=request.user if role != shares.OWNER else None,
             case=case,
             addressee=data["addressee"],
             addressee_name=data["addressee_name"],
@@ -98,19 +112,49 @@ class DossierCreate(OwnerAPIView):
             earlier_complaint=data["earlier_complaint"],
             full_id_number=data["full_id_number"],
             follows=data["follows"],
+            contact_address=data["contact_address"],
+            police_station=data["police_station"],
+            harm=data["harm"],
         )
         dossier.refresh_from_db()
         code = status.HTTP_201_CREATED if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED
         return Response(DossierSerializer(dossier).data, status=code)
 
 
-def _dossier(request, pk) -> Dossier:
-    return get_object_or_404(Dossier.objects.for_owner(request.user), pk=pk)
+def _dossier(request, pk, need: str = shares.READ) -> Dossier:
+    """A dossier of a case the user can see (404 otherwise); 403 when a helper's role is below `need`."""
+    dossier = get_object_or_404(
+        Dossier.objects.filter(case__in=shares.readable_cases(request.user)).select_related("case"), pk=pk
+    )
+    shares.case_with_role(request.user, dossier.case_id, need)
+    return dossier
+
+
+def _record(request, dossier: Dossier, action: str) -> None:
+    shares.record(
+        user=request.user,
+        case=dossier.case,
+        action=action,
+        subject=dossier,
+        label=_("Dossier No. %(number)s") % {"number": dossier.number},
+    )
 
 
 class DossierDetail(OwnerAPIView):
     def get(self, request, pk: int):
-        return Response(DossierSerializer(_dossier(request, pk)).data)
+        dossier = _dossier(request, pk)
+        _record(request, dossier, "view_dossier")
+        return Response(DossierSerializer(dossier).data)
+
+
+class DossierIssue(OwnerAPIView):
+    """POST: the owner issues a helper's draft (it is then built in the owner's name)."""
+
+    def post(self, request, pk: int):
+        dossier = services.dossier_issue_draft(dossier=_dossier(request, pk, shares.OWNER))
+        dossier.refresh_from_db()
+        code = status.HTTP_201_CREATED if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED
+        return Response(DossierSerializer(dossier).data, status=code)
 
 
 def _issued(request, pk):
@@ -127,13 +171,19 @@ def _issued(request, pk):
 class DossierPdf(OwnerAPIView):
     def get(self, request, pk: int):
         dossier, problem = _issued(request, pk)
-        return problem or pdf_response(dossier)
+        if problem:
+            return problem
+        _record(request, dossier, "download_dossier")
+        return pdf_response(dossier)
 
 
 class DossierBundle(OwnerAPIView):
     def get(self, request, pk: int):
         dossier, problem = _issued(request, pk)
-        return problem or bundle_response(dossier, api=True)
+        if problem:
+            return problem
+        _record(request, dossier, "download_bundle")
+        return bundle_response(dossier, api=True)
 
 
 class Verify(APIView):
@@ -163,6 +213,6 @@ class DossierRetry(OwnerAPIView):
     returned unchanged."""
 
     def post(self, request, pk: int):
-        dossier = services.dossier_retry(dossier=_dossier(request, pk))
+        dossier = services.dossier_retry(dossier=_dossier(request, pk, shares.OWNER))
         code = status.HTTP_200_OK if dossier.status == DossierStatus.READY else status.HTTP_202_ACCEPTED
         return Response(DossierSerializer(dossier).data, status=code)

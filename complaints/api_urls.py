@@ -1,12 +1,15 @@
 from django.urls import path
 
-from . import api, followup_api
+from . import activity, api, followup_api
 
 urlpatterns = [
+    # The person's own actions on a case: imports, notices, complaints, replies (never contacts).
+    path("cases/<int:pk>/activity/", activity.CaseActivity.as_view(), name="api_case_activity"),
     path("dossiers/", api.DossierCreate.as_view(), name="api_dossiers"),
     path("dossiers/<int:pk>/", api.DossierDetail.as_view(), name="api_dossier"),
     path("dossiers/<int:pk>/pdf", api.DossierPdf.as_view(), name="api_dossier_pdf"),
     path("dossiers/<int:pk>/bundle", api.DossierBundle.as_view(), name="api_dossier_bundle"),
+    path("dossiers/<int:pk>/issue", api.DossierIssue.as_view(), name="api_dossier_issue"),
     path("dossiers/<int:pk>/retry", api.DossierRetry.as_view(), name="api_dossier_retry"),
     path("verify/", api.Verify.as_view(), name="api_verify"),
     # After the dossier: complaints sent, replies, stop-contact notices (complaints/followup_api.py).

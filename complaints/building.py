@@ -51,8 +51,8 @@ def _start(dossier_id: int) -> tuple[Dossier, int]:
     stall = timedelta(seconds=setting("DOSSIER_STALL_SECONDS"))
     with transaction.atomic():
         locked = Dossier.objects.select_for_update().get(pk=dossier_id)
-        if locked.status == DossierStatus.READY:
-            return locked, 0
+        if locked.status in (DossierStatus.READY, DossierStatus.DRAFT):
+            return locked, 0  # issued; or a helper's draft, built only once the owner issues it
         now = timezone.now()
         beat = locked.heartbeat_at or locked.started_at
         if locked.status == DossierStatus.RUNNING and beat and beat >= now - stall:

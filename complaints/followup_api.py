@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from accounts.idempotency import idempotent
 from core.dates import SupportedDateTimeField
-from evidence import selectors
+from evidence import shares
 from evidence.api import OwnerAPIView, _uploaded_file
 from evidence.serializers import EvidenceSerializer
 
@@ -64,10 +64,12 @@ class ComplaintRequestSerializer(serializers.Serializer):
 
 class ComplaintListCreate(OwnerAPIView):
     def get(self, request):
-        complaints = Complaint.objects.for_owner(request.user).prefetch_related("replies")
+        complaints = Complaint.objects.filter(case__in=shares.readable_cases(request.user)).prefetch_related(
+            "replies"
+        )
         if request.query_params.get("case"):
             complaints = complaints.filter(
-                case=selectors.case_for(request.user, request.query_params["case"])
+                case=shares.case_with_role(request.user, request.query_params["case"])[0]
             )
         return Response({"results": [complaint_data(c) for c in complaints]})
 
@@ -76,14 +78,15 @@ class ComplaintListCreate(OwnerAPIView):
         serializer = ComplaintRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        case = selectors.case_for(request.user, data["case"])
+        # A helper with the assist role may log a complaint the person made.
+        case = shares.case_with_role(request.user, data["case"], shares.ASSIST)[0]
         dossier = (
-            get_object_or_404(Dossier.objects.for_owner(request.user), pk=data["dossier"])
+            get_object_or_404(Dossier.objects.filter(case=case), pk=data["dossier"])
             if data["dossier"]
             else None
         )
         complaint = followup.complaint_log(
-            owner=request.user,
+            owner=case.owner,
             case=case,
             addressee=data["addressee"],
             addressee_name=data["addressee_name"],
@@ -93,11 +96,22 @@ class ComplaintListCreate(OwnerAPIView):
             dossier=dossier,
             deadline=data["deadline"],
         )
+        shares.record(
+            user=request.user,
+            case=case,
+            action="log_complaint",
+            subject=complaint,
+            label=str(complaint.get_addressee_display()),
+        )
         return Response(complaint_data(complaint), status=status.HTTP_201_CREATED)
 
 
-def _complaint(request, pk) -> Complaint:
-    return get_object_or_404(Complaint.objects.for_owner(request.user).select_related("case"), pk=pk)
+def _complaint(request, pk, need: str = shares.READ) -> Complaint:
+    complaint = get_object_or_404(
+        Complaint.objects.filter(case__in=shares.readable_cases(request.user)).select_related("case"), pk=pk
+    )
+    shares.case_with_role(request.user, complaint.case_id, need)
+    return complaint
 
 
 class ComplaintUpdateSerializer(serializers.Serializer):
@@ -114,7 +128,9 @@ class ComplaintDetail(OwnerAPIView):
         """Choose the extended deadline the institution announced, add a ticket number, close."""
         serializer = ComplaintUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        complaint = followup.complaint_update(complaint=_complaint(request, pk), **serializer.validated_data)
+        complaint = followup.complaint_update(
+            complaint=_complaint(request, pk, shares.ASSIST), **serializer.validated_data
+        )
         return Response(complaint_data(complaint))
 
 
@@ -123,7 +139,7 @@ class ReplyCreate(OwnerAPIView):
 
     @idempotent
     def post(self, request, pk: int):
-        complaint = _complaint(request, pk)
+        complaint = _complaint(request, pk, shares.ASSIST)
         serializer = ReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = None
@@ -132,6 +148,13 @@ class ReplyCreate(OwnerAPIView):
             if problem:
                 return problem
         reply = followup.reply_log(complaint=complaint, upload=upload, **serializer.validated_data)
+        shares.record(
+            user=request.user,
+            case=complaint.case,
+            action="log_reply",
+            subject=complaint,
+            label=str(complaint.get_addressee_display()),
+        )
         return Response(ReplySerializer(reply).data, status=status.HTTP_201_CREATED)
 
 
@@ -140,7 +163,7 @@ class ComplaintEscalate(OwnerAPIView):
     complaint of the case and stating the contacts after the written notice."""
 
     def post(self, request, pk: int):
-        complaint = _complaint(request, pk)
+        complaint = _complaint(request, pk, shares.OWNER)
         language = request.data.get("language") or None
         if language is not None and language not in dict(settings.LANGUAGES):
             language = None
@@ -199,7 +222,7 @@ class NoticeCreate(OwnerAPIView):
         data = serializer.validated_data
         notice = notices.notice_create(
             owner=request.user,
-            case=selectors.case_for(request.user, data["case"]),
+            case=shares.case_with_role(request.user, data["case"], shares.OWNER)[0],
             allowed_channel=data["allowed_channel"],
             allowed_hours=data["allowed_hours"],
             language=data.get("language"),
@@ -207,8 +230,12 @@ class NoticeCreate(OwnerAPIView):
         return Response(notice_data(notice), status=status.HTTP_201_CREATED)
 
 
-def _notice(request, pk) -> StopNotice:
-    return get_object_or_404(StopNotice.objects.for_owner(request.user).select_related("case"), pk=pk)
+def _notice(request, pk, need: str = shares.READ) -> StopNotice:
+    notice = get_object_or_404(
+        StopNotice.objects.filter(case__in=shares.readable_cases(request.user)).select_related("case"), pk=pk
+    )
+    shares.case_with_role(request.user, notice.case_id, need)
+    return notice
 
 
 class NoticeDetail(OwnerAPIView):
@@ -240,7 +267,7 @@ class NoticeSent(OwnerAPIView):
     that shows it was sent) → 200 notice."""
 
     def post(self, request, pk: int):
-        notice = _notice(request, pk)
+        notice = _notice(request, pk, shares.OWNER)
         serializer = NoticeSentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = None

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.idempotency import form_once
 from accounts.services import profile_for
-from evidence import selectors
+from evidence import shares
 from evidence.selectors import current_language
 from evidence.services import EvidenceRejected
 
@@ -35,7 +36,8 @@ def _case_page(case) -> str:
 
 @login_required
 def notice_new(request, pk: int):
-    case = selectors.case_for(request.user, pk)
+    # Sending the stop-contact notice is the owner's act; a helper who can see the case gets 403.
+    case = shares.case_with_role(request.user, pk, shares.OWNER)[0]
     form = NoticeForm(request.POST or None, initial={"language": current_language()})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -68,21 +70,32 @@ def notice_detail(request, pk: int):
     form = NoticeSentForm(
         request.POST or None, request.FILES or None, initial={"sent_at": timezone.localtime()}
     )
-    if request.method == "POST" and notice.sent_at is None and form.is_valid():
+    # With its one-time token, a repeat of the form (a double tap, the offline outbox sending it
+    # again) is answered as the first was, even after the notice was marked sent.
+    if request.method == "POST" and (notice.sent_at is None or form.once_token) and form.is_valid():
         data = form.cleaned_data
-        try:
+
+        def mark() -> str:
+            if notice.sent_at is not None:
+                raise ValidationError({"sent_at": _("This notice is already marked as sent.")})
             notices.notice_mark_sent(
                 notice=notice, sent_at=data["sent_at"], channel=data["channel"], proof=data["proof"]
             )
+            messages.success(
+                request, _("Marked as sent. Contacts after it that break it are flagged from now on.")
+            )
+            return _case_page(notice.case)
+
+        try:
+            location, first = form_once(user=request.user, token=form.once_token, create=mark)
         except ValidationError as exc:
             _apply_errors(form, exc)
         except EvidenceRejected as exc:
             form.add_error("proof", exc.message)
         else:
-            messages.success(
-                request, _("Marked as sent. Contacts after it that break it are flagged from now on.")
-            )
-            return redirect(_case_page(notice.case))
+            if not first:
+                messages.info(request, _("This form had already been saved; nothing was saved twice."))
+            return redirect(location)
     return render(
         request,
         "complaints/notice.html",
@@ -97,7 +110,8 @@ def notice_pdf(request, pk: int):
 
 @login_required
 def complaint_new(request, pk: int):
-    case = selectors.case_for(request.user, pk)
+    # A helper with the assist role may log a complaint the person made.
+    case, role = shares.case_with_role(request.user, pk, shares.ASSIST)
     dossiers = list(case.dossiers.filter(status=DossierStatus.READY)[:30])
     initial = {"sent_at": timezone.localtime(), "dossier": dossiers[0].pk if dossiers else None}
     if request.GET.get("addressee"):
@@ -106,9 +120,10 @@ def complaint_new(request, pk: int):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         chosen = next((d for d in dossiers if d.pk == data["dossier"]), None)
-        try:
+
+        def log() -> str:
             complaint = followup.complaint_log(
-                owner=request.user,
+                owner=case.owner,
                 case=case,
                 addressee=data["addressee"],
                 addressee_name=data["addressee_name"],
@@ -117,22 +132,42 @@ def complaint_new(request, pk: int):
                 ticket_number=data["ticket_number"],
                 dossier=chosen,
             )
+            shares.record(
+                user=request.user,
+                case=case,
+                action="log_complaint",
+                subject=complaint,
+                label=str(complaint.get_addressee_display()),
+            )
+            return reverse("complaint_detail", args=[complaint.pk])
+
+        try:
+            # The same form sent twice (a double tap, the offline outbox) logs one complaint.
+            location, first = form_once(user=request.user, token=form.once_token, create=log)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            return redirect("complaint_detail", pk=complaint.pk)
+            if not first:
+                messages.info(request, _("This form had already been saved; nothing was saved twice."))
+            return redirect(location)
     return render(request, "complaints/complaint_form.html", {"case": case, "form": form})
 
 
-def _complaint_for(user, pk) -> Complaint:
-    return get_object_or_404(
-        Complaint.objects.for_owner(user).select_related("case", "dossier").prefetch_related("replies"), pk=pk
+def _complaint_for(user, pk, need: str = shares.OWNER) -> Complaint:
+    complaint = get_object_or_404(
+        Complaint.objects.filter(case__in=shares.readable_cases(user))
+        .select_related("case", "dossier")
+        .prefetch_related("replies"),
+        pk=pk,
     )
+    shares.case_with_role(user, complaint.case_id, need)
+    return complaint
 
 
 @login_required
 def complaint_detail(request, pk: int):
-    complaint = _complaint_for(request.user, pk)
+    # Read by any helper; replies and deadlines logged by an assisting one (checked on POST).
+    complaint = _complaint_for(request.user, pk, shares.READ if request.method == "GET" else shares.ASSIST)
     language = current_language()
     state = followup.standing(complaint)
     reply_form = ReplyForm(
@@ -149,7 +184,8 @@ def complaint_detail(request, pk: int):
     if request.method == "POST":
         if request.POST.get("form") == "reply" and reply_form.is_valid():
             data = reply_form.cleaned_data
-            try:
+
+            def log() -> str:
                 followup.reply_log(
                     complaint=complaint,
                     received_at=data["received_at"],
@@ -157,12 +193,19 @@ def complaint_detail(request, pk: int):
                     outcome=data["outcome"],
                     upload=data["evidence"],
                 )
+                return reverse("complaint_detail", args=[complaint.pk])
+
+            try:
+                # The same reply sent twice (a double tap, the offline outbox) is logged once.
+                location, first = form_once(user=request.user, token=reply_form.once_token, create=log)
             except ValidationError as exc:
                 _apply_errors(reply_form, exc, {"upload": "evidence"})
             except EvidenceRejected as exc:
                 reply_form.add_error("evidence", exc.message)
             else:
-                return redirect("complaint_detail", pk=complaint.pk)
+                if not first:
+                    messages.info(request, _("This form had already been saved; nothing was saved twice."))
+                return redirect(location)
         elif request.POST.get("form") == "deadline" and deadline_form.is_valid():
             followup.complaint_update(complaint=complaint, deadline=deadline_form.cleaned_data["deadline"])
             return redirect("complaint_detail", pk=complaint.pk)

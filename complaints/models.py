@@ -31,6 +31,8 @@ class DossierStatus(models.TextChoices):
     RUNNING = "running", _("Being built")
     READY = "ready", _("Ready")
     FAILED = "failed", _("Failed")
+    # Prepared by a helper on a shared case: nothing is built until the owner issues it.
+    DRAFT = "draft", _("Draft by a helper, not issued")
 
 
 class DossierQuerySet(models.QuerySet):
@@ -61,7 +63,26 @@ class Dossier(models.Model):
     followup_at = models.DateTimeField(null=True, blank=True)
     # The full ID number, only for a recipient that needs it and only when the complainant asks.
     full_id_number = models.BooleanField(default=False)
+    # Where the complainant lives and takes written replies (the police report's 住址; the address
+    # for the 书面答复 a letter asks for), the police station the report goes to, and the harm in
+    # the person's own words. Asked in the builder; empty for dossiers ordered before they were.
+    contact_address = models.CharField(
+        _("your address"), max_length=300, blank=True, default="", db_default=""
+    )
+    police_station = models.CharField(
+        _("police station"), max_length=200, blank=True, default="", db_default=""
+    )
+    harm = models.TextField(_("harm done"), blank=True, default="", db_default="")
     reissue_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The helper who drafted it on a shared case (null: the owner's own).
+    drafted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     status = models.CharField(max_length=10, choices=DossierStatus.choices, default=DossierStatus.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)

@@ -21,6 +21,7 @@ from accounts.services import profile_for
 from core.dates import in_supported_range, out_of_range_message
 from evidence.models import Case
 from evidence.rules import available_packs
+from evidence.shares import helper_name
 from ledger.chain import audit_append
 from ledger.models import AuditHead
 from ledger.records import ids_after_recorded, number_record_write
@@ -71,13 +72,22 @@ def dossier_create(
     earlier_complaint: dict | None = None,
     full_id_number: bool = False,
     follows: list[int] | tuple = (),
+    drafted_by=None,
+    contact_address: str = "",
+    police_station: str = "",
+    harm: str = "",
 ) -> Dossier:
     """Order a dossier: record what it covers, then build it in the background.
+
+    `drafted_by` (a helper with the assist role on a shared case): the dossier is kept as a draft,
+    built only when the owner issues it (dossier_issue_draft), so nothing goes out in the owner's
+    name without them.
 
     `earlier_complaint` ({"date", "channel", "ticket", "reply"}) is the complaint a regulator's letter
     follows; `follows` names complaints logged in this app instead (their dates, channels, ticket
     numbers and replies are stated); `full_id_number` prints the ID number unmasked, for the
-    recipients that need it.
+    recipients that need it. `contact_address` is where the person lives and takes written replies,
+    `police_station` the station a police report goes to, `harm` the harm in the person's words.
     """
 
     errors: dict[str, list[str]] = {}
@@ -94,6 +104,10 @@ def dossier_create(
             _("Unknown rule pack “%(value)s”; available: %(packs)s.")
             % {"value": rule_pack, "packs": ", ".join(sorted(available_packs()))}
         ]
+    if date_from is None and case.period_start is not None:
+        # The dossier covers the case's period: it starts the day the debt began (its period
+        # then says so), so older, unrelated entries are neither listed nor counted.
+        date_from = case.period_start
     if date_from and date_to and date_from > date_to:
         errors["date_to"] = [_("The end date is before the start date.")]
     if not requests and not request_text.strip() and addressee in Addressee.values:
@@ -106,6 +120,21 @@ def dossier_create(
             % {"choices": ", ".join(sorted(known_requests))}
         ]
     earlier = _clean_earlier_complaint(earlier_complaint or {}, errors)
+    contact_address, police_station, harm = (
+        " ".join(str(contact_address or "").split()),
+        " ".join(str(police_station or "").split()),
+        str(harm or "").strip(),
+    )
+    for name, value, limit in (
+        ("contact_address", contact_address, 300),
+        ("police_station", police_station, 200),
+        ("harm", harm, 2000),
+    ):
+        if len(value) > limit:
+            errors[name] = [
+                _("At most %(limit)d characters (this has %(count)d).")
+                % {"limit": limit, "count": len(value)}
+            ]
     followed = _clean_follows(case, follows or (), errors)
     if full_id_number and not full_id_allowed(addressee):
         errors["full_id_number"] = [
@@ -146,9 +175,30 @@ def dossier_create(
         follows=followed,
         followup_at=followup_now() if followed else None,
         full_id_number=bool(full_id_number),
+        contact_address=contact_address,
+        police_station=police_station,
+        harm=harm,
         chain_seq=head.seq,
         chain_hash=head.hash,
+        drafted_by=drafted_by,
+        status=DossierStatus.DRAFT if drafted_by is not None else DossierStatus.PENDING,
     )
+    if drafted_by is not None:
+        audit_append(
+            owner=owner,
+            action="helper.draft",
+            subject=dossier,
+            payload={
+                "case": case.pk,
+                "helper": drafted_by.pk,
+                "name": helper_name(drafted_by),
+                "object": _("Dossier No. %(number)s (draft)") % {"number": dossier.number},
+                "addressee": addressee,
+                "incidents": len(chosen),
+            },
+        )
+        number_record_write(kind="dossier", object_id=dossier.pk, number=dossier.number)
+        return dossier
     audit_append(
         owner=owner,
         action="dossier.order",
@@ -164,6 +214,35 @@ def dossier_create(
     )
     number_record_write(kind="dossier", object_id=dossier.pk, number=dossier.number)
 
+    build_dossier.enqueue(dossier.pk)
+    return dossier
+
+
+@transaction.atomic
+def dossier_issue_draft(*, dossier: Dossier) -> Dossier:
+    """The owner issues a helper's draft: from now it is the owner's dossier, built from the record
+    as it is now (the chain head at this moment) in the background."""
+    dossier = Dossier.objects.select_for_update().get(pk=dossier.pk)
+    if dossier.status != DossierStatus.DRAFT:
+        raise ValidationError(_("This dossier is not a draft; it has already been issued."))
+    head = AuditHead.objects.select_for_update().get_or_create(owner=dossier.owner)[0]
+    dossier.status = DossierStatus.PENDING
+    dossier.chain_seq, dossier.chain_hash = head.seq, head.hash
+    dossier.save(update_fields=["status", "chain_seq", "chain_hash"])
+    audit_append(
+        owner=dossier.owner,
+        action="dossier.order",
+        subject=dossier,
+        payload={
+            "case": dossier.case_id,
+            "addressee": dossier.addressee,
+            "language": dossier.language,
+            "incidents": len(dossier.incident_ids),
+            "reissue_of": None,
+            "follows": dossier.follows,
+            "drafted_by": dossier.drafted_by_id,
+        },
+    )
     build_dossier.enqueue(dossier.pk)
     return dossier
 
@@ -229,6 +308,9 @@ def dossier_reissue(*, dossier: Dossier) -> Dossier:
         full_id_number=dossier.full_id_number,
         rule_pack=dossier.rule_pack,
         follows=dossier.follows,
+        contact_address=dossier.contact_address,
+        police_station=dossier.police_station,
+        harm=dossier.harm,
     )
 
 
@@ -280,8 +362,8 @@ def dossier_retry(*, dossier: Dossier) -> Dossier:
     stall = timedelta(seconds=setting("DOSSIER_STALL_SECONDS"))
     with transaction.atomic():
         locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
-        if locked.status == DossierStatus.READY:
-            return locked
+        if locked.status in (DossierStatus.READY, DossierStatus.DRAFT):
+            return locked  # issued ones never change; a helper's draft is built only when issued
         alive = worker_states(now).alive_ids
         queued, running = _queue_state(locked.pk)
         beat = locked.heartbeat_at or locked.started_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.services import profile_for
 from config.throttling import throttle, wait_message
-from evidence import selectors
+from evidence import selectors, shares
 from evidence.models import IncidentKind
 from evidence.selectors import current_language
 from evidence.uploads import upload_too_large
@@ -36,8 +37,24 @@ from .verification import BundleIncomplete, VerificationRefused, bundle_file, ve
 VERIFY_RATE = "60/hour"
 
 
-def dossier_for(user, pk) -> Dossier:
-    return get_object_or_404(Dossier.objects.for_owner(user).select_related("case"), pk=pk)
+def dossier_for(user, pk, need: str = shares.OWNER) -> Dossier:
+    """A dossier of a case the user can see (404 otherwise); 403 when a helper's role is below `need`."""
+    dossier = get_object_or_404(
+        Dossier.objects.filter(case__in=shares.readable_cases(user)).select_related("case"), pk=pk
+    )
+    shares.case_with_role(user, dossier.case_id, need)
+    return dossier
+
+
+def _seen(request, dossier: Dossier, action: str) -> Dossier:
+    shares.record(
+        user=request.user,
+        case=dossier.case,
+        action=action,
+        subject=dossier,
+        label=_("Dossier No. %(number)s") % {"number": dossier.number},
+    )
+    return dossier
 
 
 def _incident_choices(case):
@@ -54,7 +71,8 @@ def _incident_choices(case):
 
 @login_required
 def dossier_builder(request, pk: int):
-    case = selectors.case_for(request.user, pk)
+    # A helper with the assist role drafts; the owner issues it (nothing goes out in their name before).
+    case, role = shares.case_with_role(request.user, pk, shares.ASSIST)
     language = current_language()
     choices = _incident_choices(case)
     form = DossierForm(request.POST or None, incidents=choices, language=language)
@@ -63,7 +81,8 @@ def dossier_builder(request, pk: int):
         excluded = {int(pk) for pk in data["exclude"]}
         try:
             dossier = services.dossier_create(
-                owner=request.user,
+                owner=case.owner,
+                drafted_by=request.user if role != shares.OWNER else None,
                 case=case,
                 addressee=data["addressee"],
                 addressee_name=data["addressee_name"],
@@ -75,6 +94,9 @@ def dossier_builder(request, pk: int):
                 request_text=data["request_text"],
                 earlier_complaint=form.earlier_complaint(),
                 full_id_number=data["full_id_number"],
+                contact_address=data["contact_address"],
+                police_station=data["police_station"],
+                harm=data["harm"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -87,11 +109,12 @@ def dossier_builder(request, pk: int):
     from .pdf import font_status  # noqa: PLC0415
 
     _font, font_warning = font_status()
-    profile = profile_for(request.user)
+    profile = profile_for(case.owner)
     return render(
         request,
         "complaints/builder.html",
         {
+            "role": role,
             "case": case,
             "form": form,
             "font_warning": font_warning,
@@ -104,16 +127,18 @@ def dossier_builder(request, pk: int):
 
 @login_required
 def dossier_detail(request, pk: int):
-    dossier = dossier_for(request.user, pk)
+    dossier = _seen(request, dossier_for(request.user, pk, shares.READ), "view_dossier")
     manifest = json.loads(dossier.manifest) if dossier.is_issued and dossier.manifest else {}
     return render(
         request,
         "complaints/dossier.html",
         {
             "dossier": dossier,
+            "role": shares.role_on(request.user, dossier.case),
             "case": dossier.case,
             "summary": manifest.get("summary"),
             "next_steps": next_steps(dossier.addressee),
+            "stalled": build_stalled(dossier),
         },
     )
 
@@ -170,12 +195,22 @@ def status_payload(dossier: Dossier) -> dict:
         "pages": dossier.pages,
         "pdf_url": reverse("dossier_pdf", args=[dossier.pk]) if dossier.is_issued else None,
         "bundle_url": reverse("dossier_bundle", args=[dossier.pk]) if dossier.is_issued else None,
+        "stalled": build_stalled(dossier),
     }
+
+
+def build_stalled(dossier: Dossier) -> bool:
+    """A build that has shown no sign of life (heartbeat, start, order) for DOSSIER_STALL_SECONDS:
+    only then is "start again" worth offering; a build at 0 % a second after ordering is just queued."""
+    if dossier.status not in (DossierStatus.PENDING, DossierStatus.RUNNING):
+        return False
+    last_sign = dossier.heartbeat_at or dossier.started_at or dossier.created_at
+    return last_sign < timezone.now() - timedelta(seconds=settings.DOSSIER_STALL_SECONDS)
 
 
 @login_required
 def dossier_status(request, pk: int):
-    return JsonResponse(status_payload(dossier_for(request.user, pk)))
+    return JsonResponse(status_payload(dossier_for(request.user, pk, shares.READ)))
 
 
 def pdf_response(dossier: Dossier) -> FileResponse:
@@ -211,7 +246,7 @@ def bundle_response(dossier: Dossier, *, api: bool = False, request=None):
 
 
 def _issued_or_404(user, pk) -> Dossier:
-    dossier = dossier_for(user, pk)
+    dossier = dossier_for(user, pk, shares.READ)
     if not dossier.is_issued:
         raise Http404("not issued yet")
     return dossier
@@ -219,18 +254,25 @@ def _issued_or_404(user, pk) -> Dossier:
 
 @login_required
 def dossier_pdf(request, pk: int):
-    return pdf_response(_issued_or_404(request.user, pk))
+    return pdf_response(_seen(request, _issued_or_404(request.user, pk), "download_dossier"))
 
 
 @login_required
 def dossier_bundle(request, pk: int):
-    return bundle_response(_issued_or_404(request.user, pk), request=request)
+    return bundle_response(
+        _seen(request, _issued_or_404(request.user, pk), "download_bundle"), request=request
+    )
 
 
 @login_required
 @require_POST
 def dossier_reissue(request, pk: int):
     dossier = dossier_for(request.user, pk)
+    if dossier.status == DossierStatus.DRAFT:
+        # The owner issues a helper's draft: built now, in the owner's name.
+        services.dossier_issue_draft(dossier=dossier)
+        messages.success(request, _("Issued: the dossier is being built in your name."))
+        return redirect("dossier_detail", pk=dossier.pk)
     if (
         dossier.status in (DossierStatus.FAILED, DossierStatus.PENDING, DossierStatus.RUNNING)
         and request.POST.get("mode") == "retry"

@@ -103,6 +103,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.request_log.RequestLogMiddleware",
+    # Aborts what a request sent to object storage while it arrived and did not keep (evidence/uploads.py).
+    "evidence.uploads.StreamedUploadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Pages and API answers gzipped (static files come precompressed from WhiteNoise above, evidence
@@ -229,6 +231,8 @@ if EVIDENCE_S3_RETENTION_MODE not in ("COMPLIANCE", "GOVERNANCE"):
 # Downloads stream through the app by default; with this on they redirect to a presigned URL
 # valid for a few minutes (for the recorded version of the object).
 EVIDENCE_S3_PRESIGNED_DOWNLOADS = envbool("EVIDENCE_S3_PRESIGNED_DOWNLOADS", False)
+# Files over one part (8 MiB) go to the bucket while the request body arrives (evidence/uploads.py).
+EVIDENCE_S3_STREAM_UPLOADS = envbool("EVIDENCE_S3_STREAM_UPLOADS", True)
 if EVIDENCE_S3_BUCKET:
     addressing = os.environ.get("AWS_S3_ADDRESSING_STYLE", "auto")
     if addressing not in ("auto", "path", "virtual"):
@@ -372,6 +376,25 @@ TSA_PROMPT_MINUTES = envint("TSA_PROMPT_MINUTES", 5)
 # The public address of this installation: dossiers print its verify page, and their QR code opens
 # it with the seal, so a handler's phone camera starts the check.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+# Reminders by Web Push (accounts/push.py): the installation's VAPID key, made once in the data folder
+# (never in the repository: a browser's subscription is bound to it), the `sub` claim push services
+# may contact (empty: SITE_URL when it is https, else a mailto), and how long a push may wait.
+VAPID_PRIVATE_KEY_FILE = Path(os.environ.get("VAPID_PRIVATE_KEY_FILE", DATA_DIR / "vapid" / "private.pem"))
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "")
+PUSH_TIMEOUT_SECONDS = envint("PUSH_TIMEOUT_SECONDS", 10)
+PUSH_TTL_SECONDS = envint("PUSH_TTL_SECONDS", 3 * 24 * 3600)
+# 快速离开 / Quick exit (on every page): the neutral page it replaces the app with.
+QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL", "https://www.baidu.com/s?wd=%E5%A4%A9%E6%B0%94")
+# The push services a subscription may name (origins, `*` as a wildcard): the server POSTs there.
+PUSH_SERVICE_ORIGINS = envlist(
+    "PUSH_SERVICE_ORIGINS",
+    [
+        "https://fcm.googleapis.com",
+        "https://updates.push.services.mozilla.com",
+        "https://*.push.apple.com",
+        "https://*.notify.windows.com",
+    ],
+)
 
 # Background work through the django-tasks API, queued in the database and run by `manage.py worker`
 # (django-tasks-db's db_worker plus a heartbeat, the stall sweep and housekeeping; `make run` starts

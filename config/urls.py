@@ -7,6 +7,7 @@ from config.health import healthz
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("accounts.api_urls")),
     path("api/v1/", include("complaints.api_urls")),
     path("api/v1/", include("privacy.api_urls")),
     path("api/v1/", include("evidence.api_urls")),

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from accounts.idempotency import idempotent
 from accounts.services import profile_for
 
-from . import carrier, selectors, services
+from . import carrier, selectors, services, shares
 from .api_errors import error_response
 from .import_jobs import import_is_large, import_state, phone_import_background
 from .imports import phone_import_discard, phone_import_prepare, phone_import_run
@@ -68,30 +68,40 @@ def _uploaded_file(request):
     return upload, None
 
 
+def case_data(case, role: str) -> dict:
+    return {**CaseSerializer(case).data, "role": role}
+
+
 class CaseListCreate(OwnerAPIView):
     def get(self, request):
-        cases = Case.objects.for_owner(request.user).order_by("-created_at")
-        return Response({"results": CaseSerializer(cases, many=True).data})
+        """The user's own cases and those shared with them, each with the user's role."""
+        roles = shares.roles_by_case(request.user)
+        cases = shares.readable_cases(request.user).order_by("-created_at")
+        return Response({"results": [case_data(case, roles.get(case.pk, shares.OWNER)) for case in cases]})
 
     @idempotent
     def post(self, request):
         serializer = CaseSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         case = services.case_create(owner=request.user, **serializer.validated_data)
-        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+        return Response(case_data(case, shares.OWNER), status=status.HTTP_201_CREATED)
 
 
 class CaseDetail(OwnerAPIView):
     def get(self, request, pk: int):
-        return Response(CaseSerializer(selectors.case_for(request.user, pk)).data)
+        case, role = shares.case_with_role(request.user, pk)
+        shares.record(user=request.user, case=case, action="view_case", subject=case, label=case.title)
+        return Response(case_data(case, role))
 
 
-def _case_from_body(request, value):
+def _case_from_body(request, value, need: str = shares.OWNER):
+    """The case named in the body: 404 unless the user can see it, 403 when a helper's role is below
+    `need`, None when the value is no id."""
     try:
         pk = int(value)
     except (TypeError, ValueError):
         return None
-    return selectors.case_for(request.user, pk)
+    return shares.case_with_role(request.user, pk, need)[0]
 
 
 def _file_and_case(request):
@@ -113,9 +123,9 @@ def _file_and_case(request):
 
 class IncidentListCreate(OwnerAPIView):
     def get(self, request):
-        incidents = Incident.objects.for_owner(request.user)
+        incidents = Incident.objects.filter(case__in=shares.readable_cases(request.user))
         if "case" in request.query_params:
-            case = _case_from_body(request, request.query_params["case"])
+            case = _case_from_body(request, request.query_params["case"], shares.READ)
             if case is None:
                 return error_response(
                     "invalid",
@@ -124,6 +134,22 @@ class IncidentListCreate(OwnerAPIView):
                     {"case": [_("A valid integer is required.")]},
                 )
             incidents = incidents.filter(case=case)
+            shares.record(
+                user=request.user, case=case, action="list_incidents", subject=case, label=case.title
+            )
+        else:
+            # Every shared case whose incidents are listed is a look on its owner's record.
+            for shared in Case.objects.filter(pk__in=shares.roles_by_case(request.user)):
+                shares.record(
+                    user=request.user,
+                    case=shared,
+                    action="list_incidents",
+                    subject=shared,
+                    label=shared.title,
+                )
+        # Contacts only: the person's own actions (an export imported, a notice sent) are the
+        # case's activity (GET /api/v1/cases/<id>/activity/).
+        incidents = selectors.contacts_only(incidents)
         incidents = selectors.incidents_with_evidence(
             incidents.order_by(F("occurred_at").asc(nulls_last=True), "id")
         )
@@ -135,10 +161,19 @@ class IncidentListCreate(OwnerAPIView):
         serializer = IncidentSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
-        case = _case_from_body(request, fields.pop("case_id"))
+        case = _case_from_body(request, fields.pop("case_id"), shares.ASSIST)
+        helper = request.user if case.owner_id != request.user.pk else None
         # The same real event as one already logged (a recording filed first, the call log
         # imported): that incident gains the source and is returned; nothing is duplicated.
-        incident, created = services.incident_log(case=case, source=Source.API, **fields)
+        # A helper's entry is always its own row, marked as theirs.
+        incident, created = services.incident_log(case=case, source=Source.API, entered_by=helper, **fields)
+        shares.record(
+            user=request.user,
+            case=case,
+            action="create_incident",
+            subject=incident,
+            label=incident_label(incident),
+        )
         return Response(
             IncidentSerializer(incident, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -148,12 +183,22 @@ class IncidentListCreate(OwnerAPIView):
 class IncidentDetail(OwnerAPIView):
     def get(self, request, pk: int):
         incident = get_object_or_404(
-            selectors.incidents_with_evidence(Incident.objects.for_owner(request.user)), pk=pk
+            selectors.incidents_with_evidence(
+                Incident.objects.filter(case__in=shares.readable_cases(request.user))
+            ),
+            pk=pk,
+        )
+        shares.record(
+            user=request.user,
+            case=incident.case,
+            action="view_incident",
+            subject=incident,
+            label=incident_label(incident),
         )
         return Response(IncidentSerializer(incident, context=self.get_serializer_context()).data)
 
     def patch(self, request, pk: int):
-        incident = selectors.incident_for(request.user, pk)
+        incident = shares.incident_with_role(request.user, pk, shares.OWNER)[0]
         serializer = IncidentUpdateSerializer(
             incident, data=request.data, partial=True, context=self.get_serializer_context()
         )
@@ -165,11 +210,18 @@ class IncidentDetail(OwnerAPIView):
 class IncidentEvidenceCreate(OwnerAPIView):
     @idempotent
     def post(self, request, pk: int):
-        incident = selectors.incident_for(request.user, pk)
+        incident = shares.incident_with_role(request.user, pk, shares.ASSIST)[0]
         upload, problem = _uploaded_file(request)
         if problem:
             return problem
         evidence = services.evidence_store(incident=incident, upload=upload, provenance=Provenance.UPLOADED)
+        shares.record(
+            user=request.user,
+            case=incident.case,
+            action="upload",
+            subject=evidence,
+            label=evidence_label(evidence),
+        )
         return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
 
 
@@ -187,13 +239,37 @@ class EvidenceAutofile(OwnerAPIView):
 
 class EvidenceDetail(OwnerAPIView):
     def get(self, request, pk: int):
-        return Response(EvidenceSerializer(selectors.evidence_for(request.user, pk)).data)
+        evidence = shares.evidence_with_role(request.user, pk)[0]
+        shares.record(
+            user=request.user,
+            case=evidence.incident.case,
+            action="view_evidence",
+            subject=evidence,
+            label=evidence_label(evidence),
+        )
+        return Response(EvidenceSerializer(evidence).data)
 
 
 class EvidenceDownload(OwnerAPIView):
     def get(self, request, pk: int):
-        evidence = selectors.evidence_for(request.user, pk)
+        evidence = shares.evidence_with_role(request.user, pk)[0]
+        shares.record(
+            user=request.user,
+            case=evidence.incident.case,
+            action="download",
+            subject=evidence,
+            label=evidence_label(evidence),
+        )
         return evidence_file_response(evidence, as_attachment=True)
+
+
+def incident_label(incident) -> str:
+    """How the access log names an incident: its evidence number and kind."""
+    return " ".join(part for part in (incident.ref, str(incident.get_kind_display())) if part)
+
+
+def evidence_label(evidence) -> str:
+    return " ".join(part for part in (evidence.incident.ref, evidence.original_name) if part)
 
 
 def evidence_file_response(evidence, *, as_attachment: bool) -> FileResponse:
@@ -259,6 +335,13 @@ class PhoneLogImport(OwnerAPIView):
         kinds = [k.strip() for k in (request.data.get("kinds") or "").split(",") if k.strip()] or None
         # "dmy" or "mdy": how to read dates such as 02/06/17 when the file does not show its order.
         date_order = str(request.data.get("date_order") or "").strip() or None
+        # Entries before the case's period (the debt's start) are left out unless asked for.
+        include_before_period = str(request.data.get("include_before_period") or "").strip().lower() in (
+            "true",
+            "1",
+            "yes",
+            "on",
+        )
         # A carrier's call record: {column header: number | start | duration | direction | type},
         # sent once for columns that were not recognised and remembered for that header row.
         mapping, problem = _carrier_mapping(request, upload)
@@ -286,6 +369,7 @@ class PhoneLogImport(OwnerAPIView):
                 kinds=kinds,
                 date_order=date_order,
                 mapping=mapping,
+                include_before_period=include_before_period,
             )
             return Response(
                 {
@@ -299,7 +383,11 @@ class PhoneLogImport(OwnerAPIView):
             )
         try:
             counts = phone_import_run(
-                phone_import=phone_import, numbers=numbers, kinds=kinds, date_order=date_order
+                phone_import=phone_import,
+                numbers=numbers,
+                kinds=kinds,
+                date_order=date_order,
+                include_before_period=include_before_period,
             )
         except Exception:
             # Nothing was imported: the row goes, and the export too unless evidence or an earlier

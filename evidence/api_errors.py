@@ -13,6 +13,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from .archives import ArchiveRefused
 from .services import EvidenceRejected
+from .shares import ShareForbidden
 from .storage import storage_outage
 
 logger = logging.getLogger("evidence.storage")
@@ -58,6 +59,8 @@ def exception_handler(exc, context):
         response = error_response("storage_unavailable", storage_unavailable_message(writing=writing), 503)
         response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
         return response
+    if isinstance(exc, ShareForbidden):
+        return error_response("forbidden", exc.message, 403)
     if isinstance(exc, EvidenceRejected | ArchiveRefused):
         return error_response(exc.code, exc.message, exc.status)
     if isinstance(exc, DjangoValidationError):

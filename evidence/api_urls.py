@@ -1,10 +1,14 @@
 from django.urls import path, re_path
 
-from . import api, resumable
+from . import api, resumable, shares_api
 
 urlpatterns = [
     path("cases/", api.CaseListCreate.as_view(), name="api_cases"),
     path("cases/<int:pk>/", api.CaseDetail.as_view(), name="api_case"),
+    path("cases/<int:pk>/shares/", shares_api.CaseShares.as_view(), name="api_case_shares"),
+    path("cases/<int:pk>/access-log/", shares_api.CaseAccessLog.as_view(), name="api_case_access_log"),
+    path("shares/accept", shares_api.ShareAccept.as_view(), name="api_share_accept"),
+    path("shares/<int:pk>/", shares_api.ShareDetail.as_view(), name="api_share"),
     path("incidents/", api.IncidentListCreate.as_view(), name="api_incidents"),
     path("incidents/<int:pk>/", api.IncidentDetail.as_view(), name="api_incident"),
     path("incidents/<int:pk>/evidence/", api.IncidentEvidenceCreate.as_view(), name="api_incident_evidence"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import datetime
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from core.dates import validate_supported_date
 
 from .carrier import clean_mapping
-from .models import Case, Contacted, Flag, Incident, IncidentKind
+from .models import Case, Contacted, Creditor, Flag, Incident, IncidentKind
 from .phone_logs import DEFAULT_KINDS, sample_reading
 from .rules import available_packs
 from .selectors import current_language
@@ -71,6 +72,8 @@ class CaseForm(OneTimeTokenMixin, forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # "Please choose" rather than Django's "---------" as the creditor list's empty entry.
+        self.fields["creditor"].choices = [("", _("Please choose")), *Creditor.choices]
         if self.instance.pk is None:
             self.add_once_token()
 
@@ -79,8 +82,24 @@ class CaseForm(OneTimeTokenMixin, forms.ModelForm):
 
     class Meta:
         model = Case
-        fields = ["title", "creditor", "lender_name", "account_hint", "collectors", "rule_pack", "notes"]
+        fields = [
+            "title",
+            "creditor",
+            "period_start",
+            "lender_name",
+            "account_hint",
+            "collectors",
+            "rule_pack",
+            "notes",
+        ]
+        help_texts = {
+            "period_start": _(
+                "The day the debt began (the first bill or loan). Imports leave out entries before it, "
+                "and a dossier starts there."
+            )
+        }
         widgets = {
+            "period_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "collectors": forms.Textarea(attrs={"rows": 3}),
             "notes": forms.Textarea(attrs={"rows": 3}),
         }
@@ -114,6 +133,8 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
         "occurred_at",
         "duration",
         "visitors",
+        "place",
+        "location",
         "counterpart_name",
         "agency",
         "contacted",
@@ -236,6 +257,16 @@ class IncidentForm(OneTimeTokenMixin, forms.Form):
         help_text=_("One quote a line; start with the minute:second in the recording if there is one."),
     )
 
+    # Where a visit happened: typed, and the phone's position when the person allows it (the visit
+    # page's "Add my location" button, static/js/location.js); neither is ever required.
+    place = forms.CharField(
+        label=_("Where it happened"),
+        required=False,
+        max_length=300,
+        help_text=_("The address, as exactly as you can (building, unit, room)."),
+    )
+    location = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
     # Only on the log form (attach=True): kept as evidence of the new incident when it is saved.
     attachment = forms.FileField(
         label=_("Recording or screenshot"),
@@ -298,6 +329,21 @@ class IncidentForm(OneTimeTokenMixin, forms.Form):
     def clean_quotes(self) -> list[dict]:
         return parse_quotes(self.cleaned_data.get("quotes") or "")
 
+    def clean_location(self) -> dict | None:
+        """The hidden field's JSON ({"lat", "lon", "accuracy_m"}) as a dict; the service checks it."""
+        raw = (self.cleaned_data.get("location") or "").strip()
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _("The location could not be read. Add it again, or type the address.")
+            )
+        return value
+
     def incident_fields(self) -> dict:
         """Cleaned data named as the Incident model names it."""
         data = dict(self.cleaned_data)
@@ -328,6 +374,8 @@ class IncidentForm(OneTimeTokenMixin, forms.Form):
         data["occurred_at"] = timezone.localtime(incident.occurred_at) if incident.occurred_at else None
         data["duration"] = str(incident.duration_seconds) if incident.duration_seconds is not None else ""
         data["quotes"] = format_quotes(incident.quotes)
+        data["place"] = incident.place
+        data["location"] = json.dumps(incident.location) if incident.location else ""
         return data
 
 

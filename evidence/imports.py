@@ -48,6 +48,8 @@ from .services import EvidenceRejected, content_address, evidence_store, sanitis
 from .storage import open_blob, save_blob
 
 BATCH = 1000
+# What the API's `numbers` may name for the entries of a hidden caller (no number).
+HIDDEN = "hidden"
 
 
 def batch_size() -> int:
@@ -113,6 +115,9 @@ def phone_import_prepare(
         raise EvidenceRejected(code=exc.code, status=exc.status, message=exc.message) from None
     if preview:
         summary["linked"] = links_expected(
+            case, upload, tz, (summary.get("date_order") or {}).get("order"), mapping
+        )
+        summary["before_period"] = before_period_count(
             case, upload, tz, (summary.get("date_order") or {}).get("order"), mapping
         )
     fmt = summary["format"]
@@ -220,6 +225,29 @@ def _number_matches(number: str, wanted: set[str]) -> bool:
     return bool(number) and any(number == w or (len(w) >= 8 and number[-8:] == w[-8:]) for w in wanted)
 
 
+def period_filter(case: Case, tz, include_before_period: bool = False):
+    """A test for entries dated before the case's period (the local day the debt began)."""
+    start = case.period_start
+    if start is None or include_before_period:
+        return lambda entry: False
+    return lambda entry: entry.at is not None and entry.at.astimezone(tz).date() < start
+
+
+def before_period_count(
+    case: Case, upload, tz, date_order: str | None = None, mapping: dict | None = None
+) -> int:
+    """How many entries of the export fall before the case's period (the preview says so)."""
+    if case.period_start is None:
+        return 0
+    before = period_filter(case, tz)
+    try:
+        upload.seek(0)
+        _fmt, entries = iter_entries(upload, tz, date_order=date_order, mapping=mapping)
+        return sum(1 for entry in entries if before(entry))
+    except PhoneLogError:
+        return 0
+
+
 def _export_evidence(phone_import: PhoneImport, case: Case) -> EvidenceFile:
     """The export kept as evidence, under an incident that records the import itself."""
     existing = (
@@ -274,8 +302,13 @@ def phone_import_run(
     date_order: str | None = None,
     mapping: dict | None = None,
     in_batches: bool = False,
+    include_before_period: bool = False,
 ) -> dict:
     """Create an incident for every new entry from the chosen numbers and kinds.
+
+    Entries dated before the case's period (Case.period_start, the day the debt began) are left
+    out and counted as `before_period`, unless `include_before_period`: an old call log must not
+    put unrelated years and numbers into the record of this debt.
 
     Returns {"created", "duplicates", "linked", "skipped", "implausible"}: duplicates are entries
     already in the case (from this or an overlapping export), linked are entries that are the same
@@ -294,6 +327,9 @@ def phone_import_run(
     case = phone_import.case
     tz = profile_for(case.owner).tz
     wanted_numbers = {normalise_number(n) for n in numbers if normalise_number(n)} if numbers else None
+    # A hidden caller ticked on the preview (its number is "", or "hidden" through the API): its
+    # entries are imported as hidden, never silently skipped.
+    wanted_hidden = bool(numbers) and any((n or "").strip().lower() in ("", HIDDEN) for n in numbers)
     wanted_kinds = set(kinds) if kinds else set(DEFAULT_KINDS)
     unknown = wanted_kinds - set(IMPORT_KINDS)
     if unknown:
@@ -304,7 +340,8 @@ def phone_import_run(
         )
     existing = set(case.incidents.exclude(import_key="").values_list("import_key", flat=True))
     # implausible: entries left out for their date (phone_logs.Entries), never imported.
-    counts = {"created": 0, "duplicates": 0, "linked": 0, "skipped": 0, "implausible": 0}
+    counts = {"created": 0, "duplicates": 0, "linked": 0, "skipped": 0, "implausible": 0, "before_period": 0}
+    before = period_filter(case, tz, include_before_period)
     # Entries read (and settled) so far: a resumed background import skips these.
     done_before = 0
     if in_batches:
@@ -318,6 +355,16 @@ def phone_import_run(
     now = timezone.now()
     read = 0
     batches = {"written": 0, "read_at_last": done_before}
+    # The earliest and latest time of the entries created or linked: the findings are refreshed for
+    # the days those can change, not the whole case (findings.case_violations_refresh's `span`).
+    span: list = [None, None]
+
+    def widen(moment) -> None:
+        if span[0] is None or moment < span[0]:
+            span[0] = moment
+        if span[1] is None or moment > span[1]:
+            span[1] = moment
+
     try:
         with (
             nullcontext() if in_batches else transaction.atomic(),
@@ -412,6 +459,7 @@ def phone_import_run(
                     if target is not None:
                         to_join.append((target, entry, key, ref))
                         counts["linked"] += 1
+                        widen(entry.at)
                         continue
                     values = {
                         "case_id": case.pk,
@@ -448,6 +496,7 @@ def phone_import_run(
                         batch.append(values)
                     keys_digest.update(key.encode("ascii"))
                     counts["created"] += 1
+                    widen(entry.at)
                 pending.clear()
                 if batch or with_images:
                     flush()
@@ -457,8 +506,12 @@ def phone_import_run(
                 if position < done_before:
                     continue  # settled by an earlier run of this import
                 read += 1
-                if entry.import_kind not in wanted_kinds or (
-                    wanted_numbers is not None and not _number_matches(entry.number, wanted_numbers)
+                if before(entry):
+                    counts["before_period"] += 1
+                elif entry.import_kind not in wanted_kinds or (
+                    wanted_numbers is not None
+                    and not _number_matches(entry.number, wanted_numbers)
+                    and not (wanted_hidden and not entry.number)
                 ):
                     counts["skipped"] += 1
                 elif (key := entry.key) in existing:
@@ -479,7 +532,13 @@ def phone_import_run(
                     case=case, export_id=export.pk if export is not None else None, joins=joins_of(to_join)
                 )
             counts["implausible"] = entries.implausible
-            if not (counts["created"] or counts["duplicates"] or counts["linked"] or counts["skipped"]):
+            if not (
+                counts["created"]
+                or counts["duplicates"]
+                or counts["linked"]
+                or counts["skipped"]
+                or counts["before_period"]
+            ):
                 # Nothing valid remains: refuse (and roll back) rather than report an empty success.
                 if entries.implausible:
                     raise nothing_plausible(entries.implausible)
@@ -487,7 +546,8 @@ def phone_import_run(
             if in_batches:
                 if counts["created"] or counts["linked"]:
                     # Derived data, computed outside any transaction and written in steps.
-                    case_violations_refresh_in_steps(case=case)
+                    # A resumed run did not see the entries of the run before it: the whole case.
+                    case_violations_refresh_in_steps(case=case, span=None if done_before else tuple(span))
                 moment = timezone.now()
                 done = {
                     "result": counts,
@@ -523,7 +583,7 @@ def phone_import_run(
                         "facts": facts,
                     },
                 )
-                case_violations_refresh(case=case)
+                case_violations_refresh(case=case, span=tuple(span))
             phone_import.result = counts
             phone_import.evidence = export or phone_import.evidence
             phone_import.imported_at = now
@@ -590,8 +650,6 @@ INSERT_FIELDS = (
     "sources",
     "ref",
     "entered_by",
-    "place",
-    "location",
     "conflicts",
 )
 
@@ -634,11 +692,16 @@ def _insert(incidents: list[dict]) -> None:
     json_columns = [(i, f) for i, f in enumerate(fields) if f.get_internal_type() == "JSONField"]
     date_columns = [i for i, f in enumerate(fields) if f.get_internal_type() == "DateTimeField"]
     cache: dict[tuple[int, str], object] = {}
+    # Most list columns of an imported row are empty: those take their prepared value directly.
+    empty = {i: field.get_db_prep_save([], connection) for i, field in json_columns}
     dates: dict[int, tuple] = {}
     rows = []
     for incident in incidents:
         row = list(pick(incident))
         for i, field in json_columns:
+            if row[i].__class__ is list and not row[i]:
+                row[i] = empty[i]
+                continue
             key = (i, repr(row[i]))
             prepared = cache.get(key)
             if prepared is None:

@@ -87,10 +87,14 @@ class Case(models.Model):
         return self.title
 
     def snapshot(self) -> dict:
-        return {
+        data = {
             f: getattr(self, f)
             for f in ("title", "creditor", "lender_name", "account_hint", "collectors", "notes", "rule_pack")
         }
+        # Added in the third wave: present only when set, so earlier records describe the same facts.
+        if self.period_start is not None:
+            data["period_start"] = self.period_start.isoformat()
+        return data
 
 
 class IncidentKind(models.TextChoices):
@@ -143,6 +147,25 @@ def own_entries_q() -> models.Q:
     return models.Q(source="import") & q
 
 
+def export_holders_q() -> models.Q:
+    """The entries that only hold a phone export kept as evidence (evidence.imports._export_evidence):
+    made when a log was imported, by this release and every earlier one. Imported entries always
+    carry an import key; the holder is the imported "other" entry without one."""
+    return models.Q(source="import", import_key="", kind="other")
+
+
+def own_actions_q(case: Case | None = None) -> models.Q:
+    """Entries that record the person's own actions, not a collector's contact: a phone export
+    imported, and (from the case's rule context, kept by the complaints app) the proof that a
+    stop-contact notice was sent or a reply's screenshot. They keep their files as evidence but are
+    never counted, listed among contacts, judged by a rule or put in a dossier's statistics."""
+    q = export_holders_q()
+    own = (case.rule_context or {}).get("own") if case is not None else None
+    if own:
+        q |= models.Q(pk__in=own)
+    return q
+
+
 REF_FORMAT = "E-{:04d}"
 
 
@@ -160,6 +183,10 @@ def refs_take(case_id: int, count: int) -> list[str]:
 class IncidentQuerySet(models.QuerySet):
     def for_owner(self, user):
         return self.filter(case__owner=user)
+
+    def contacts(self, case: Case | None = None):
+        """Collection contacts only: without the entries of the person's own actions."""
+        return self.exclude(own_actions_q(case))
 
 
 class Incident(models.Model):
@@ -241,6 +268,9 @@ class Incident(models.Model):
         "visitors",
         "description",
         "quotes",
+        # Where it happened (third wave): a typed address and the phone's position, when given.
+        "place",
+        "location",
     )
 
     class Meta:
@@ -287,7 +317,7 @@ class Incident(models.Model):
         data = {f: values.get(f) for f in cls.STATED_FIELDS}
         # Fields added after the first release appear only when set, so snapshots recorded before
         # them still describe the same facts.
-        for optional in ("quotes",):
+        for optional in ("quotes", "place", "location"):
             if not data.get(optional):
                 data.pop(optional, None)
         # Always in UTC, so the same instant gives the same text whichever zone it was entered in.
@@ -304,6 +334,18 @@ class Incident(models.Model):
 
     def flag_labels(self) -> list[str]:
         return [str(Flag(f).label) for f in self.flags if f in Flag.values]
+
+    def location_text(self) -> str:
+        """The phone's position as a reader can check it on any map ("" when none was given)."""
+        where = self.location
+        if not isinstance(where, dict) or where.get("lat") is None or where.get("lon") is None:
+            return ""
+        text = str(_("latitude %(lat).6f, longitude %(lon).6f")) % {"lat": where["lat"], "lon": where["lon"]}
+        if where.get("accuracy_m") is not None:
+            text += str(_(" (accurate to about %(metres)d m, as the phone measured it)")) % {
+                "metres": round(where["accuracy_m"])
+            }
+        return text
 
 
 class Provenance(models.TextChoices):
@@ -519,7 +561,7 @@ class CarrierMapping(models.Model):
 
 
 class ShareRole(models.TextChoices):
-    READ = "read", _("Read")
+    READ = "read", _("Read only")
     ASSIST = "assist", _("Assist")
 
 

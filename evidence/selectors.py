@@ -14,7 +14,8 @@ from django.utils.translation import ngettext
 
 from accounts.models import language_codes
 
-from .models import Case, Contacted, EvidenceFile, Flag, Incident, IncidentKind
+from .merging import source_shown
+from .models import Case, Contacted, EvidenceFile, Flag, Incident, IncidentKind, own_actions_q
 from .rules import Pack, Rule, RulePackError, get_pack
 
 
@@ -50,7 +51,9 @@ def incident_timeline(
 ) -> QuerySet:
     """A case's incidents, newest first, filtered by kind, local dates (inclusive) and findings.
     `q` finds words in what happened, the counterpart, or the text read from their screenshots."""
-    queryset = case.incidents.all()
+    # The timeline of contacts: the person's own actions (an export imported, a notice's proof)
+    # are listed apart (selectors.own_actions), never as contacts.
+    queryset = case.incidents.contacts(case)
     if q.strip():
         words = q.strip()
         queryset = queryset.filter(
@@ -114,9 +117,66 @@ def violation_summary(*, case: Case) -> list[dict]:
     ]
 
 
+def incident_conflicts(incident: Incident, tz=None) -> list[dict]:
+    """What other sources say about fields the person typed, as the incident page shows it:
+    "本人登记 01:32:34 · 通话记录 01:30:00", each with the values to choose from."""
+    tz = tz or timezone.get_current_timezone()
+    labels = {
+        "occurred_at": _("Time"),
+        "duration_seconds": _("Duration (seconds)"),
+        "answered": _("Answered"),
+    }
+
+    def shown(field, value) -> str:
+        if value is None:
+            return "—"
+        if field == "occurred_at":
+            at = datetime.fromisoformat(value) if isinstance(value, str) else value
+            return f"{at.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+        if field == "answered":
+            return _("yes") if value else _("no")
+        return str(value)
+
+    rows = []
+    for index, conflict in enumerate(incident.conflicts or []):
+        field = conflict.get("field")
+        if field not in labels:
+            continue
+        typed = getattr(incident, field)
+        shown_source = source_shown({"kind": conflict.get("source", ""), "ref": conflict.get("ref", "")})
+        rows.append(
+            {
+                "index": index,
+                "field": field,
+                "label": labels[field],
+                "typed": shown(field, typed),
+                "other": shown(field, conflict.get("value")),
+                "source": shown_source["label"],
+                "ref": shown_source["ref"],
+            }
+        )
+    return rows
+
+
+def contacts_only(incidents: QuerySet) -> QuerySet:
+    """`incidents` (of any cases) without the entries of the person's own actions."""
+    cases = Case.objects.filter(pk__in=incidents.values("case_id")).values_list("rule_context", flat=True)
+    own = [pk for context in cases for pk in (context or {}).get("own", [])]
+    incidents = incidents.contacts()
+    return incidents.exclude(pk__in=own) if own else incidents
+
+
+def own_actions(*, case: Case) -> QuerySet:
+    """The entries holding the person's own actions (an export imported, a notice's proof), newest
+    first: their files stay reachable, apart from the contacts."""
+    return case.incidents.filter(own_actions_q(case)).order_by(F("occurred_at").desc(nulls_first=True), "-id")
+
+
 def kind_counts(*, case: Case) -> list[tuple[str, str, int]]:
     """(kind, label, count) for every kind, zeros included, in one query."""
-    counts = dict(case.incidents.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    counts = dict(
+        case.incidents.contacts(case).values_list("kind").annotate(n=Count("id")).values_list("kind", "n")
+    )
     return [(value, label, counts.get(value, 0)) for value, label in IncidentKind.choices]
 
 

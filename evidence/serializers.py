@@ -12,6 +12,7 @@ from stamps.selectors import evidence_stamp
 from .merging import source_list
 from .models import Case, Contacted, Creditor, EvidenceFile, Flag, Incident, IncidentKind, TextStatus
 from .recognition import recognized_row, text_status
+from .shares import helper_name
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -30,6 +31,8 @@ class CaseSerializer(serializers.ModelSerializer):
             "notes",
             "rule_pack",
             "violation_summary",
+            # The day the debt began (third wave): imports leave out entries before it.
+            "period_start",
             "created_at",
         ]
         read_only_fields = ["id", "violation_summary", "created_at"]
@@ -93,11 +96,19 @@ class IncidentSerializer(serializers.ModelSerializer):
     occurred_at = SupportedDateTimeField()
     time_status = serializers.CharField(read_only=True)
     sources = serializers.SerializerMethodField()
+    # "owner", or the display name of the helper who entered it on a shared case.
+    entered_by = serializers.SerializerMethodField()
+    # What other sources say about fields the person typed: [{"field", "value", "source"}].
+    conflicts = serializers.SerializerMethodField()
+    # Where a visit happened: {"lat", "lon", "accuracy_m"} or null; checked by the service.
+    location = serializers.JSONField(required=False, allow_null=True)
 
     class Meta:
         model = Incident
         fields = [
             "id",
+            # The evidence number (E-0007): given once when the incident is created, never changed.
+            "ref",
             "case",
             "kind",
             "occurred_at",
@@ -118,8 +129,21 @@ class IncidentSerializer(serializers.ModelSerializer):
             "evidence",
             "violations",
             "sources",
+            "entered_by",
+            "conflicts",
+            "place",
+            "location",
         ]
-        read_only_fields = ["id", "source", "logged_at", "amended_at", "evidence", "violations", "sources"]
+        read_only_fields = [
+            "id",
+            "ref",
+            "source",
+            "logged_at",
+            "amended_at",
+            "evidence",
+            "violations",
+            "sources",
+        ]
 
     def validate_occurred_at(self, value):
         # A time sent without an offset is read in the user's own time zone (the one active now).
@@ -129,6 +153,14 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     def get_sources(self, obj) -> list[dict]:
         return source_list(obj)
+
+    def get_conflicts(self, obj) -> list[dict]:
+        return list(obj.conflicts or [])
+
+    def get_entered_by(self, obj) -> str:
+        if obj.entered_by_id is None or obj.entered_by_id == obj.case.owner_id:
+            return "owner"
+        return helper_name(obj.entered_by)
 
     def get_violations(self, obj) -> list[dict]:
         finder = self.context.get("violations")

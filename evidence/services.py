@@ -6,7 +6,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -65,6 +65,7 @@ def case_create(
     collectors: str = "",
     notes: str = "",
     rule_pack: str = "cn",
+    period_start: date | None = None,
 ) -> Case:
     case = Case(
         owner=owner,
@@ -75,7 +76,9 @@ def case_create(
         collectors=collectors,
         notes=notes,
         rule_pack=rule_pack,
+        period_start=period_start,
     )
+    _check_period_start(period_start)
     case.full_clean()
     validate_rule_pack(case.rule_pack)
     case.save()
@@ -90,6 +93,7 @@ def case_update(*, case: Case, **fields) -> Case:
         setattr(case, key, value)
     case.full_clean()
     validate_rule_pack(case.rule_pack)
+    _check_period_start(case.period_start)
     case.save()
     audit_append(
         owner=case.owner,
@@ -100,6 +104,16 @@ def case_update(*, case: Case, **fields) -> Case:
     if before["rule_pack"] != case.rule_pack:
         _refresh_violations(case)
     return case
+
+
+def _check_period_start(value: date | None) -> None:
+    """The day the debt began: not in the future, not before 2000 (the supported dates)."""
+    if value is None:
+        return
+    if value > timezone.localdate() + timedelta(days=1):
+        raise ValidationError({"period_start": [_("This date is in the future.")]})
+    if value.year < 2000:
+        raise ValidationError({"period_start": [_("This date is too far in the past.")]})
 
 
 def _refresh_violations(case: Case) -> None:
@@ -158,9 +172,80 @@ def _clean_incident(incident: Incident, *, time_unknown_ok: bool = False) -> Non
         ]
     else:
         incident.quotes = [{"at": q.get("at"), "text": q["text"].strip()} for q in quotes]
+        length = _recording_length(incident)
+        beyond = [
+            q["at"]
+            for q in incident.quotes
+            if q["at"] is not None and length is not None and q["at"] > length
+        ]
+        if beyond:
+            errors["quotes"] = [
+                _("A quote at %(at)s lies beyond the end of the recording (%(length)s long).")
+                % {"at": _clock(max(beyond)), "length": _clock(length)}
+            ]
+    incident.place = (incident.place or "").strip()
+    if incident.location is not None:
+        location = _clean_location(incident.location)
+        if location is None:
+            errors["location"] = [
+                _(
+                    "A location needs a latitude (-90 to 90), a longitude (-180 to 180) and, "
+                    "optionally, its accuracy in metres (0 or more)."
+                )
+            ]
+        else:
+            incident.location = location
     if errors:
         raise ValidationError(errors)
     incident.full_clean()
+
+
+def _clean_location(value) -> dict | None:
+    """{"lat", "lon", "accuracy_m"} as numbers in range (accuracy may be null); None when not."""
+
+    def number(raw):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:  # NaN
+            return None
+        return float(raw)
+
+    if not isinstance(value, dict) or set(value) - {"lat", "lon", "accuracy_m"}:
+        return None
+    lat, lon = number(value.get("lat")), number(value.get("lon"))
+    accuracy = value.get("accuracy_m")
+    accuracy = None if accuracy is None else number(accuracy)
+    if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180:
+        return None
+    if value.get("accuracy_m") is not None and (accuracy is None or not 0 <= accuracy <= 1e7):
+        return None
+    # Six decimals is about 0.1 m: more says nothing a phone can know.
+    return {
+        "lat": round(lat, 6),
+        "lon": round(lon, 6),
+        "accuracy_m": round(accuracy, 1) if accuracy is not None else None,
+    }
+
+
+def _clock(seconds: int | float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+
+
+def _recording_length(incident: Incident) -> float | None:
+    """How long the incident's recording runs, in seconds: the longest audio file attached to it
+    (what the file itself states), else the call's stated duration; None when nothing says."""
+    if incident.pk:
+        lengths = [
+            float(value)
+            for value in EvidenceFile.objects.filter(incident_id=incident.pk).values_list(
+                "metadata__duration_seconds", flat=True
+            )
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+        ]
+        if lengths:
+            # A second's slack: players round the length they show.
+            return max(lengths) + 1
+    return incident.duration_seconds or None
 
 
 def _valid_quote(quote) -> bool:
@@ -206,7 +291,11 @@ def incident_create(
 def incident_log(*, case: Case, kind: str, occurred_at: datetime, source: str = Source.API, **fields):
     """Log an incident sent by automation, unless it is the same real event as one already logged
     (merging.same_call, strict): then that incident gains the source and is returned. Returns
-    (incident, created)."""
+    (incident, created). An entry by a helper on a shared case (`entered_by`) is always a row of
+    its own, marked as theirs: it never changes what the owner or an import recorded."""
+    if fields.get("entered_by") is not None:
+        return incident_create(case=case, kind=kind, occurred_at=occurred_at, source=source, **fields), True
+    fields.pop("entered_by", None)
     existing = merging.same_call(
         case=case,
         kind=kind,
@@ -234,24 +323,29 @@ def incident_update(*, incident: Incident, **changes) -> Incident:
     # A time not yet known may stay unknown while other facts change; once given it is required.
     _clean_incident(incident, time_unknown_ok="occurred_at" not in changes)
     after = incident.snapshot()
-    if after == before:
+    # Stating a field that sources disagreed on is the person's choice: the conflict is resolved
+    # (also when they keep what they typed), and the choice is an amendment in the history.
+    conflicts = list(incident.conflicts or [])
+    resolved = [c for c in conflicts if c.get("field") in changes]
+    if after == before and not resolved:
         return incident
     incident.amended_at = timezone.now()
+    if resolved:
+        incident.conflicts = [c for c in conflicts if c not in resolved]
     incident.save()
-    changed = sorted(k for k in after if after[k] != before[k])
-    audit_append(
-        owner=incident.case.owner,
-        action="incident.amend",
-        subject=incident,
-        payload={
-            "before": {k: before[k] for k in changed},
-            "after": {k: after[k] for k in changed},
-            # The whole statement after the change, and a digest of the one before it, so the
-            # chain can vouch for every field of the row (verify_evidence compares them).
-            "snapshot": after,
-            "previous_facts": Incident.facts_digest(before),
-        },
-    )
+    # A stated field set for the first time (quotes on an entry that had none) is absent before.
+    changed = sorted(k for k in after if after[k] != before.get(k))
+    payload = {
+        "before": {k: before.get(k) for k in changed},
+        "after": {k: after[k] for k in changed},
+        # The whole statement after the change, and a digest of the one before it, so the
+        # chain can vouch for every field of the row (verify_evidence compares them).
+        "snapshot": after,
+        "previous_facts": Incident.facts_digest(before),
+    }
+    if resolved:
+        payload["resolved"] = resolved
+    audit_append(owner=incident.case.owner, action="incident.amend", subject=incident, payload=payload)
     _refresh_violations(incident.case)
     incident.refresh_from_db(fields=["violations", "violation_rules"])
     return incident
@@ -658,6 +752,25 @@ def evidence_move(*, evidence: EvidenceFile, incident: Incident) -> EvidenceFile
     return evidence
 
 
+def visit_ref(recording_id: str) -> str:
+    """The mark a visit made with the in-page recorder carries (Incident.source_ref)."""
+    recording_id = (recording_id or "").strip()
+    return f"visit:{recording_id}"[:100] if recording_id and recording_id.isprintable() else ""
+
+
+def visit_for_recording(*, case: Case, recording_id: str) -> Incident | None:
+    """The visit already made for this recording (by its upload or by the details form), if any."""
+    ref = visit_ref(recording_id)
+    if not ref:
+        return None
+    return (
+        case.incidents.select_for_update()
+        .filter(kind=IncidentKind.VISIT, source_ref=ref)
+        .order_by("pk")
+        .first()
+    )
+
+
 # The longest a visit recorder's timer is believed to have run.
 LONGEST_VISIT = 24 * 3600
 
@@ -669,6 +782,7 @@ def visit_recording_store(
     started_at: datetime | None,
     elapsed_seconds: float | None,
     age_seconds: float | None = None,
+    recording_id: str = "",
 ) -> EvidenceFile:
     """A recording made in the browser during a home visit: a new visit incident, the audio kept as
     evidence with provenance "recorded in this app" and the server's receipt time.
@@ -683,6 +797,10 @@ def visit_recording_store(
     A recording kept on the phone while offline is sent later, with `age_seconds`: how long ago,
     by the phone's clock, recording began. The estimate is then the receipt time minus that age
     (at most 30 days), so a recording sent hours later keeps the time it was made.
+
+    `recording_id` (the recorder's own id for the recording) ties the recording to the visit's
+    details form on the same page: whichever arrives first makes the visit, the other completes it
+    (visit_for_recording), so a visit recorded offline and then described is one visit.
     """
     now = timezone.now()
     timer = elapsed_seconds
@@ -707,13 +825,16 @@ def visit_recording_store(
         info["metadata"]["duration_seconds"] = round(elapsed.total_seconds(), 2)
         info["metadata"]["duration_source"] = "recorder timer"
     with transaction.atomic():
-        incident = incident_create(
-            case=case,
-            kind=IncidentKind.VISIT,
-            occurred_at=started_at,
-            duration_seconds=int(elapsed.total_seconds()) or None,
-            description=_("Recorded in the app during the visit."),
-        )
+        incident = visit_for_recording(case=case, recording_id=recording_id)
+        if incident is None:
+            incident = incident_create(
+                case=case,
+                kind=IncidentKind.VISIT,
+                occurred_at=started_at,
+                duration_seconds=int(elapsed.total_seconds()) or None,
+                description=_("Recorded in the app during the visit."),
+                source_ref=visit_ref(recording_id),
+            )
         return evidence_store(
             incident=incident, upload=upload, provenance=Provenance.RECORDED, inspected=info
         )

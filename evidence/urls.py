@@ -23,6 +23,7 @@ urlpatterns = [
     path("evidence/<int:pk>/move/", views.evidence_move, name="evidence_move"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident_detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="incident_edit"),
+    path("incidents/<int:pk>/choose/", views.incident_conflict_choose, name="incident_conflict_choose"),
     path("incidents/<int:pk>/delete/", views.incident_delete, name="incident_delete"),
     path("incidents/<int:pk>/evidence/", views.evidence_upload, name="evidence_upload"),
     path("evidence/<int:pk>/download/", views.evidence_download, name="evidence_download"),

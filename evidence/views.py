@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import BigIntegerField, Count, Q
+from django.db.models import BigIntegerField, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.http import Http404, HttpResponse, HttpResponseForbidden, JsonResponse
@@ -30,7 +30,7 @@ from accounts.services import token_create
 from core.dates import in_supported_range
 from ledger.models import AuditEvent
 
-from . import carrier, file_times, merging, proposals, selectors, services, sharing
+from . import carrier, file_times, merging, proposals, selectors, services, shares, sharing
 from .api import evidence_file_response
 from .api_errors import storage_unavailable_message
 from .forms import (
@@ -68,11 +68,21 @@ def home(request):
 
 @login_required
 def case_list(request):
-    cases = Case.objects.for_owner(request.user).annotate(incident_count=Count("incidents"))
+    cases = list(Case.objects.for_owner(request.user))
+    for case in cases:
+        # Contacts only, not the entries of the person's own actions (a few cases per person).
+        case.incident_count = case.incidents.contacts(case).count()
+    # Cases other people shared with this user (a lawyer's, a volunteer's view).
+    roles = shares.roles_by_case(request.user)
+    shared = [
+        {"case": case, "role": roles[case.pk], "owner": shares.helper_name(case.owner)}
+        for case in Case.objects.filter(pk__in=roles).select_related("owner")
+    ]
     return render(
         request,
         "evidence/case_list.html",
         {
+            "shared": shared,
             "cases": cases,
             "storage_used": services.storage_used(owner=request.user),
             "quota": settings.EVIDENCE_QUOTA_BYTES,
@@ -124,8 +134,10 @@ def case_edit(request, pk: int):
 
 @login_required
 def case_detail(request, pk: int):
-    """The case timeline: newest first, filtered by kind and dates, paginated, counts per kind."""
-    case = selectors.case_for(request.user, pk)
+    """The case timeline: newest first, filtered by kind and dates, paginated, counts per kind.
+    A helper sees it too (read or assist), and the look is recorded on the owner's chain."""
+    case, role = shares.case_with_role(request.user, pk)
+    shares.record(user=request.user, case=case, action="view_case", subject=case, label=case.title)
     filters = TimelineFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
     incidents = selectors.incident_timeline(
@@ -146,6 +158,7 @@ def case_detail(request, pk: int):
         incident.shown_violations = presenter(incident)
     query = request.GET.copy()
     query.pop("page", None)
+    counts = selectors.kind_counts(case=case)
     return render(
         request,
         "evidence/case_detail.html",
@@ -153,7 +166,10 @@ def case_detail(request, pk: int):
             "case": case,
             "page": page,
             "filters": filters,
-            "counts": selectors.kind_counts(case=case),
+            "counts": counts,
+            # An empty case leads with logging (a call first); the dossier builder becomes the main
+            # action once there is something to put in it.
+            "has_contacts": any(count for _kind, _label, count in counts),
             "kinds": IncidentKind.choices,
             "query": query.urlencode(),
             "violation_summary": selectors.violation_summary(case=case),
@@ -162,9 +178,17 @@ def case_detail(request, pk: int):
             "time_to_confirm": case.incidents.filter(occurred_at__isnull=True).order_by("logged_at", "id")[
                 :50
             ],
-            "deleted": _deleted_items(request.user, case),
+            "deleted": _deleted_items(request.user if role == shares.OWNER else case.owner, case),
+            "role": role,
+            "owner_name": shares.helper_name(case.owner) if role != shares.OWNER else "",
         },
     )
+
+
+def short_sha(digest: str) -> str:
+    """A fingerprint as a message shows it: its first 12 characters, enough to recognise it; the
+    whole 64 are on the incident page and in every dossier."""
+    return f"{digest[:12]}…"
 
 
 def _deleted_items(owner, case) -> list[dict]:
@@ -214,7 +238,9 @@ def _deleted_items(owner, case) -> list[dict]:
 
 @login_required
 def incident_create(request, pk: int, kind: str):
-    case = selectors.case_for(request.user, pk)
+    # A helper with the assist role logs too; the entry is marked as theirs.
+    case, role = shares.case_with_role(request.user, pk, shares.ASSIST)
+    helper = request.user if role != shares.OWNER else None
     if kind not in IncidentKind.values:
         raise Http404
     if request.method == "POST" and request.POST.get("time_from_file"):
@@ -246,6 +272,19 @@ def incident_create(request, pk: int, kind: str):
         upload = form.cleaned_data.get("attachment")
 
         def log() -> str:
+            if helper is not None:
+                incident = services.incident_create(
+                    case=case, kind=kind, entered_by=helper, **form.incident_fields()
+                )
+                shares.record(
+                    user=helper,
+                    case=case,
+                    action="create_incident",
+                    subject=incident,
+                    label=" ".join(p for p in (incident.ref, str(incident.get_kind_display())) if p),
+                )
+                messages.success(request, _("Logged, marked as entered by you as a helper."))
+                return reverse("incident_detail", args=[incident.pk])
             if request.POST.get("log_anyway") != "1":
                 # One real call, one row: an entry that looks like a call or message already logged
                 # is not saved until the person says it is a different one. (Checked here, after the
@@ -261,7 +300,19 @@ def incident_create(request, pk: int, kind: str):
                 )
                 if found is not None:
                     raise _SameCall(found)
-            incident = services.incident_create(case=case, kind=kind, **form.incident_fields())
+            # A visit described under the in-page recorder: its recording (sent already, or kept on
+            # the phone and sent later) and these details are one visit, never two.
+            recording_id = request.POST.get("recording_id", "") if kind == IncidentKind.VISIT else ""
+            visit = services.visit_for_recording(case=case, recording_id=recording_id)
+            if visit is not None:
+                incident = services.incident_update(incident=visit, **form.incident_fields())
+            else:
+                incident = services.incident_create(
+                    case=case,
+                    kind=kind,
+                    source_ref=services.visit_ref(recording_id),
+                    **form.incident_fields(),
+                )
             messages.success(request, _("Logged. Add recordings or screenshots below."))
             if upload is not None:
                 try:
@@ -323,26 +374,38 @@ def _apply_errors(form, exc: ValidationError) -> None:
 
 @login_required
 def incident_detail(request, pk: int):
-    incident = selectors.incident_for(request.user, pk)
+    incident, role = shares.incident_with_role(request.user, pk)
+    shares.record(
+        user=request.user,
+        case=incident.case,
+        action="view_incident",
+        subject=incident,
+        label=" ".join(p for p in (incident.ref, str(incident.get_kind_display())) if p),
+    )
     amendments = AuditEvent.objects.filter(
-        owner=request.user,
+        owner_id=incident.case.owner_id,
         subject_type="incident",
         subject_id=str(incident.pk),
         action__in=("incident.amend", "incident.merge"),
     ).order_by("seq")
+    sources = merging.source_list(incident)
     return render(
         request,
         "evidence/incident_detail.html",
         {
             "incident": incident,
+            "role": role,
             "case": incident.case,
             "evidence": incident.evidence.all(),
             "violations": violations_presenter()(incident),
-            "sources": [
-                {**source, "label": merging.source_label(source["kind"])}
-                for source in merging.source_list(incident)
-            ],
+            "sources": [merging.source_shown(source) for source in sources],
+            # The entry of the kept file this incident came from, in words (its file is linked).
+            "source_ref": merging.source_shown(
+                next((s for s in sources if s.get("ref") == incident.source_ref), merging.origin_of(incident))
+            ),
             "amendments": amendments,
+            # Values other sources gave for what the person typed: shown side by side to choose.
+            "conflicts": selectors.incident_conflicts(incident),
             "accept": ACCEPT_ATTRIBUTE,
             "accepted": ACCEPTED_DESCRIPTION,
         },
@@ -372,6 +435,33 @@ def incident_edit(request, pk: int):
             "kind_label": incident.get_kind_display(),
         },
     )
+
+
+@login_required
+@require_POST
+def incident_conflict_choose(request, pk: int):
+    """The person chooses between what they typed and what another source says (a conflict): an
+    audited amendment either way, and the conflict is resolved (services.incident_update)."""
+    incident = selectors.incident_for(request.user, pk)
+    try:
+        conflict = (incident.conflicts or [])[int(request.POST.get("conflict", ""))]
+    except (ValueError, IndexError):
+        messages.error(request, _("This difference has already been settled."))
+        return redirect("incident_detail", pk=incident.pk)
+    field = conflict.get("field")
+    if request.POST.get("choice") == "other":
+        value = conflict.get("value")
+        if field == "occurred_at":
+            value = parse_datetime(value)
+    else:
+        value = getattr(incident, field)
+    try:
+        services.incident_update(incident=incident, **{field: value})
+    except (ValidationError, ValueError) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(request, _("Saved. The earlier version stays in the audit history."))
+    return redirect("incident_detail", pk=incident.pk)
 
 
 @login_required
@@ -465,7 +555,8 @@ def evidence_upload(request, pk: int):
         if result["ok"]:
             messages.success(
                 request,
-                _("Kept “%(name)s”, SHA-256 %(sha)s.") % {"name": result["name"], "sha": result["sha256"]},
+                _("Kept “%(name)s”, SHA-256 %(sha)s.")
+                % {"name": result["name"], "sha": short_sha(result["sha256"])},
             )
         else:
             messages.error(request, result["message"])
@@ -474,20 +565,34 @@ def evidence_upload(request, pk: int):
 
 @login_required
 def evidence_download(request, pk: int):
-    return evidence_file_response(selectors.evidence_for(request.user, pk), as_attachment=True)
+    evidence = _evidence_seen(request, pk, "download")
+    return evidence_file_response(evidence, as_attachment=True)
+
+
+def _evidence_seen(request, pk: int, action: str):
+    """A file of a case the user can see; a helper's look goes on the owner's chain."""
+    evidence = shares.evidence_with_role(request.user, pk)[0]
+    shares.record(
+        user=request.user,
+        case=evidence.incident.case,
+        action=action,
+        subject=evidence,
+        label=" ".join(p for p in (evidence.incident.ref, evidence.original_name) if p),
+    )
+    return evidence
 
 
 @login_required
 def evidence_inline(request, pk: int):
     """The file itself for the page's thumbnail or player; same owner check as the download."""
-    return evidence_file_response(selectors.evidence_for(request.user, pk), as_attachment=False)
+    return evidence_file_response(_evidence_seen(request, pk, "view_evidence"), as_attachment=False)
 
 
 @login_required
 def evidence_thumbnail(request, pk: int):
     """A small JPEG of an image for the incident page; the original stays one click away."""
 
-    evidence = selectors.evidence_for(request.user, pk)
+    evidence = shares.evidence_with_role(request.user, pk)[0]
     data = thumbnail_for(evidence)
     if data is None:
         raise Http404
@@ -562,6 +667,7 @@ def import_preview(request, pk: int):
             numbers=form.cleaned_data["numbers"],
             kinds=form.cleaned_data["kinds"],
             date_order=form.cleaned_data.get("date_order"),
+            include_before_period=request.POST.get("include_before_period") == "1",
         )
         return redirect("import_preview", pk=phone_import.pk)
     if request.method == "POST" and form.is_valid():
@@ -571,6 +677,8 @@ def import_preview(request, pk: int):
                 numbers=form.cleaned_data["numbers"],
                 kinds=form.cleaned_data["kinds"],
                 date_order=form.cleaned_data.get("date_order"),
+                # Entries before the debt's start are left out unless the person ticks them in.
+                include_before_period=request.POST.get("include_before_period") == "1",
             )
         except services.EvidenceRejected as exc:
             form.add_error(None, exc.message)
@@ -585,6 +693,12 @@ def import_preview(request, pk: int):
             )
             if counts.get("implausible"):
                 messages.warning(request, implausible_note(counts["implausible"]))
+            if counts.get("before_period"):
+                messages.info(
+                    request,
+                    _("%(count)d entries from before the debt began were left out.")
+                    % {"count": counts["before_period"]},
+                )
             return redirect("case_detail", pk=phone_import.case_id)
     tz = timezone.get_current_timezone()
     first = timezone.datetime.fromisoformat(summary["first"]).astimezone(tz) if summary.get("first") else None
@@ -727,7 +841,12 @@ def visit_record(request, pk: int):
     def store():
         try:
             evidence = services.visit_recording_store(
-                case=case, upload=upload, started_at=started, elapsed_seconds=elapsed, age_seconds=age
+                case=case,
+                upload=upload,
+                started_at=started,
+                elapsed_seconds=elapsed,
+                age_seconds=age,
+                recording_id=request.POST.get("recording_id", ""),
             )
         except services.EvidenceRejected as exc:
             answer = {"ok": False, "code": exc.code, "message": exc.message}
@@ -816,7 +935,7 @@ def share(request):
                     messages.success(
                         request,
                         _("Safely saved ✓ “%(name)s”, SHA-256 %(sha)s.")
-                        % {"name": result.name, "sha": result.sha256},
+                        % {"name": result.name, "sha": short_sha(result.sha256)},
                     )
             if len(imports) == 1:
                 return redirect("import_preview", pk=imports[0])

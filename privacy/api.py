@@ -12,7 +12,7 @@ from rest_framework.response import Response
 
 from accounts.idempotency import idempotent
 from config.throttling import throttle, wait_message
-from evidence import selectors
+from evidence import shares
 from evidence.api import OwnerAPIView
 from evidence.api_errors import error_response
 
@@ -117,10 +117,11 @@ class CaseHold(OwnerAPIView):
     """GET the hold; POST {"reason"} to put the case on hold; DELETE {"password"} to lift it."""
 
     def get(self, request, pk: int):
-        return Response(hold_payload(selectors.case_for(request.user, pk)))
+        return Response(hold_payload(shares.case_with_role(request.user, pk)[0]))
 
     def post(self, request, pk: int):
-        case = selectors.case_for(request.user, pk)
+        # A legal hold is the owner's decision: a helper who can see the case gets 403.
+        case = shares.case_with_role(request.user, pk, shares.OWNER)[0]
         serializer = HoldSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         case = services.case_hold(case=case, reason=serializer.validated_data["reason"])
@@ -129,7 +130,7 @@ class CaseHold(OwnerAPIView):
     def delete(self, request, pk: int):
         """DELETE {"password"}: the owner's password lifts the hold; without it or with a wrong one,
         403 and the hold stays. Attempts count like logins (LOGIN_RATE per address)."""
-        case = selectors.case_for(request.user, pk)
+        case = shares.case_with_role(request.user, pk, shares.OWNER)[0]
         if (wait := throttle(request, "password-check", settings.LOGIN_RATE)) is not None:
             response = error_response("throttled", wait_message(wait), status.HTTP_429_TOO_MANY_REQUESTS)
             response["Retry-After"] = str(wait)

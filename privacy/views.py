@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from accounts.views import too_many
 from config.throttling import throttle
-from evidence import selectors
+from evidence import shares
 from evidence.models import Case, EvidenceFile
 
 from . import services
@@ -92,7 +92,7 @@ def account_delete(request):
 
 @login_required
 def case_delete(request, pk: int):
-    case = selectors.case_for(request.user, pk)
+    case = shares.case_with_role(request.user, pk, shares.OWNER)[0]
     form = PasswordConfirmForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -128,7 +128,7 @@ def _case_deleted_message(tombstone) -> str:
 
 @login_required
 def case_hold(request, pk: int):
-    case = selectors.case_for(request.user, pk)
+    case = shares.case_with_role(request.user, pk, shares.OWNER)[0]
     form = HoldForm(request.POST or None, initial={"reason": case.hold_reason})
     if request.method == "POST" and form.is_valid():
         try:
@@ -143,7 +143,7 @@ def case_hold(request, pk: int):
 @login_required
 def case_release(request, pk: int):
     """Lifting a hold asks for the password, as deleting does: a session alone is not enough."""
-    case = selectors.case_for(request.user, pk)
+    case = shares.case_with_role(request.user, pk, shares.OWNER)[0]
     if case.hold_at is None:
         return redirect("case_detail", pk=pk)
     form = PasswordConfirmForm(request.POST or None)

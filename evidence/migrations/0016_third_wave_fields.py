@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("role", models.CharField(choices=[("read", "Read"), ("assist", "Assist")], max_length=10)),
+                ("role", models.CharField(choices=[("read", "Read only"), ("assist", "Assist")], max_length=10)),
                 ("note", models.CharField(blank=True, default="", max_length=200)),
                 ("code_digest", models.CharField(max_length=64, unique=True)),
                 ("code_prefix", models.CharField(blank=True, default="", max_length=8)),

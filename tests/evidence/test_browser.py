@@ -58,6 +58,10 @@ def test_a_new_user_logs_a_night_call_with_a_recording_and_downloads_it(page, li
     page.fill("#id_password2", "a-long-pass-phrase-42")
     page.click("button[type=submit].primary")
 
+    # The recovery codes come first, shown once (issue 29).
+    page.wait_for_url("**/accounts/recovery-codes/new/")
+    assert page.locator("#recovery-codes li").count() == 10
+    page.click("a.button.primary")
     page.wait_for_url("**/cases/new/")
     page.fill("#id_title", "花呗催收")
     page.select_option("#id_creditor", "huabei")
@@ -79,7 +83,7 @@ def test_a_new_user_logs_a_night_call_with_a_recording_and_downloads_it(page, li
     digest = hashlib.sha256(recording).hexdigest()
     # The script uploads, shows the hash under the progress bar, then reloads to list the file.
     page.wait_for_selector(f"code.sha:has-text('{digest}')", timeout=30_000)
-    assert "15.0" in page.inner_text(".file-facts")  # the AMR duration, counted from frames
+    assert "时长：15秒" in page.inner_text(".file-facts")  # the AMR duration, counted from frames
 
     with page.expect_download() as info:
         page.click("a[download]")

@@ -176,8 +176,9 @@ def test_without_a_tsa_nothing_is_sent_and_pages_say_so(alice, alice_api, alice_
     assert evidence["timestamp"] is None and not Batch.objects.exists()
     client.force_login(alice)
     page = client.get(f"/incidents/{alice_incident.pk}/").content.decode()
-    assert 'class="timestamp off"' in page
-    assert "Not independently timestamped" in page or "未经独立" in page
+    # Said once, with who turns it on, not repeated as a warning under every file.
+    assert page.count('id="timestamps-off"') == 1 and "TSA_URLS" in page
+    assert 'class="timestamp off"' not in page and "未经独立" not in page
     code, output = stamps_command()
     assert code == 0 and "not independently timestamped" in output
     assert json.loads(json.dumps(client.get("/healthz").json()["timestamps"]))["configured"] is False
