@@ -80,7 +80,9 @@ def test_an_import_never_changes_a_typed_time_and_the_person_chooses(client, ali
     assert amend.payload["after"]["occurred_at"] == "2026-03-14T17:30:00+00:00"
     assert amend.payload["resolved"][0]["source"] == "import"
     page = client.get(f"/incidents/{incident.pk}/").content.decode()
-    assert 'id="conflicts"' not in page and "2026年3月15日 01:32:34" in page  # the history keeps the typed time
+    assert (
+        'id="conflicts"' not in page and "2026年3月15日 01:32:34" in page
+    )  # the history keeps the typed time
 
 
 def test_keeping_the_typed_value_through_the_api_is_audited_too(alice, alice_api, alice_case):
