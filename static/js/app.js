@@ -732,19 +732,23 @@
       try {
         var context = new Context();
         var analyser = context.createAnalyser();
-        analyser.fftSize = 1024;
+        // 2048 samples (about 43 ms) read every 40 ms: no sound falls between two readings, and the
+        // bar falls back slowly, so a short sound stays visible for a moment.
+        analyser.fftSize = 2048;
         context.createMediaStreamSource(stream).connect(analyser);
         var samples = new Float32Array(analyser.fftSize);
         level.hidden = false;
+        var sample = function () {
+          analyser.getFloatTimeDomainData(samples);
+          var sum = 0;
+          for (var i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
+          // RMS, scaled so ordinary speech fills most of the bar.
+          level.value = Math.max(Math.min(1, Math.sqrt(sum / samples.length) * 4), level.value * 0.85);
+        };
+        var timer = setInterval(sample, 40);
         return {
-          read: function () {
-            analyser.getFloatTimeDomainData(samples);
-            var sum = 0;
-            for (var i = 0; i < samples.length; i++) sum += samples[i] * samples[i];
-            // RMS, scaled so ordinary speech fills most of the bar.
-            level.value = Math.min(1, Math.sqrt(sum / samples.length) * 4);
-          },
-          stop: function () { level.value = 0; level.hidden = true; context.close(); }
+          read: function () {},
+          stop: function () { clearInterval(timer); level.value = 0; level.hidden = true; context.close(); }
         };
       } catch (e) { return null; }
     }

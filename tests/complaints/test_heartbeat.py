@@ -421,6 +421,16 @@ def test_after_kill_9_the_worker_is_reported_down_and_on_restart_every_build_run
         assert [dossier.status for dossier in finished] == ["ready", "ready"], [d.error for d in finished]
         # The killed build ran again once; the new order ran once; no queue row was doubled.
         assert [dossier.attempts for dossier in finished] == [2, 1]
+        # A build's queue row is marked done just after the dossier turns ready: wait for that too.
+        wait_for(
+            lambda: (
+                rows(first, TaskResultStatus.SUCCESSFUL).exists()
+                and rows(second, TaskResultStatus.SUCCESSFUL).exists()
+                and not DBTaskResult.objects.filter(
+                    status__in=[TaskResultStatus.READY, TaskResultStatus.RUNNING]
+                ).exists()
+            )
+        )
         assert rows(first, TaskResultStatus.SUCCESSFUL).count() == 1
         assert rows(first, TaskResultStatus.FAILED).count() == 1  # the orphan of the killed worker
         assert rows(second).count() == 1 and rows(second, TaskResultStatus.SUCCESSFUL).exists()
