@@ -51,8 +51,10 @@ def _private_key() -> ec.EllipticCurvePrivateKey:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            pass
-        else:
+            # Another process made the key between our look and our write: theirs is the one
+            # subscriptions are bound to, so it is read below and ours is dropped.
+            fd = None
+        if fd is not None:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(pem)
                 handle.flush()

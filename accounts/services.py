@@ -112,7 +112,8 @@ RECOVERY_CODE_COUNT = 10
 
 
 def _recovery_code() -> str:
-    """16 symbols of Crockford's base32 (80 bits) in groups of four: XXXX-XXXX-XXXX-XXXX."""
+    """16 symbols of Crockford's base32 (80 bits) in four groups of four joined by dashes,
+    e.g. "7K3M-Q9TB-0ZRW-4HDA"."""
     symbols = "".join(secrets.choice(RecoveryCode.ALPHABET) for _n in range(16))
     return "-".join(symbols[i : i + 4] for i in range(0, 16, 4))
 

@@ -53,7 +53,7 @@ class PushService:
                 self.end_headers()
 
             def log_message(self, *args):
-                pass
+                """Quiet: the test reads what arrived from `received`, not from stderr."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
